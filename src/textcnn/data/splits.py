@@ -1,0 +1,33 @@
+"""Seeded, stratified train/dev split."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Hashable, Sequence
+
+import numpy as np
+
+
+def stratified_split(labels: Sequence[Hashable], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, held_out): about ``fraction`` of each class held out, at least one per class of 2+.
+
+    The result depends only on the labels, the fraction and the seed.
+    """
+    by_class: dict[Hashable, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        by_class[label].append(i)
+    rng = np.random.default_rng(seed)
+    held: list[int] = []
+    for label in sorted(by_class, key=str):
+        members = np.array(by_class[label])
+        rng.shuffle(members)
+        count = int(round(len(members) * fraction))
+        if len(members) >= 2:
+            count = min(max(count, 1), len(members) - 1)
+        else:
+            count = 0
+        held.extend(members[:count].tolist())
+    held_out = np.array(sorted(held), dtype=np.int64)
+    mask = np.ones(len(labels), dtype=bool)
+    mask[held_out] = False
+    return np.flatnonzero(mask), held_out

@@ -1,0 +1,97 @@
+"""Tokenizers: ``word``, ``char`` and ``jieba`` behind one small protocol, and ``auto`` detection."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable, Protocol, Sequence
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+# A CJK character is a token of its own; a word is letters/digits with inner apostrophes
+# (isn't, n't) and a split-off clitic ('s, 're) is one token; any other non-space character is a token (punctuation).
+_WORD_RE = re.compile(
+    rf"[{_CJK}]|['’](?:s|re|ve|ll|d|m)(?![^\W{_CJK}])|[^\W{_CJK}]+(?:['’][^\W{_CJK}]+)*|[^\w\s]"
+)
+_CJK_RE = re.compile(rf"[{_CJK}]")
+
+
+class Tokenizer(Protocol):
+    """Turns one text into a list of string tokens."""
+
+    name: str
+
+    def __call__(self, text: str) -> list[str]: ...
+
+
+def _normalize(text: str, lowercase: bool) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    return text.lower() if lowercase else text
+
+
+class WordTokenizer:
+    """Regex words and punctuation; CJK characters become one token each."""
+
+    name = "word"
+
+    def __init__(self, lowercase: bool = True) -> None:
+        self.lowercase = lowercase
+
+    def __call__(self, text: str) -> list[str]:
+        return _WORD_RE.findall(_normalize(text, self.lowercase))
+
+
+class CharTokenizer:
+    """One token per non-space character, for Chinese or any script."""
+
+    name = "char"
+
+    def __init__(self, lowercase: bool = True) -> None:
+        self.lowercase = lowercase
+
+    def __call__(self, text: str) -> list[str]:
+        return [c for c in _normalize(text, self.lowercase) if not c.isspace()]
+
+
+class JiebaTokenizer:
+    """Chinese words from rjieba (jieba-rs), HMM off: the same cut as ``jieba.lcut(text, HMM=False)``."""
+
+    name = "jieba"
+
+    def __init__(self, lowercase: bool = True) -> None:
+        try:
+            import rjieba
+        except ImportError as error:  # pragma: no cover - rjieba is a dependency
+            raise ImportError("the jieba tokenizer needs rjieba: pip install rjieba") from error
+        self._cut = rjieba.cut
+        self.lowercase = lowercase
+
+    def __call__(self, text: str) -> list[str]:
+        return [w for w in self._cut(_normalize(text, self.lowercase), False) if not w.isspace()]
+
+
+_TOKENIZERS = {"word": WordTokenizer, "char": CharTokenizer, "jieba": JiebaTokenizer}
+
+
+def cjk_share(texts: Iterable[str], sample: int = 2000) -> float:
+    """Share of CJK characters among the non-space characters of (up to ``sample``) texts."""
+    cjk = total = 0
+    for i, text in enumerate(texts):
+        if i >= sample:
+            break
+        cjk += len(_CJK_RE.findall(text))
+        total += sum(1 for c in text if not c.isspace())
+    return cjk / total if total else 0.0
+
+
+def resolve_tokenizer_kind(kind: str, texts: Sequence[str]) -> str:
+    """``auto`` -> ``char`` for mostly-CJK training texts, else ``word``; other kinds unchanged."""
+    if kind != "auto":
+        return kind
+    return "char" if cjk_share(texts) >= 0.3 else "word"
+
+
+def build_tokenizer(kind: str, lowercase: bool = True) -> Tokenizer:
+    """A tokenizer by name (``word``, ``char`` or ``jieba``; resolve ``auto`` first)."""
+    if kind not in _TOKENIZERS:
+        raise ValueError(f"unknown tokenizer {kind!r}; choose one of {', '.join(_TOKENIZERS)} (or auto)")
+    return _TOKENIZERS[kind](lowercase=lowercase)

@@ -1,0 +1,42 @@
+"""Errors that textcnn raises on purpose; the CLI turns them into one line and exit code 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TextcnnError(Exception):
+    """Base class of every error textcnn raises for a user to read."""
+
+
+class DataError(TextcnnError):
+    """Bad input data: says which file, row and column, and what is wrong."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | Path | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.row = row
+        self.column = column
+        self.reason = reason
+        where = []
+        if self.path is not None:
+            where.append(self.path)
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        super().__init__(f"{', '.join(where)}: {reason}" if where else reason)
+
+
+class ConfigError(TextcnnError):
+    """An invalid configuration; the message names every bad key."""
+
+
+class BundleError(TextcnnError):
+    """A model bundle directory that is missing, incomplete or from an unknown format."""

@@ -1,0 +1,64 @@
+"""TextCNN (Kim 2014), read top to bottom.
+
+token ids -> embeddings (batch, seq_len, embed_dim)
+          -> one Conv1d per kernel size k, over the full embedding width, stride 1
+             (batch, num_filters, seq_len - k + 1)
+          -> activation -> pooling over time that ignores padding (batch, num_filters)
+          -> concatenation (batch, num_filters * len(kernel_sizes))
+          -> dropout -> linear -> logits (batch, num_classes)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from textcnn.config import TextCNNConfig
+from textcnn.models.layers import build_activation, masked_avg_pool, masked_max_pool, valid_conv_mask
+
+
+class TextCNN(nn.Module):
+    """Kim (2014) convolutional sentence classifier."""
+
+    def __init__(self, config: TextCNNConfig, *, vocab_size: int, num_classes: int, pad_id: int = 0) -> None:
+        super().__init__()
+        if vocab_size < 2:
+            raise ValueError(f"vocab_size must be at least 2, got {vocab_size}")
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        self.config = config
+        self.pad_id = pad_id
+        self.min_len = max(config.kernel_sizes)
+        self.embedding = nn.Embedding(vocab_size, config.embed_dim, padding_idx=pad_id)
+        self.embed_dropout = nn.Dropout(config.embed_dropout)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(config.embed_dim, config.num_filters, kernel_size=k) for k in config.kernel_sizes
+        )
+        self.activation = build_activation(config.activation)
+        self.pool = masked_max_pool if config.pooling == "max" else masked_avg_pool
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.num_filters * len(config.kernel_sizes), num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.uniform_(self.embedding.weight, -0.25, 0.25)  # Kim's range for random vectors
+        with torch.no_grad():
+            self.embedding.weight[self.pad_id].zero_()
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Pooled n-gram features (before dropout) of (batch, seq_len) ``ids``."""
+        if ids.size(1) < self.min_len:  # a text shorter than the widest kernel: pad it
+            ids = nn.functional.pad(ids, (0, self.min_len - ids.size(1)), value=self.pad_id)
+        x = self.embed_dropout(self.embedding(ids))  # (batch, seq_len, embed_dim)
+        x = x.transpose(1, 2)  # (batch, embed_dim, seq_len)
+        pooled = []
+        for conv in self.convs:
+            h = self.activation(conv(x))  # (batch, num_filters, seq_len - k + 1)
+            mask = valid_conv_mask(lengths, h.size(2), conv.kernel_size[0])  # (batch, seq_len - k + 1)
+            pooled.append(self.pool(h, mask))  # (batch, num_filters)
+        return torch.cat(pooled, dim=1)  # (batch, num_filters * len(kernel_sizes))
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""
+        features = self.features(ids, lengths)  # (batch, num_filters * len(kernel_sizes))
+        return self.classifier(self.dropout(features))  # (batch, num_classes)

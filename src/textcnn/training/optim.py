@@ -1,0 +1,44 @@
+"""Optimizer and learning-rate schedule from a ``TrainConfig``."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from textcnn.config import TrainConfig
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam (AdamW when ``weight_decay`` > 0; biases, norms and embeddings are not decayed)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.weight_decay == 0:
+        return torch.optim.Adam(params, lr=config.lr)
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim < 2 or "embedding" in name else decay).append(param)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up for ``warmup_epochs``, then constant, linear or cosine decay to 0 at ``epochs``."""
+    warmup = int(config.warmup_epochs * steps_per_epoch)
+    total = max(1, config.epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if config.schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        if config.schedule == "linear":
+            return 1.0 - progress
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

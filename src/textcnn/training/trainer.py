@@ -1,0 +1,168 @@
+"""The fit loop: shuffled length-bucketed batches, Adam, dev evaluation each epoch, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from textcnn.config import TrainConfig
+from textcnn.data.batching import batch_order, iter_batches
+from textcnn.data.encoding import EncodedTexts
+from textcnn.evaluation import classification_report
+from textcnn.training.inference import predict_logits
+from textcnn.training.optim import build_optimizer, build_scheduler
+
+
+@dataclass
+class EpochRecord:
+    """What one epoch did."""
+
+    epoch: int
+    train_loss: float
+    dev_accuracy: float
+    dev_macro_f1: float
+    seconds: float
+    examples_per_second: float
+    best: bool = False
+
+
+@dataclass
+class FitResult:
+    """The outcome of ``Trainer.fit``: the best epoch (its weights are loaded in the model) and history."""
+
+    best_epoch: int
+    best_score: float
+    history: list[EpochRecord] = field(default_factory=list)
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+class Trainer:
+    """Trains a model on encoded texts and keeps the state with the best dev score."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        device: torch.device,
+        rng: np.random.Generator,
+        progress: bool = True,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.device = device
+        self.rng = rng
+        self.progress = progress
+        self.log = log or (lambda message: None)
+
+    def fit(
+        self,
+        model: nn.Module,
+        train: EncodedTexts,
+        train_targets: np.ndarray,
+        dev: EncodedTexts,
+        dev_targets: np.ndarray,
+        labels: list,
+    ) -> FitResult:
+        """Train ``model`` in place; on return it holds the weights of the best dev epoch."""
+        config = self.config
+        model.to(self.device)
+        optimizer = build_optimizer(model, config)
+        steps_per_epoch = len(batch_order(train.lengths, config.batch_size, shuffle=False))
+        scheduler = build_scheduler(optimizer, config, steps_per_epoch)
+        loss_fn = nn.CrossEntropyLoss()
+        min_len = getattr(model, "min_len", 1)
+        best_score, best_epoch, best_state = -1.0, 0, None
+        history: list[EpochRecord] = []
+        stale = 0
+        started = time.perf_counter()
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            epoch_start = time.perf_counter()
+            total_loss, seen = 0.0, 0
+            batches = iter_batches(
+                train, config.batch_size, targets=train_targets, shuffle=True, rng=self.rng, min_len=min_len
+            )
+            with _progress_bar(self.progress, f"epoch {epoch}/{config.epochs}", len(train)) as advance:
+                for batch in batches:
+                    batch = batch.to(self.device)
+                    logits = model(batch.ids, batch.lengths)  # (batch, num_classes)
+                    loss = loss_fn(logits, batch.targets)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if config.max_grad_norm is not None:
+                        nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    size = len(batch.index)
+                    total_loss += loss.item() * size
+                    seen += size
+                    advance(size, total_loss / seen, seen / (time.perf_counter() - epoch_start))
+            seconds = time.perf_counter() - epoch_start
+            dev_pred = predict_logits(model, dev, device=self.device).argmax(axis=1)
+            report = classification_report(dev_targets, dev_pred, labels)
+            score = report[config.select_metric]
+            improved = score > best_score
+            record = EpochRecord(
+                epoch, total_loss / max(1, seen), report["accuracy"], report["macro_f1"], seconds, seen / seconds, improved
+            )
+            history.append(record)
+            self.log(
+                f"epoch {epoch:>2}/{config.epochs}  loss {record.train_loss:.4f}  "
+                f"dev acc {100 * record.dev_accuracy:.2f}  macro-F1 {100 * record.dev_macro_f1:.2f}  "
+                f"{seconds:.1f}s  {record.examples_per_second:,.0f} ex/s" + ("  *" if improved else "")
+            )
+            if improved:
+                best_score, best_epoch, stale = score, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+        stopped_early = len(history) < config.epochs
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        return FitResult(best_epoch, best_score, history, stopped_early, time.perf_counter() - started)
+
+
+class _progress_bar:
+    """A transient rich progress bar showing loss and examples/s (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, description: str, total: int) -> None:
+        self.enabled = enabled
+        self.description = description
+        self.total = total
+
+    def __enter__(self) -> Callable[[int, float, float], None]:
+        if not self.enabled:
+            return lambda size, loss, speed: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  {task.fields[speed]:,.0f} ex/s"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._progress.start()
+        task = self._progress.add_task(self.description, total=self.total, loss=0.0, speed=0.0)
+
+        def advance(size: int, loss: float, speed: float) -> None:
+            self._progress.update(task, advance=size, loss=loss, speed=speed)
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._progress.stop()
