@@ -120,8 +120,11 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
         config = RunConfig.model_validate(info["config"])
     except (KeyError, ValidationError) as error:
         raise BundleError(f"{directory / 'config.json'}: invalid model configuration: {error}") from None
-    vocab = Vocab.from_json(_read_json(directory / "vocab.json"))
-    labels = LabelSet.from_json(_read_json(directory / "labels.json"))
+    try:
+        vocab = Vocab.from_json(_read_json(directory / "vocab.json"))
+        labels = LabelSet.from_json(_read_json(directory / "labels.json"))
+    except (TypeError, ValueError) as error:
+        raise BundleError(f"{directory}: invalid vocab.json or labels.json: {error}") from None
     metrics_path = directory / "metrics.json"
     metrics = _read_json(metrics_path) if metrics_path.exists() else {}
     model = build_model(config.model, vocab_size=len(vocab), num_classes=len(labels))

@@ -142,7 +142,8 @@ class TextClassifier:
 
     def predict(self, texts: Sequence[str], *, batch_size: int = 256) -> list[Hashable]:
         """The most probable label of each text."""
-        return self.labels.decode(self.predict_logits(texts, batch_size=batch_size).argmax(axis=1))
+        logits = self.predict_logits(texts, batch_size=batch_size)
+        return self.labels.decode(logits.argmax(axis=1))
 
     def predict_top_k(self, texts: Sequence[str], k: int = 1) -> list[list[tuple[Hashable, float]]]:
         """The ``k`` most probable (label, probability) pairs of each text, best first."""

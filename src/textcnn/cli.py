@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from textcnn.errors import TextcnnError
 
@@ -23,12 +24,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# Markup off: file names, labels and texts are printed as they are ("data[v2].csv" is no style tag).
+err = Console(stderr=True, highlight=False, markup=False)
+out = Console(highlight=False, markup=False)
 
 
 def _fail(error: Exception) -> None:
-    err.print(f"[bold red]error:[/] {error}", markup=True, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, soft_wrap=True)
     raise typer.Exit(code=1)
 
 
@@ -206,15 +208,23 @@ def predict(
         if encoded.num_truncated:
             err.print(f"note: {encoded.truncation_note()}", markup=False)
         top = classifier.predict_top_k(items, top_k)
+        handle = _open_output(output) if output else sys.stdout
     except TextcnnError as error:
         _fail(error)
-    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     try:
         _write_predictions(handle, kind, items, top, top_k)
     finally:
         if output:
             handle.close()
             err.print(f"wrote {len(items):,} predictions to {output}", markup=False)
+
+
+def _open_output(path: Path):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as error:
+        raise TextcnnError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _write_predictions(handle, kind: str, texts: list[str], top: list, top_k: int) -> None:

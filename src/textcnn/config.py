@@ -68,6 +68,9 @@ class TextCNNConfig(_Section):
     num_filters: int = Field(128, ge=1, description="Kernels (output channels) per kernel size.")
     dropout: float = Field(0.5, ge=0.0, lt=1.0, description="Dropout on the pooled features.")
     embed_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the token embeddings.")
+    token_dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="While training, replace this share of tokens by <unk> (word dropout)."
+    )
     pooling: Literal["max", "avg"] = Field("max", description="Pooling over time; padding never counts.")
     activation: Literal["relu", "tanh", "gelu"] = Field("relu", description="Non-linearity after each convolution.")
 
@@ -97,6 +100,10 @@ class TrainConfig(_Section):
     select_metric: Literal["accuracy", "macro_f1"] = Field(
         "accuracy", description="Dev metric that picks the best epoch."
     )
+    ema_decay: float | None = Field(
+        None, gt=0.0, lt=1.0, description="Evaluate and keep an exponential moving average of the weights (e.g. 0.99)."
+    )
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss.")
     max_grad_norm: float | None = Field(5.0, gt=0.0, description="Clip the gradient norm to this (none: no clipping).")
     seed: int = Field(13, description="Seed for weights, shuffling and the dev split.")
     device: str = Field("auto", description="`auto` (CUDA when available, else CPU), `cpu`, `cuda`, `cuda:1`, ...")
@@ -200,9 +207,16 @@ def load_yaml_config(path: str | Path, base: RunConfig | None = None) -> RunConf
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (data, tokenizer, model, train)")
     bad = [f"  {key}: unknown section" for key in raw if key not in SECTIONS]
+    known = {key: value for key, value in raw.items() if key in SECTIONS}
+    try:
+        config = build_config(base, known, source=str(path))
+    except ConfigError as error:
+        if not bad:
+            raise
+        raise ConfigError(str(error) + "\n" + "\n".join(bad)) from None
     if bad:
         raise ConfigError(f"invalid configuration in {path}:\n" + "\n".join(bad))
-    return build_config(base, raw, source=str(path))
+    return config
 
 
 def dump_yaml_config(config: RunConfig) -> str:

@@ -66,10 +66,13 @@ class SkipReport:
 
 @dataclass
 class Records:
-    """Texts and their labels (``None`` for unlabelled input), with what was skipped."""
+    """Texts and their labels (``None`` for unlabelled input), with what was skipped.
+
+    Labels are strings, except that integer labels of a JSONL file stay integers.
+    """
 
     texts: list[str]
-    labels: list[str] | None
+    labels: list[str | int] | None
     skips: SkipReport
 
     def __len__(self) -> int:
@@ -149,12 +152,13 @@ def _looks_like_fasttext(path: Path) -> bool:
     return False
 
 
-def _clean_label(value: object, path: Path, row: int, column: str) -> str:
+def _clean_label(value: object, path: Path, row: int, column: str) -> str | int:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise DataError("empty label", path=path, row=row, column=column)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise DataError(f"label must be a string or an integer, got {value!r}", path=path, row=row, column=column)
-    return str(value).strip()
+    # An int label stays an int, as the Python API keeps it (predictions then give 1, not "1").
+    return value.strip() if isinstance(value, str) else value
 
 
 def _read_delimited(
@@ -210,7 +214,7 @@ def _read_delimited(
 def _read_jsonl(handle: Iterable[str], path: Path, text_column: str, label_column: str | None) -> Records:
     skips = SkipReport(str(path))
     texts: list[str] = []
-    labels: list[str] = []
+    labels: list[str | int] = []
     for row, line in enumerate(handle, start=1):
         if not line.strip():
             continue

@@ -20,7 +20,9 @@ from textcnn.models.layers import build_activation, masked_avg_pool, masked_max_
 class TextCNN(nn.Module):
     """Kim (2014) convolutional sentence classifier."""
 
-    def __init__(self, config: TextCNNConfig, *, vocab_size: int, num_classes: int, pad_id: int = 0) -> None:
+    def __init__(
+        self, config: TextCNNConfig, *, vocab_size: int, num_classes: int, pad_id: int = 0, unk_id: int = 1
+    ) -> None:
         super().__init__()
         if vocab_size < 2:
             raise ValueError(f"vocab_size must be at least 2, got {vocab_size}")
@@ -28,6 +30,7 @@ class TextCNN(nn.Module):
             raise ValueError(f"num_classes must be positive, got {num_classes}")
         self.config = config
         self.pad_id = pad_id
+        self.unk_id = unk_id
         self.min_len = max(config.kernel_sizes)
         self.embedding = nn.Embedding(vocab_size, config.embed_dim, padding_idx=pad_id)
         self.embed_dropout = nn.Dropout(config.embed_dropout)
@@ -49,6 +52,9 @@ class TextCNN(nn.Module):
         """Pooled n-gram features (before dropout) of (batch, seq_len) ``ids``."""
         if ids.size(1) < self.min_len:  # a text shorter than the widest kernel: pad it
             ids = nn.functional.pad(ids, (0, self.min_len - ids.size(1)), value=self.pad_id)
+        if self.training and self.config.token_dropout > 0:  # word dropout: real tokens -> <unk>
+            drop = torch.rand(ids.shape, device=ids.device) < self.config.token_dropout  # (batch, seq_len)
+            ids = ids.masked_fill(drop & (ids != self.pad_id), self.unk_id)
         x = self.embed_dropout(self.embedding(ids))  # (batch, seq_len, embed_dim)
         x = x.transpose(1, 2)  # (batch, embed_dim, seq_len)
         pooled = []

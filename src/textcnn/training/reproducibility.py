@@ -7,6 +7,8 @@ import random
 import numpy as np
 import torch
 
+from textcnn.errors import ConfigError
+
 
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed Python, NumPy and torch; return a NumPy generator for data order."""
@@ -22,5 +24,5 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} was asked for but CUDA is not available")
+        raise ConfigError(f"train.device: {name!r} was asked for but CUDA is not available on this machine")
     return device

@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from textcnn.config import TrainConfig
 from textcnn.data.batching import batch_order, iter_batches
@@ -76,7 +77,11 @@ class Trainer:
         optimizer = build_optimizer(model, config)
         steps_per_epoch = len(batch_order(train.lengths, config.batch_size, shuffle=False))
         scheduler = build_scheduler(optimizer, config, steps_per_epoch)
-        loss_fn = nn.CrossEntropyLoss()
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        ema = None
+        if config.ema_decay is not None:
+            ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        scored = ema.module if ema is not None else model  # the weights evaluated and kept
         min_len = getattr(model, "min_len", 1)
         best_score, best_epoch, best_state = -1.0, 0, None
         history: list[EpochRecord] = []
@@ -100,12 +105,14 @@ class Trainer:
                         nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                     optimizer.step()
                     scheduler.step()
+                    if ema is not None:
+                        ema.update_parameters(model)
                     size = len(batch.index)
                     total_loss += loss.item() * size
                     seen += size
                     advance(size, total_loss / seen, seen / (time.perf_counter() - epoch_start))
             seconds = time.perf_counter() - epoch_start
-            dev_pred = predict_logits(model, dev, device=self.device).argmax(axis=1)
+            dev_pred = predict_logits(scored, dev, device=self.device).argmax(axis=1)
             report = classification_report(dev_targets, dev_pred, labels)
             score = report[config.select_metric]
             improved = score > best_score
@@ -120,7 +127,7 @@ class Trainer:
             )
             if improved:
                 best_score, best_epoch, stale = score, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(scored.state_dict())
             else:
                 stale += 1
                 if stale >= config.patience:

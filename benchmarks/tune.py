@@ -1,0 +1,60 @@
+"""Dev-split study of settings: trains each configuration on each set and prints dev accuracy.
+
+Only dev splits are scored (trec has none: a stratified, seeded 10% of train is held out, as
+`textcnn train` does). Test splits are never read here.
+
+    python benchmarks/tune.py --sets mr sst2 trec --config base= --config wide=model.num_filters=256
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+import yaml
+
+from _data import load_split
+from textcnn import TextClassifier
+
+
+def parse_config(spec: str) -> tuple[str, dict]:
+    name, _, rest = spec.partition("=")
+    overrides = {}
+    for item in filter(None, rest.split(",,")):
+        key, _, value = item.partition("=")
+        overrides[key] = yaml.safe_load(value)
+    return name, overrides
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", nargs="+", default=["mr", "sst2", "trec", "chnsenticorp"])
+    parser.add_argument("--config", action="append", required=True, help="NAME=key=value,,key=value")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[13])
+    parser.add_argument("--subsample", type=int, default=0, help="use at most this many training rows")
+    args = parser.parse_args()
+    configs = [parse_config(spec) for spec in args.config]
+    print(f"{'config':<24} {'set':<14} {'seed':>5} {'dev_acc':>8} {'dev_f1':>8} {'epoch':>5} {'secs':>6}", flush=True)
+    for name, overrides in configs:
+        for set_name in args.sets:
+            train = load_split(set_name, "train")
+            dev = load_split(set_name, "dev")
+            texts, labels = train
+            if args.subsample and len(texts) > args.subsample:
+                pick = random.Random(0).sample(range(len(texts)), args.subsample)
+                texts, labels = [texts[i] for i in pick], [labels[i] for i in pick]
+            for seed in args.seeds:
+                started = time.perf_counter()
+                clf = TextClassifier(**{**overrides, "train.seed": seed})
+                clf.fit(texts, labels, dev=dev, verbose=False)
+                report = clf.metrics["dev"]
+                print(
+                    f"{name:<24} {set_name:<14} {seed:>5} {100 * report['accuracy']:8.2f} "
+                    f"{100 * report['macro_f1']:8.2f} {clf.fit_result.best_epoch:5d} {time.perf_counter() - started:6.1f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

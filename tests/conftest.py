@@ -1,0 +1,150 @@
+"""Shared fixtures: tiny corpora built in code, file writers, a tiny trained model, ../shared/data."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pytest
+import torch
+
+# The models here are tiny: one thread is fastest, and on small CI machines OpenMP threads that
+# spin-wait for each other made every training step ~50x slower than one thread.
+torch.set_num_threads(1)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Small enough to train in well under a second on a CPU, large enough to overfit the corpora below.
+TINY_SETTINGS: dict[str, Any] = {
+    "embed_dim": 16,
+    "num_filters": 8,
+    "kernel_sizes": [2, 3],
+    "batch_size": 8,
+    "lr": 0.03,
+    "epochs": 12,
+    "patience": 12,
+    "device": "cpu",
+}
+
+_SUBJECTS_EN = ["the film", "this book", "our hotel", "the meal"]
+_POSITIVE_EN = ["great", "wonderful", "excellent", "lovely", "superb"]
+_NEGATIVE_EN = ["terrible", "awful", "boring", "dreadful", "horrible"]
+
+_SUBJECTS_ZH = ["这家酒店", "这本书", "这部电影", "这个手机"]
+_POSITIVE_ZH = ["很好", "非常好", "真好用", "质量好", "服务好"]
+_NEGATIVE_ZH = ["很差", "非常差", "太差劲", "质量差", "服务差"]
+
+
+def _corpus(subjects: list[str], positive: list[str], negative: list[str], joiner: str) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    for subject, (good, bad) in itertools.product(subjects, zip(positive, negative)):
+        texts += [f"{subject}{joiner}{good}", f"{subject}{joiner}{bad}"]
+        labels += ["positive", "negative"]
+    return texts, labels
+
+
+def english_corpus() -> tuple[list[str], list[str]]:
+    """40 English texts; the label is decided by one keyword ("the film was great" -> positive)."""
+    return _corpus(_SUBJECTS_EN, _POSITIVE_EN, _NEGATIVE_EN, " was ")
+
+
+def chinese_corpus() -> tuple[list[str], list[str]]:
+    """40 Chinese reviews; the label is decided by 好 / 差 ("这家酒店很好" -> positive)."""
+    return _corpus(_SUBJECTS_ZH, _POSITIVE_ZH, _NEGATIVE_ZH, "")
+
+
+@pytest.fixture
+def english() -> tuple[list[str], list[str]]:
+    return english_corpus()
+
+
+@pytest.fixture
+def chinese() -> tuple[list[str], list[str]]:
+    return chinese_corpus()
+
+
+def write_dataset(
+    path: Path,
+    texts: Sequence[str],
+    labels: Sequence[Any] | None = None,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+) -> Path:
+    """Write texts (and labels) in the format named by ``path``'s extension.
+
+    ``.csv`` / ``.tsv``: a header ``text,label``; ``.jsonl``: one object per line; ``.ft``: fastText
+    ``__label__x text`` lines; ``.txt``: one text per line (no labels).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix
+    rows = list(zip(texts, labels)) if labels is not None else [(text,) for text in texts]
+    if suffix in (".csv", ".tsv"):
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, delimiter="," if suffix == ".csv" else "\t")
+            writer.writerow([text_column, label_column][: len(rows[0]) if rows else 2])
+            writer.writerows(rows)
+    elif suffix == ".jsonl":
+        with open(path, "w", encoding="utf-8") as handle:
+            for row in rows:
+                item = {text_column: row[0]}
+                if labels is not None:
+                    item[label_column] = row[1]
+                handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+    elif suffix == ".ft":
+        path.write_text("".join(f"__label__{label} {text}\n" for text, label in rows), encoding="utf-8")
+    elif suffix == ".txt":
+        path.write_text("".join(f"{row[0]}\n" for row in rows), encoding="utf-8")
+    else:
+        raise ValueError(f"write_dataset: no writer for {suffix!r}")
+    return path
+
+
+@pytest.fixture
+def write_data(tmp_path: Path) -> Callable[..., Path]:
+    """``write_data("train.csv", texts, labels)`` writes under this test's ``tmp_path``."""
+
+    def write(name: str, texts: Sequence[str], labels: Sequence[Any] | None = None, **columns: str) -> Path:
+        return write_dataset(tmp_path / name, texts, labels, **columns)
+
+    return write
+
+
+@pytest.fixture
+def tiny_settings() -> dict[str, Any]:
+    """TextClassifier settings for a model that fits the tiny corpora in well under a second."""
+    return dict(TINY_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier():
+    """A TextClassifier fitted on the English corpus (dev = train, so the kept epoch fits it)."""
+    from textcnn import TextClassifier
+
+    texts, labels = english_corpus()
+    return TextClassifier(**TINY_SETTINGS).fit(texts, labels, dev=(texts, labels), verbose=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_classifier, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tiny_classifier`` saved; tests read it and must not change it."""
+    return tiny_classifier.save(tmp_path_factory.mktemp("bundle") / "tiny-model")
+
+
+def _shared_data_root() -> Path:
+    configured = os.environ.get("TEXTCNN_DATA")
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The benchmark sets in ../shared/data (or $TEXTCNN_DATA); skips the test when absent."""
+    root = _shared_data_root()
+    if not root.is_dir():
+        pytest.skip(f"benchmark data not found at {root} (set TEXTCNN_DATA to its folder)")
+    return root

@@ -1,0 +1,140 @@
+"""The model bundle: the files it holds, versioned names, no pickle anywhere, errors that name the file."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+
+import pytest
+import torch
+
+import textcnn
+from textcnn import TextClassifier
+from textcnn.bundle import FORMAT_VERSION, load_bundle
+from textcnn.config import RunConfig
+from textcnn.errors import BundleError
+
+BUNDLE_FILES = {"model.safetensors", "config.json", "vocab.json", "labels.json", "metrics.json"}
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path):
+    """A copy of the session's bundle that a test may damage."""
+    return shutil.copytree(tiny_bundle, tmp_path / "copy")
+
+
+def _read(bundle, name):
+    return json.loads((bundle / name).read_text(encoding="utf-8"))
+
+
+def test_bundle_holds_weights_and_json_files(tiny_bundle):
+    assert {path.name for path in tiny_bundle.iterdir()} == BUNDLE_FILES
+
+
+def test_config_json_records_versions_and_the_resolved_config(tiny_bundle, tiny_classifier):
+    info = _read(tiny_bundle, "config.json")
+
+    assert info["format_version"] == FORMAT_VERSION
+    assert info["textcnn_version"] == textcnn.__version__
+    assert info["model_name"] == "textcnn"
+    assert info["torch_version"] == torch.__version__.split("+")[0]
+    assert info["vocab_size"] == len(tiny_classifier.vocab)
+    assert info["num_classes"] == 2
+    assert RunConfig.model_validate(info["config"]) == tiny_classifier.config
+
+
+def test_vocab_labels_and_metrics_are_plain_json(tiny_bundle, tiny_classifier):
+    vocab = _read(tiny_bundle, "vocab.json")
+
+    assert vocab[:2] == ["<pad>", "<unk>"]
+    assert vocab == tiny_classifier.vocab.tokens
+    assert _read(tiny_bundle, "labels.json") == ["negative", "positive"]
+    assert _read(tiny_bundle, "metrics.json")["dev"]["accuracy"] == 1.0
+
+
+def test_no_file_is_a_pickle_or_a_torch_zip(tiny_bundle):
+    for path in tiny_bundle.iterdir():
+        head = path.read_bytes()[:4]
+        assert not head.startswith(b"\x80"), f"{path.name} starts like a pickle"
+        assert not head.startswith(b"PK\x03\x04"), f"{path.name} is a zip (torch.save format)"
+
+
+def test_loading_never_unpickles(tiny_bundle, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the bundle loader unpickled something")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+
+    classifier = TextClassifier.load(tiny_bundle)
+
+    assert classifier.predict(["the film was great"]) == ["positive"]
+
+
+def test_saving_over_a_bundle_replaces_it_and_leaves_no_temporary_files(tiny_classifier, tmp_path):
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "model.safetensors").write_bytes(b"stale weights")
+
+    tiny_classifier.save(target)
+    tiny_classifier.save(target)
+
+    assert [path.name for path in tmp_path.iterdir()] == ["model"]
+    assert {path.name for path in target.iterdir()} == BUNDLE_FILES
+    assert TextClassifier.load(target).predict(["the film was great"]) == ["positive"]
+
+
+def test_save_creates_missing_parent_folders(tiny_classifier, tmp_path):
+    saved = tiny_classifier.save(tmp_path / "a" / "b" / "model")
+
+    assert {path.name for path in saved.iterdir()} == BUNDLE_FILES
+
+
+def test_missing_directory_is_a_bundle_error(tmp_path):
+    with pytest.raises(BundleError, match=r"model bundle not found: .*nowhere"):
+        load_bundle(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("name", ["config.json", "vocab.json", "labels.json", "model.safetensors"])
+def test_missing_file_error_names_it(bundle_copy, name):
+    (bundle_copy / name).unlink()
+
+    with pytest.raises(BundleError, match=rf"{name} is missing"):
+        load_bundle(bundle_copy)
+
+
+def test_unknown_format_version_is_refused(bundle_copy):
+    info = _read(bundle_copy, "config.json")
+    info["format_version"] = FORMAT_VERSION + 1
+    (bundle_copy / "config.json").write_text(json.dumps(info), encoding="utf-8")
+
+    with pytest.raises(BundleError, match=rf"format_version {FORMAT_VERSION + 1} is not supported"):
+        load_bundle(bundle_copy)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "pattern"),
+    [
+        ("config.json", "{not json", r"config\.json: not valid JSON"),
+        ("vocab.json", '["a", "b"]', r"invalid vocab\.json or labels\.json"),
+        ("labels.json", '["pos", "pos"]', r"invalid vocab\.json or labels\.json"),
+        ("model.safetensors", "not safetensors", r"model\.safetensors: cannot read weights"),
+    ],
+)
+def test_damaged_file_is_a_bundle_error(bundle_copy, name, content, pattern):
+    (bundle_copy / name).write_text(content, encoding="utf-8")
+
+    with pytest.raises(BundleError, match=pattern):
+        load_bundle(bundle_copy)
+
+
+def test_weights_that_do_not_fit_the_config_are_a_bundle_error(bundle_copy):
+    info = _read(bundle_copy, "config.json")
+    info["config"]["model"]["num_filters"] += 1
+    (bundle_copy / "config.json").write_text(json.dumps(info), encoding="utf-8")
+
+    with pytest.raises(BundleError, match="weights do not match config.json"):
+        load_bundle(bundle_copy)

@@ -1,0 +1,196 @@
+"""TextClassifier end to end (spaCy's test_overfitting_IO): fit, predict, save, load, same answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import textcnn
+from textcnn import TextClassifier
+from textcnn.errors import DataError, TextcnnError
+
+UNSEEN_TEXTS = [
+    "the film was great",
+    "our hotel was horrible",
+    "a text with words the model never saw",
+    "",
+    "great " * 100,  # longer than max_len: truncated
+    "这家酒店很好",
+]
+
+
+def _accuracy(predicted, labels) -> float:
+    return sum(p == t for p, t in zip(predicted, labels)) / len(labels)
+
+
+def test_overfits_tiny_english_corpus(tiny_classifier, english):
+    texts, labels = english
+
+    assert _accuracy(tiny_classifier.predict(texts), labels) == 1.0
+    assert tiny_classifier.config.tokenizer.kind == "word"
+    assert tiny_classifier.classes == ["negative", "positive"]
+    assert tiny_classifier.metrics["dev"]["accuracy"] == 1.0
+
+
+def test_overfits_tiny_chinese_corpus_with_char_tokens(tiny_settings, chinese):
+    texts, labels = chinese
+
+    classifier = TextClassifier(**tiny_settings).fit(texts, labels, dev=(texts, labels), verbose=False)
+
+    assert _accuracy(classifier.predict(texts), labels) == 1.0
+    assert classifier.config.tokenizer.kind == "char"
+    assert classifier.predict(["这部电影非常好", "这部电影非常差"]) == ["positive", "negative"]
+
+
+def test_jieba_tokenizer_trains_on_chinese(tiny_settings, chinese):
+    texts, labels = chinese
+
+    classifier = TextClassifier(**tiny_settings, tokenizer={"kind": "jieba"})
+    classifier.fit(texts, labels, dev=(texts, labels), verbose=False)
+
+    assert classifier.config.tokenizer.kind == "jieba"
+    assert _accuracy(classifier.predict(texts), labels) == 1.0
+
+
+def test_without_dev_a_stratified_share_is_held_out(tiny_settings, english):
+    texts, labels = english
+    messages: list[str] = []
+
+    classifier = TextClassifier(**tiny_settings).fit(texts, labels, verbose=False, log=messages.append)
+
+    assert classifier.metrics["dev"]["num_examples"] == 4
+    assert any("holding out 4 of 40" in message for message in messages)
+
+
+def test_resolved_settings_are_kept_in_the_config(tiny_settings, tiny_classifier):
+    config = tiny_classifier.config
+
+    assert config.model.num_filters == tiny_settings["num_filters"]
+    assert config.model.kernel_sizes == tuple(tiny_settings["kernel_sizes"])
+    assert isinstance(config.tokenizer.max_len, int)
+
+
+def test_reloaded_bundle_predicts_identically(tiny_classifier, tiny_bundle):
+    reloaded = TextClassifier.load(tiny_bundle)
+
+    np.testing.assert_array_equal(reloaded.predict_proba(UNSEEN_TEXTS), tiny_classifier.predict_proba(UNSEEN_TEXTS))
+    assert reloaded.predict(UNSEEN_TEXTS) == tiny_classifier.predict(UNSEEN_TEXTS)
+    assert reloaded.classes == tiny_classifier.classes
+    assert reloaded.config == tiny_classifier.config
+    assert textcnn.load(tiny_bundle).predict(UNSEEN_TEXTS) == tiny_classifier.predict(UNSEEN_TEXTS)
+
+
+def test_batched_predictions_equal_one_at_a_time(tiny_classifier, english):
+    texts = english[0] + UNSEEN_TEXTS
+
+    batched = tiny_classifier.predict_proba(texts, batch_size=7)
+    single = np.concatenate([tiny_classifier.predict_proba([text]) for text in texts])
+
+    np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-6)
+    assert tiny_classifier.predict(texts) == [tiny_classifier.predict([text])[0] for text in texts]
+
+
+def test_predict_proba_columns_follow_classes(tiny_classifier):
+    probabilities = tiny_classifier.predict_proba(["the meal was superb", "the meal was dreadful"])
+
+    assert probabilities.shape == (2, 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
+    positive = tiny_classifier.classes.index("positive")
+    assert probabilities[0, positive] > 0.5 > probabilities[1, positive]
+
+
+def test_top_k_is_sorted_and_matches_predict_proba(tiny_classifier):
+    texts = ["the film was lovely", "this book was boring"]
+
+    top = tiny_classifier.predict_top_k(texts, k=5)
+    probabilities = tiny_classifier.predict_proba(texts)
+
+    for pairs, row in zip(top, probabilities):
+        assert len(pairs) == 2  # k is capped at the number of classes
+        assert pairs[0][1] >= pairs[1][1]
+        assert {label: p for label, p in pairs} == pytest.approx(dict(zip(tiny_classifier.classes, row.tolist())))
+    assert [pairs[0][0] for pairs in top] == tiny_classifier.predict(texts)
+
+
+def test_evaluate_reports_on_labelled_texts(tiny_classifier, english):
+    report = tiny_classifier.evaluate(*english)
+
+    assert report["accuracy"] == 1.0
+    assert report["macro_f1"] == 1.0
+    assert report["confusion_matrix"]["matrix"] == [[20, 0], [0, 20]]
+
+
+def test_predict_no_texts_gives_nothing(tiny_classifier):
+    assert tiny_classifier.predict([]) == []
+    assert tiny_classifier.predict_proba([]).shape == (0, 2)
+
+
+def test_single_string_is_refused(tiny_classifier):
+    with pytest.raises(TypeError, match="list of texts"):
+        tiny_classifier.predict("the film was great")
+
+
+def test_integer_labels_round_trip_as_integers(tiny_settings, english, tmp_path):
+    texts, labels = english
+    numbers = [1 if label == "positive" else 0 for label in labels]
+
+    classifier = TextClassifier(**tiny_settings).fit(texts, numbers, dev=(texts, numbers), verbose=False)
+    reloaded = TextClassifier.load(classifier.save(tmp_path / "model"))
+
+    for model in (classifier, reloaded):
+        assert model.classes == [0, 1]
+        predicted = model.predict(texts)
+        assert predicted == numbers
+        assert all(type(label) is int for label in predicted)
+        assert type(model.predict_top_k(texts[:1])[0][0][0]) is int
+
+
+def test_unseen_dev_label_is_an_error_naming_it(tiny_settings, english):
+    texts, labels = english
+
+    with pytest.raises(DataError, match=r"dev.*label 'neutral'"):
+        TextClassifier(**tiny_settings).fit(texts, labels, dev=(texts[:2], ["positive", "neutral"]), verbose=False)
+
+
+def test_unseen_evaluation_label_is_an_error_naming_it(tiny_classifier):
+    with pytest.raises(DataError, match=r"test\.csv.*label 'mixed'"):
+        tiny_classifier.evaluate(["the film was great"], ["mixed"], source="test.csv")
+
+
+@pytest.mark.parametrize(
+    ("texts", "labels", "pattern"),
+    [
+        (["a", "b"], ["x"], "2 texts but 1 labels"),
+        (["a"], ["x"], "at least 2 training texts"),
+        (["a", "b"], ["x", "x"], "at least 2 classes"),
+    ],
+)
+def test_unusable_training_data_is_a_data_error(tiny_settings, texts, labels, pattern):
+    with pytest.raises(DataError, match=pattern):
+        TextClassifier(**tiny_settings).fit(texts, labels, verbose=False)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "predict",
+        "predict_proba",
+        "predict_top_k",
+        "evaluate",
+        "save",
+        "classes",
+    ],
+)
+def test_using_an_untrained_classifier_is_a_textcnn_error(call, tmp_path):
+    classifier = TextClassifier()
+    calls = {
+        "predict": lambda: classifier.predict(["x"]),
+        "predict_proba": lambda: classifier.predict_proba(["x"]),
+        "predict_top_k": lambda: classifier.predict_top_k(["x"]),
+        "evaluate": lambda: classifier.evaluate(["x"], ["y"]),
+        "save": lambda: classifier.save(tmp_path / "model"),
+        "classes": lambda: classifier.classes,
+    }
+
+    with pytest.raises(TextcnnError, match="not trained yet"):
+        calls[call]()

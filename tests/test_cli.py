@@ -1,0 +1,192 @@
+"""The `textcnn` command end to end, in a real subprocess: train, evaluate, predict, and clean failures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from textcnn import TextClassifier
+
+from conftest import english_corpus, write_dataset
+
+TINY_FLAGS = [
+    "--epochs", "12",
+    "--patience", "12",
+    "--kernel-sizes", "2,3",
+    "--batch-size", "8",
+    "--lr", "0.03",
+    "--device", "cpu",
+    "--set", "model.embed_dim=16",
+    "--set", "model.num_filters=8",
+]  # fmt: skip
+
+# One thread: see conftest.py. A wide terminal, so that messages are not wrapped mid-path.
+_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"}
+
+
+def textcnn(*args: str | Path, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "textcnn", *map(str, args)],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=_ENV,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Exit 1, one `error:` line that contains every fragment, no traceback."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Train once through the CLI: train = dev = the English corpus, test = its first 10 texts."""
+    folder = tmp_path_factory.mktemp("cli")
+    texts, labels = english_corpus()
+    train = write_dataset(folder / "train.csv", texts, labels)
+    test = write_dataset(folder / "test.csv", texts[:10], labels[:10])
+    result = textcnn("train", train, "--dev", train, "--test", test, "--out", folder / "model", *TINY_FLAGS)
+    return folder, result
+
+
+def test_train_saves_a_bundle_and_reports_dev_and_test(trained):
+    folder, result = trained
+
+    assert result.returncode == 0, result.stderr
+    assert "dev accuracy 100.00%" in result.stdout
+    assert "test accuracy 100.00%" in result.stdout
+    assert f"saved model bundle to {folder / 'model'}" in result.stdout
+    assert "num_filters: 8" in result.stderr  # the resolved configuration is logged
+    metrics = json.loads((folder / "model" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["test"]["num_examples"] == 10
+    info = json.loads((folder / "model" / "config.json").read_text(encoding="utf-8"))
+    assert info["config"]["model"]["kernel_sizes"] == [2, 3]
+    assert len(info["data"]["train"]["sha256"]) == 64
+
+
+def test_evaluate_json(trained):
+    folder, _ = trained
+
+    result = textcnn("evaluate", folder / "model", folder / "test.csv", "--json")
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["accuracy"] == 1.0
+    assert report["macro_f1"] == 1.0
+    assert [row["label"] for row in report["per_class"]] == ["negative", "positive"]
+    assert report["confusion_matrix"] == {"labels": ["negative", "positive"], "matrix": [[5, 0], [0, 5]]}
+
+
+def test_evaluate_table_shows_the_file_name_as_given(trained, tmp_path):
+    folder, _ = trained
+    texts, labels = english_corpus()
+    data = write_dataset(tmp_path / "test[v2].csv", texts[:4], labels[:4])
+
+    result = textcnn("evaluate", folder / "model", data)
+
+    assert result.returncode == 0, result.stderr
+    assert f"{data}: accuracy 100.00%" in result.stdout
+    assert "per class" in result.stdout
+
+
+def test_predict_texts_with_top_k(trained):
+    folder, _ = trained
+    texts = ["the film was great", "this book was awful"]
+
+    result = textcnn("predict", folder / "model", *texts, "--top-k", "2")
+
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["text"] for row in rows] == texts
+    assert [row["label"] for row in rows] == TextClassifier.load(folder / "model").predict(texts)
+    for row in rows:
+        assert len(row["top_k"]) == 2
+        assert row["top_k"][0] == {"label": row["label"], "probability": row["probability"]}
+        assert row["top_k"][0]["probability"] >= row["top_k"][1]["probability"]
+        assert sum(item["probability"] for item in row["top_k"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_predict_input_file_to_csv(trained, tmp_path):
+    folder, _ = trained
+    texts = ["our hotel was superb", "the meal was dreadful", "这家酒店很好"]
+    source = write_dataset(tmp_path / "new.txt", texts)
+    output = tmp_path / "out" / "preds.csv"
+
+    result = textcnn("predict", folder / "model", "--input", source, "--output", output)
+
+    assert result.returncode == 0, result.stderr
+    assert f"wrote 3 predictions to {output}" in result.stderr
+    with open(output, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["text"] for row in rows] == texts
+    assert [row["label"] for row in rows] == TextClassifier.load(folder / "model").predict(texts)
+    assert all(0.5 <= float(row["probability"]) <= 1.0 for row in rows)
+
+
+def test_predict_reads_lines_from_stdin(trained):
+    folder, _ = trained
+
+    result = textcnn("predict", folder / "model", stdin="the film was lovely\n\nthe meal was boring\n")
+
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["text"] for row in rows] == ["the film was lovely", "the meal was boring"]
+    assert [row["label"] for row in rows] == ["positive", "negative"]
+
+
+def test_bad_data_file_exits_1_naming_file_and_row(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nthe film was great,positive\nno label here\n", encoding="utf-8")
+
+    result = textcnn("train", bad, "--out", tmp_path / "model", "--quiet")
+
+    assert_clean_failure(result, f"{bad}, row 3: expected 2 fields, found 1")
+    assert not (tmp_path / "model").exists()
+
+
+def test_missing_bundle_exits_1_without_traceback(tmp_path):
+    result = textcnn("predict", tmp_path / "no-model", "some text")
+
+    assert_clean_failure(result, "model bundle not found", "no-model")
+
+
+def test_unseen_label_in_evaluation_data_exits_1_naming_it(trained, tmp_path):
+    folder, _ = trained
+    data = write_dataset(tmp_path / "other.csv", ["the film was great"], ["neutral"])
+
+    result = textcnn("evaluate", folder / "model", data)
+
+    assert_clean_failure(result, "label 'neutral'", "other.csv")
+
+
+def test_error_text_is_printed_as_is_not_as_markup(trained, tmp_path):
+    folder, _ = trained
+    missing = tmp_path / "data[/old].csv"
+
+    result = textcnn("evaluate", folder / "model", missing)
+
+    assert_clean_failure(result, f"{missing}: file not found")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_asking_for_cuda_without_it_exits_1_without_traceback(trained, tmp_path):
+    folder, _ = trained
+
+    result = textcnn("train", folder / "train.csv", "--out", tmp_path / "model", "--device", "cuda", "--quiet")
+
+    assert_clean_failure(result, "cuda")

@@ -1,0 +1,89 @@
+"""Trainer.fit: seeded runs repeat exactly, early stopping keeps its promise, the best epoch is kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from textcnn.config import TextCNNConfig, TrainConfig
+from textcnn.data.encoding import encode_texts
+from textcnn.data.labels import LabelSet
+from textcnn.data.tokenizers import WordTokenizer
+from textcnn.data.vocab import build_vocab
+from textcnn.models import build_model
+from textcnn.training.inference import predict_logits, softmax
+from textcnn.training.reproducibility import resolve_device, seed_everything
+from textcnn.training.trainer import Trainer
+
+
+def _fit(train_config: TrainConfig, corpus: tuple[list[str], list[str]], *, dev_size: int = 40):
+    texts, labels = corpus
+    tokenizer = WordTokenizer()
+    vocab = build_vocab(tokenizer(text) for text in texts)
+    label_set = LabelSet.from_labels(labels)
+    encoded = encode_texts(texts, tokenizer, vocab, max_len=16)
+    targets = label_set.encode(labels)
+    dev = encoded.select(np.arange(dev_size))
+    rng = seed_everything(train_config.seed)
+    model = build_model(
+        TextCNNConfig(embed_dim=16, num_filters=8, kernel_sizes=(2, 3)), vocab_size=len(vocab), num_classes=2
+    )
+    result = Trainer(train_config, device=torch.device("cpu"), rng=rng, progress=False).fit(
+        model, encoded, targets, dev, targets[:dev_size], label_set.labels
+    )
+    return model, result, dev, targets[:dev_size]
+
+
+def test_same_seed_gives_the_same_weights(english):
+    config = TrainConfig(epochs=3, batch_size=8, lr=0.03, seed=7)
+
+    first, _, _, _ = _fit(config, english)
+    second, _, _, _ = _fit(config, english)
+
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.parametrize("patience", [1, 2])
+def test_training_stops_patience_epochs_after_the_best_one(english, patience):
+    config = TrainConfig(epochs=30, batch_size=8, lr=0.03, patience=patience)
+
+    _, result, _, _ = _fit(config, english)
+
+    assert len(result.history) == min(config.epochs, result.best_epoch + patience)
+    assert result.stopped_early == (len(result.history) < config.epochs)
+    assert [record.epoch for record in result.history if record.best][-1] == result.best_epoch
+
+
+def test_the_model_returned_holds_the_best_epoch(english):
+    config = TrainConfig(epochs=6, batch_size=8, lr=0.03, patience=6)
+
+    model, result, dev, dev_targets = _fit(config, english, dev_size=10)
+
+    accuracy = float((predict_logits(model, dev).argmax(axis=1) == dev_targets).mean())
+    assert accuracy == result.best_score
+    assert result.best_score == max(record.dev_accuracy for record in result.history)
+    assert not model.training
+
+
+def test_softmax_rows_sum_to_one():
+    probabilities = softmax(np.array([[1000.0, 0.0], [1.0, 1.0]]))
+
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    np.testing.assert_allclose(probabilities[1], [0.5, 0.5])
+
+
+def test_predict_logits_of_no_texts_is_empty(english):
+    texts, _ = english
+    tokenizer = WordTokenizer()
+    vocab = build_vocab(tokenizer(text) for text in texts)
+    model = build_model(TextCNNConfig(embed_dim=8, num_filters=4, kernel_sizes=(2,)), vocab_size=len(vocab), num_classes=3)
+
+    assert predict_logits(model, encode_texts([], tokenizer, vocab, max_len=8)).shape == (0, 3)
+
+
+def test_auto_device_is_usable():
+    device = resolve_device("auto")
+
+    assert torch.zeros(1, device=device).device.type == device.type
