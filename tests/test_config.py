@@ -11,13 +11,16 @@ from textcnn.config import RunConfig, build_config, dump_yaml_config, load_yaml_
 from textcnn.errors import ConfigError
 
 
-def test_defaults():
-    config = RunConfig()
+def test_readme_documents_the_real_defaults():
+    import re
+    from pathlib import Path
 
-    assert config.model.name == "textcnn"
-    assert config.model.kernel_sizes == (2, 3, 4, 5)
-    assert config.train.seed == 13
-    assert config.tokenizer.kind == "auto"
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(data:.*?)```", readme, flags=re.S).group(1)
+    documented = yaml.safe_load(block)
+    assert documented == RunConfig().model_dump(mode="json")
 
 
 def test_overrides_by_section_dotted_key_and_bare_name():

@@ -23,10 +23,22 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 # Markup off: file names, labels and texts are printed as they are ("data[v2].csv" is no style tag).
 err = Console(stderr=True, highlight=False, markup=False)
 out = Console(highlight=False, markup=False)
+
+
+def _help(text: str, key: str) -> str:
+    """Flag help that shows the configuration default, so --help stays true to the code."""
+    from textcnn.config import RunConfig
+
+    section, _, field = key.partition(".")
+    value = getattr(getattr(RunConfig(), section), field)
+    if isinstance(value, tuple):
+        value = ",".join(map(str, value))
+    return f"{text} [default: {value}]."
 
 
 def _fail(error: Exception) -> None:
@@ -63,21 +75,21 @@ def train(
     test: Annotated[Optional[Path], typer.Option(help="Labelled test file, evaluated with the best model.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML file of settings (sections data, tokenizer, model, train).")] = None,
     format: Annotated[Optional[str], typer.Option(help="auto|csv|tsv|jsonl|fasttext (auto: by extension).")] = None,
-    text_column: Annotated[Optional[str], typer.Option(help="Text column or JSON key [default: text].")] = None,
-    label_column: Annotated[Optional[str], typer.Option(help="Label column or JSON key [default: label].")] = None,
-    tokenizer: Annotated[Optional[str], typer.Option(help="auto|word|char|jieba [default: auto].")] = None,
-    max_len: Annotated[Optional[str], typer.Option(help="Maximum tokens per text, or auto [default: auto].")] = None,
-    kernel_sizes: Annotated[Optional[str], typer.Option(help="Comma-separated kernel sizes [default: 2,3,4,5].")] = None,
-    num_filters: Annotated[Optional[int], typer.Option(help="Kernels per size [default: 128].")] = None,
-    embed_dim: Annotated[Optional[int], typer.Option(help="Embedding size [default: 128].")] = None,
-    dropout: Annotated[Optional[float], typer.Option(help="Dropout on pooled features [default: 0.5].")] = None,
-    pooling: Annotated[Optional[str], typer.Option(help="max|avg [default: max].")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs [default: 20].")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Training batch size [default: 32].")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate [default: 0.001].")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs [default: 3].")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed [default: 13].")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto|cpu|cuda[:N] [default: auto].")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help=_help("Text column or JSON key", "data.text_column"))] = None,
+    label_column: Annotated[Optional[str], typer.Option(help=_help("Label column or JSON key", "data.label_column"))] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help=_help("auto|word|char|jieba", "tokenizer.kind"))] = None,
+    max_len: Annotated[Optional[str], typer.Option(help=_help("Maximum tokens per text, or auto", "tokenizer.max_len"))] = None,
+    kernel_sizes: Annotated[Optional[str], typer.Option(help=_help("Comma-separated kernel sizes", "model.kernel_sizes"))] = None,
+    num_filters: Annotated[Optional[int], typer.Option(help=_help("Kernels per size", "model.num_filters"))] = None,
+    embed_dim: Annotated[Optional[int], typer.Option(help=_help("Embedding size", "model.embed_dim"))] = None,
+    dropout: Annotated[Optional[float], typer.Option(help=_help("Dropout on pooled features", "model.dropout"))] = None,
+    pooling: Annotated[Optional[str], typer.Option(help=_help("max|avg", "model.pooling"))] = None,
+    epochs: Annotated[Optional[int], typer.Option(help=_help("Maximum epochs", "train.epochs"))] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help=_help("Training batch size", "train.batch_size"))] = None,
+    lr: Annotated[Optional[float], typer.Option(help=_help("Learning rate", "train.lr"))] = None,
+    patience: Annotated[Optional[int], typer.Option(help=_help("Early-stopping patience in epochs", "train.patience"))] = None,
+    seed: Annotated[Optional[int], typer.Option(help=_help("Random seed", "train.seed"))] = None,
+    device: Annotated[Optional[str], typer.Option(help=_help("auto|cpu|cuda[:N]", "train.device"))] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Any setting as KEY=VALUE, e.g. --set model.embed_dropout=0.2 (repeatable).")] = [],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the final metrics.")] = False,
 ) -> None:

@@ -64,12 +64,12 @@ class TextCNNConfig(_Section):
 
     name: Literal["textcnn"] = Field("textcnn", description="Architecture name, saved in the bundle.")
     embed_dim: int = Field(128, ge=1, description="Size of each token embedding (the kernels' width).")
-    kernel_sizes: tuple[int, ...] = Field((2, 3, 4, 5), description="N-gram widths of the convolution kernels.")
+    kernel_sizes: tuple[int, ...] = Field((1, 2, 3, 4, 5), description="N-gram widths of the convolution kernels.")
     num_filters: int = Field(128, ge=1, description="Kernels (output channels) per kernel size.")
     dropout: float = Field(0.5, ge=0.0, lt=1.0, description="Dropout on the pooled features.")
     embed_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the token embeddings.")
     token_dropout: float = Field(
-        0.0, ge=0.0, lt=1.0, description="While training, replace this share of tokens by <unk> (word dropout)."
+        0.1, ge=0.0, lt=1.0, description="While training, replace this share of tokens by <unk> (word dropout)."
     )
     pooling: Literal["max", "avg"] = Field("max", description="Pooling over time; padding never counts.")
     activation: Literal["relu", "tanh", "gelu"] = Field("relu", description="Non-linearity after each convolution.")
@@ -101,7 +101,7 @@ class TrainConfig(_Section):
         "accuracy", description="Dev metric that picks the best epoch."
     )
     ema_decay: float | None = Field(
-        None, gt=0.0, lt=1.0, description="Evaluate and keep an exponential moving average of the weights (e.g. 0.99)."
+        0.99, gt=0.0, lt=1.0, description="Evaluate and keep an exponential moving average of the weights (e.g. 0.99)."
     )
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss.")
     max_grad_norm: float | None = Field(5.0, gt=0.0, description="Clip the gradient norm to this (none: no clipping).")
