@@ -132,20 +132,21 @@ class TextClassifier:
         tokens = tokenize_texts(list(texts), self._tokenizer)
         return encode_tokens(tokens, self.vocab, int(self.config.tokenizer.max_len))
 
-    def predict_logits(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
-        """Raw scores (num_texts, num_classes)."""
-        return predict_logits(self.model, self.encode(texts), batch_size=batch_size, device=self._device)
+    def predict_logits(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
+        """Raw scores (num_texts, num_classes) of texts (or of texts already ``encode``d)."""
+        encoded = texts if isinstance(texts, EncodedTexts) else self.encode(texts)
+        return predict_logits(self.model, encoded, batch_size=batch_size, device=self._device)
 
-    def predict_proba(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
         """Class probabilities (num_texts, num_classes), columns in the order of ``classes``."""
         return softmax(self.predict_logits(texts, batch_size=batch_size))
 
-    def predict(self, texts: Sequence[str], *, batch_size: int = 256) -> list[Hashable]:
+    def predict(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> list[Hashable]:
         """The most probable label of each text."""
         logits = self.predict_logits(texts, batch_size=batch_size)
         return self.labels.decode(logits.argmax(axis=1))
 
-    def predict_top_k(self, texts: Sequence[str], k: int = 1) -> list[list[tuple[Hashable, float]]]:
+    def predict_top_k(self, texts: Sequence[str] | EncodedTexts, k: int = 1) -> list[list[tuple[Hashable, float]]]:
         """The ``k`` most probable (label, probability) pairs of each text, best first."""
         probabilities = self.predict_proba(texts)
         k = max(1, min(k, probabilities.shape[1]))

@@ -71,7 +71,9 @@ class TextCNNConfig(_Section):
     token_dropout: float = Field(
         0.1, ge=0.0, lt=1.0, description="While training, replace this share of tokens by <unk> (word dropout)."
     )
-    pooling: Literal["max", "avg"] = Field("max", description="Pooling over time; padding never counts.")
+    pooling: Literal["max", "avg", "max_avg"] = Field(
+        "max", description="Pooling over time (`max_avg`: both, concatenated); padding never counts."
+    )
     activation: Literal["relu", "tanh", "gelu"] = Field("relu", description="Non-linearity after each convolution.")
 
     @field_validator("kernel_sizes")

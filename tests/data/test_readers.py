@@ -189,7 +189,7 @@ def test_empty_text_rows_are_skipped_and_counted(tmp_path):
     note = records.skips.describe()
     assert "train.csv" in note
     assert "skipped 2 of 5 rows" in note
-    assert "rows 3, 5" in note
+    assert "2 rows with empty text (rows 3, 5)" in note
 
 
 def test_empty_text_rows_are_skipped_in_jsonl_and_fasttext(tmp_path):
@@ -202,7 +202,7 @@ def test_empty_text_rows_are_skipped_in_jsonl_and_fasttext(tmp_path):
         records = read_records(path)
         assert records.texts == ["good"]
         assert records.skips.num_skipped == 1
-        assert "rows 2" in records.skips.describe()
+        assert "1 row with empty text (row 2)" in records.skips.describe()
 
 
 def test_nothing_skipped_describes_nothing(tmp_path, write_data, english):

@@ -60,7 +60,8 @@ class SkipReport:
         for reason, count in self.skipped.most_common():
             rows = ", ".join(str(r) for r in self.first_rows.get(reason, []))
             more = ", ..." if count > len(self.first_rows.get(reason, [])) else ""
-            parts.append(f"{count} {reason} (rows {rows}{more})")
+            noun = "row" if count == 1 else "rows"
+            parts.append(f"{count} {noun} with {reason} ({noun} {rows}{more})")
         return f"{self.path}: skipped {self.num_skipped} of {self.total_rows} rows: " + "; ".join(parts)
 
 
@@ -196,14 +197,14 @@ def _read_delimited(
         row += 1
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             skips.total_rows += 1
-            skips.skip("blank rows", row)
+            skips.skip("blank", row)
             continue
         skips.total_rows += 1
         if len(cells) != len(header):
             raise DataError(f"expected {len(header)} fields, found {len(cells)}", path=path, row=row)
         text = cells[text_index].strip()
         if not text:
-            skips.skip("rows with empty text", row)
+            skips.skip("empty text", row)
             continue
         if label_index is not None:
             labels.append(_clean_label(cells[label_index], path, row, label_column))
@@ -232,7 +233,7 @@ def _read_jsonl(handle: Iterable[str], path: Path, text_column: str, label_colum
             raise DataError(f"text must be a string, got {type(text).__name__}", path=path, row=row, column=text_column)
         text = text.strip()
         if not text:
-            skips.skip("rows with empty text", row)
+            skips.skip("empty text", row)
             continue
         if label_column is not None:
             if label_column not in item:
@@ -264,7 +265,7 @@ def _read_fasttext(handle: Iterable[str], path: Path, with_labels: bool) -> Reco
         if with_labels and not found[0]:
             raise DataError("empty label after `__label__`", path=path, row=row)
         if not text:
-            skips.skip("rows with empty text", row)
+            skips.skip("empty text", row)
             continue
         texts.append(text)
         if with_labels:
@@ -279,7 +280,7 @@ def _read_lines(handle: Iterable[str], path: Path) -> Records:
         skips.total_rows += 1
         text = line.strip()
         if not text:
-            skips.skip("empty lines", row)
+            skips.skip("empty line", row)
             continue
         texts.append(text)
     return Records(texts, None, skips)

@@ -38,9 +38,12 @@ class TextCNN(nn.Module):
             nn.Conv1d(config.embed_dim, config.num_filters, kernel_size=k) for k in config.kernel_sizes
         )
         self.activation = build_activation(config.activation)
-        self.pool = masked_max_pool if config.pooling == "max" else masked_avg_pool
+        self.pools = {"max": (masked_max_pool,), "avg": (masked_avg_pool,), "max_avg": (masked_max_pool, masked_avg_pool)}[
+            config.pooling
+        ]
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.num_filters * len(config.kernel_sizes), num_classes)
+        num_features = config.num_filters * len(config.kernel_sizes) * len(self.pools)
+        self.classifier = nn.Linear(num_features, num_classes)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -61,10 +64,10 @@ class TextCNN(nn.Module):
         for conv in self.convs:
             h = self.activation(conv(x))  # (batch, num_filters, seq_len - k + 1)
             mask = valid_conv_mask(lengths, h.size(2), conv.kernel_size[0])  # (batch, seq_len - k + 1)
-            pooled.append(self.pool(h, mask))  # (batch, num_filters)
-        return torch.cat(pooled, dim=1)  # (batch, num_filters * len(kernel_sizes))
+            pooled.extend(pool(h, mask) for pool in self.pools)  # each (batch, num_filters)
+        return torch.cat(pooled, dim=1)  # (batch, num_filters * len(kernel_sizes) * len(pools))
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""
-        features = self.features(ids, lengths)  # (batch, num_filters * len(kernel_sizes))
+        features = self.features(ids, lengths)  # (batch, num_features)
         return self.classifier(self.dropout(features))  # (batch, num_classes)
