@@ -1,7 +1,7 @@
 """Accuracy floors of the default TextClassifier on real benchmark sets (../shared/data, skipped when absent).
 
-The floors sit a little under recorded runs (seed 13, CPU, 1 thread): trec 0.902, chnsenticorp
-0.890, mr 0.751. Each test trains a default model: about 10 s (trec), 40 s (mr) and 100 s
+The floors sit under recorded runs of the defaults (seed 13, CPU; docs/benchmarks.md: trec 0.884,
+chnsenticorp 0.897, mr 0.762), with room for the spread between thread counts and torch builds. Each test trains a default model: about 10 s (trec), 40 s (mr) and 100 s
 (chnsenticorp) on a 2-core CPU.
 """
 
@@ -14,8 +14,8 @@ import pytest
 from textcnn import TextClassifier
 from textcnn.data.readers import read_records
 
-TREC_MIN_ACCURACY = 0.88
-CHNSENTICORP_MIN_ACCURACY = 0.88
+TREC_MIN_ACCURACY = 0.86
+CHNSENTICORP_MIN_ACCURACY = 0.87
 MR_MIN_ACCURACY = 0.74
 
 SEED = 13

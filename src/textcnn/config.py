@@ -66,10 +66,10 @@ class TextCNNConfig(_Section):
     embed_dim: int = Field(128, ge=1, description="Size of each token embedding (the kernels' width).")
     kernel_sizes: tuple[int, ...] = Field((1, 2, 3, 4, 5), description="N-gram widths of the convolution kernels.")
     num_filters: int = Field(128, ge=1, description="Kernels (output channels) per kernel size.")
-    dropout: float = Field(0.5, ge=0.0, lt=1.0, description="Dropout on the pooled features.")
+    dropout: float = Field(0.6, ge=0.0, lt=1.0, description="Dropout on the pooled features.")
     embed_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the token embeddings.")
     token_dropout: float = Field(
-        0.1, ge=0.0, lt=1.0, description="While training, replace this share of tokens by <unk> (word dropout)."
+        0.2, ge=0.0, lt=1.0, description="While training, replace this share of tokens by <unk> (word dropout)."
     )
     pooling: Literal["max", "avg", "max_avg"] = Field(
         "max", description="Pooling over time (`max_avg`: both, concatenated); padding never counts."
@@ -90,13 +90,13 @@ ModelConfig = TextCNNConfig
 class TrainConfig(_Section):
     """The optimisation loop."""
 
-    epochs: int = Field(20, ge=1, description="Maximum number of passes over the training data.")
+    epochs: int = Field(10, ge=1, description="Maximum number of passes over the training data.")
     batch_size: int = Field(32, ge=1, description="Texts per training batch.")
     lr: float = Field(1e-3, gt=0.0, description="Peak learning rate of Adam.")
     weight_decay: float = Field(0.0, ge=0.0, description="Decoupled weight decay (AdamW).")
     warmup_epochs: float = Field(0.0, ge=0.0, description="Linear warm-up length, in epochs.")
     schedule: Literal["constant", "linear", "cosine"] = Field(
-        "constant", description="Learning-rate decay after warm-up, over `epochs`."
+        "linear", description="Learning-rate decay after warm-up, over `epochs`."
     )
     patience: int = Field(3, ge=1, description="Stop after this many epochs without a better dev score.")
     select_metric: Literal["accuracy", "macro_f1"] = Field(
