@@ -26,7 +26,7 @@ def _learning_rates(config: TrainConfig, steps_per_epoch: int) -> list[float]:
 
 
 def test_constant_schedule_keeps_the_learning_rate():
-    assert set(_learning_rates(TrainConfig(epochs=3, lr=0.01), 4)) == {0.01}
+    assert set(_learning_rates(TrainConfig(epochs=3, lr=0.01, schedule="constant"), 4)) == {0.01}
 
 
 def test_warmup_rises_linearly_to_the_peak():
