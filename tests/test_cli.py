@@ -190,3 +190,13 @@ def test_asking_for_cuda_without_it_exits_1_without_traceback(trained, tmp_path)
     result = textcnn("train", folder / "train.csv", "--out", tmp_path / "model", "--device", "cuda", "--quiet")
 
     assert_clean_failure(result, "cuda")
+
+
+def test_dev_label_unseen_in_training_exits_1_naming_label_and_file(trained, tmp_path):
+    folder, _ = trained
+    dev = write_dataset(tmp_path / "dev.csv", ["the film was fine"], ["neutral"])
+
+    result = textcnn("train", folder / "train.csv", "--dev", dev, "--out", tmp_path / "model", "--quiet", *TINY_FLAGS)
+
+    assert_clean_failure(result, "dev.csv", "'neutral'", "train.csv")
+    assert not (tmp_path / "model").exists()

@@ -230,6 +230,12 @@ def train_on_files(
     train = read(train_path)
     dev = read(dev_path) if dev_path is not None else None
     test = read(test_path) if test_path is not None else None
+    known = set(train.labels)
+    for records, path in ((dev, dev_path), (test, test_path)):
+        unseen = sorted({label for label in records.labels if label not in known}) if records else []
+        if unseen:
+            shown = ", ".join(repr(label) for label in unseen[:10])
+            raise DataError(f"label(s) {shown} never occur in the training file {train_path}", path=path)
     classifier = TextClassifier(config)
     classifier.fit(train.texts, train.labels, dev=(dev.texts, dev.labels) if dev else None, verbose=verbose, log=log)
     if test is not None:
