@@ -16,7 +16,7 @@ from textcnn.data.labels import LabelSet
 from textcnn.data.splits import stratified_split
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
 from textcnn.data.vocab import Vocab, build_vocab
-from textcnn.errors import DataError, TextcnnError
+from textcnn.errors import ConfigError, DataError, TextcnnError
 from textcnn.evaluation import classification_report
 from textcnn.models import build_model
 from textcnn.training.inference import predict_logits, softmax
@@ -99,6 +99,11 @@ class TextClassifier:
         max_len = config.tokenizer.max_len
         if max_len == "auto":
             max_len = choose_max_len(np.fromiter((len(t) for t in train_tokens), dtype=np.int64))
+        max_positions = getattr(config.model, "max_positions", None)
+        if max_positions is not None and max_len > max_positions:
+            raise ConfigError(
+                f"tokenizer.max_len: {max_len} is longer than model.max_positions ({max_positions}) of {config.model.name}"
+            )
         self.config = config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}})
         log(f"tokenizer {kind}, vocabulary {len(vocab):,} tokens, max_len {max_len}, {len(label_set)} classes")
         train_encoded = encode_tokens(train_tokens, vocab, max_len)

@@ -8,10 +8,10 @@ Every field is documented where it is declared. The YAML keys, the Python attrib
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from textcnn.errors import ConfigError
 
@@ -84,7 +84,50 @@ class TextCNNConfig(_Section):
         return value
 
 
-ModelConfig = TextCNNConfig
+class GatedCNNConfig(_Section):
+    """Stacked gated convolutions in the style of Gehring et al. (2017), pooled for classification."""
+
+    name: Literal["gated_cnn"] = Field("gated_cnn", description="Architecture name, saved in the bundle.")
+    embed_dim: int = Field(128, ge=1, description="Size of each token embedding.")
+    hidden_dim: int = Field(128, ge=1, description="Channels of every convolution block.")
+    num_layers: int = Field(4, ge=1, description="Stacked gated convolution blocks.")
+    kernel_size: int = Field(3, ge=1, description="Width (in tokens) of every convolution.")
+    padding: Literal["same", "causal"] = Field(
+        "same", description="`same`: both sides; `causal`: front padding only, so position t never sees t+1."
+    )
+    residual: Literal["layernorm", "scaled"] = Field(
+        "layernorm", description="`layernorm`: LayerNorm(x + block(x)); `scaled`: (x + block(x)) * sqrt(0.5) as in the paper."
+    )
+    positions: Literal["none", "learned", "sinusoidal"] = Field("learned", description="Position embeddings added to the tokens.")
+    max_positions: int = Field(512, ge=1, description="Longest text the position table covers.")
+    pooling: Literal["max", "avg"] = Field("max", description="Pooling over time of the last block; padding never counts.")
+    dropout: float = Field(0.3, ge=0.0, lt=1.0, description="Dropout inside the blocks and before the output layer.")
+    token_dropout: float = Field(0.1, ge=0.0, lt=1.0, description="While training, replace this share of tokens by <unk>.")
+
+
+class TransformerConfig(_Section):
+    """The comparison encoder: self-attention with a padding mask, residual + LayerNorm, feed-forward."""
+
+    name: Literal["transformer"] = Field("transformer", description="Architecture name, saved in the bundle.")
+    embed_dim: int = Field(128, ge=1, description="Model width (embedding size).")
+    num_heads: int = Field(4, ge=1, description="Attention heads; must divide embed_dim.")
+    num_layers: int = Field(2, ge=1, description="Encoder layers.")
+    ff_dim: int = Field(256, ge=1, description="Hidden size of the feed-forward sublayer.")
+    positions: Literal["learned", "sinusoidal"] = Field("sinusoidal", description="Position encoding.")
+    max_positions: int = Field(512, ge=1, description="Longest text the position encoding covers.")
+    pooling: Literal["mean", "first"] = Field("mean", description="Mean over real tokens, or the first token's state.")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout in attention, feed-forward and before the output layer.")
+    token_dropout: float = Field(0.1, ge=0.0, lt=1.0, description="While training, replace this share of tokens by <unk>.")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> "TransformerConfig":
+        if self.embed_dim % self.num_heads:
+            raise ValueError(f"num_heads ({self.num_heads}) must divide embed_dim ({self.embed_dim})")
+        return self
+
+
+ModelConfig = Annotated[Union[TextCNNConfig, GatedCNNConfig, TransformerConfig], Field(discriminator="name")]
+MODEL_CONFIGS: dict[str, type[_Section]] = {"textcnn": TextCNNConfig, "gated_cnn": GatedCNNConfig, "transformer": TransformerConfig}
 
 
 class TrainConfig(_Section):
@@ -137,7 +180,9 @@ class RunConfig(_Section):
 
 def _field_owner() -> dict[str, str]:
     owners: dict[str, str] = {}
-    for section, cls in SECTIONS.items():
+    classes = [(section, cls) for section, cls in SECTIONS.items() if section != "model"]
+    classes += [("model", cls) for cls in MODEL_CONFIGS.values()]
+    for section, cls in classes:
         for field in cls.model_fields:
             if field != "name":
                 owners.setdefault(field, section)
@@ -147,7 +192,10 @@ def _field_owner() -> dict[str, str]:
 def _format_errors(error: ValidationError, source: str | None) -> str:
     lines = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"])
+        loc = list(item["loc"])
+        if len(loc) > 2 and loc[0] == "model" and loc[1] in MODEL_CONFIGS:
+            del loc[1]  # the union's tag: report model.kernel_sizes, not model.textcnn.kernel_sizes
+        key = ".".join(str(part) for part in loc)
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key"
@@ -164,6 +212,8 @@ def build_config(base: RunConfig | None = None, overrides: dict[str, Any] | None
     (``{"num_filters": 50}``). Every problem is reported at once in one ``ConfigError``.
     """
     merged: dict[str, Any] = (base or RunConfig()).model_dump()
+    base_model = dict(merged["model"])
+    merged["model"] = {}
     owners = _field_owner()
     unknown: list[str] = []
     for key, value in (overrides or {}).items():
@@ -184,6 +234,9 @@ def build_config(base: RunConfig | None = None, overrides: dict[str, Any] | None
             merged[owners[key]][key] = value
         else:
             unknown.append(f"  {key}: unknown key")
+    # Settings of the base architecture carry over only when the architecture stays the same.
+    if merged["model"].get("name", base_model["name"]) == base_model["name"]:
+        merged["model"] = {**base_model, **merged["model"]}
     try:
         config = RunConfig.model_validate(merged)
     except ValidationError as error:

@@ -36,9 +36,8 @@ def test_build_model_by_name():
     assert MODELS["textcnn"] is TextCNN
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_logits_shape(name):
-    model = build_model(tiny_config(name=name), vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES)
+def test_logits_shape():
+    model = build_model(tiny_config(), vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES)
     ids, lengths = _batch([5, 3, 7, 2])
 
     logits = model(ids, lengths)

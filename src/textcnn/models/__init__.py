@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from torch import nn
 
-from textcnn.config import TextCNNConfig
+from textcnn.config import GatedCNNConfig, TextCNNConfig, TransformerConfig
+from textcnn.models.gated_cnn import GatedCNN
 from textcnn.models.textcnn import TextCNN
+from textcnn.models.transformer import TransformerClassifier
 
-MODELS: dict[str, type[nn.Module]] = {"textcnn": TextCNN}
+MODELS: dict[str, type[nn.Module]] = {"textcnn": TextCNN, "gated_cnn": GatedCNN, "transformer": TransformerClassifier}
 
 
-def build_model(config: TextCNNConfig, *, vocab_size: int, num_classes: int) -> nn.Module:
+def build_model(
+    config: TextCNNConfig | GatedCNNConfig | TransformerConfig, *, vocab_size: int, num_classes: int
+) -> nn.Module:
     """The architecture named by ``config.name``, sized for the data."""
     try:
         cls = MODELS[config.name]
@@ -19,4 +23,4 @@ def build_model(config: TextCNNConfig, *, vocab_size: int, num_classes: int) -> 
     return cls(config, vocab_size=vocab_size, num_classes=num_classes)
 
 
-__all__ = ["MODELS", "TextCNN", "build_model"]
+__all__ = ["MODELS", "GatedCNN", "TextCNN", "TransformerClassifier", "build_model"]

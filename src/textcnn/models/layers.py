@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -42,4 +44,50 @@ def build_activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-__all__ = ["valid_conv_mask", "masked_max_pool", "masked_avg_pool", "build_activation"]
+
+
+
+def length_mask(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
+    """(batch, seq_len) bool mask of real tokens; an empty text keeps its first position."""
+    positions = torch.arange(seq_len, device=lengths.device)  # (seq_len,)
+    return positions[None, :] < lengths.clamp(min=1)[:, None]  # (batch, seq_len)
+
+
+def apply_token_dropout(ids: torch.Tensor, rate: float, *, pad_id: int, unk_id: int) -> torch.Tensor:
+    """Word dropout: replace a ``rate`` share of the real tokens of (batch, seq_len) ``ids`` by ``unk_id``."""
+    drop = torch.rand(ids.shape, device=ids.device) < rate  # (batch, seq_len)
+    return ids.masked_fill(drop & (ids != pad_id), unk_id)
+
+
+def sinusoidal_positions(max_positions: int, dim: int) -> torch.Tensor:
+    """The (max_positions, dim) sine/cosine table of Vaswani et al. (2017)."""
+    position = torch.arange(max_positions, dtype=torch.float32)[:, None]  # (max_positions, 1)
+    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))  # (ceil(dim/2),)
+    table = torch.zeros(max_positions, dim)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return table  # (max_positions, dim)
+
+
+class PositionEmbedding(nn.Module):
+    """Adds learned or sinusoidal position vectors to (batch, seq_len, dim) inputs."""
+
+    def __init__(self, kind: str, max_positions: int, dim: int) -> None:
+        super().__init__()
+        self.kind = kind
+        self.max_positions = max_positions
+        if kind == "learned":
+            self.table = nn.Embedding(max_positions, dim)
+            nn.init.normal_(self.table.weight, std=0.02)
+        elif kind == "sinusoidal":
+            self.register_buffer("sinusoid", sinusoidal_positions(max_positions, dim), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seq_len = x.size(1)
+        if seq_len > self.max_positions:
+            raise ValueError(f"text of {seq_len} tokens is longer than max_positions={self.max_positions}")
+        if self.kind == "learned":
+            return x + self.table.weight[:seq_len][None]  # (batch, seq_len, dim)
+        if self.kind == "sinusoidal":
+            return x + self.sinusoid[:seq_len][None]  # (batch, seq_len, dim)
+        return x

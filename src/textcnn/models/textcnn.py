@@ -14,7 +14,13 @@ import torch
 from torch import nn
 
 from textcnn.config import TextCNNConfig
-from textcnn.models.layers import build_activation, masked_avg_pool, masked_max_pool, valid_conv_mask
+from textcnn.models.layers import (
+    apply_token_dropout,
+    build_activation,
+    masked_avg_pool,
+    masked_max_pool,
+    valid_conv_mask,
+)
 
 
 class TextCNN(nn.Module):
@@ -56,8 +62,7 @@ class TextCNN(nn.Module):
         if ids.size(1) < self.min_len:  # a text shorter than the widest kernel: pad it
             ids = nn.functional.pad(ids, (0, self.min_len - ids.size(1)), value=self.pad_id)
         if self.training and self.config.token_dropout > 0:  # word dropout: real tokens -> <unk>
-            drop = torch.rand(ids.shape, device=ids.device) < self.config.token_dropout  # (batch, seq_len)
-            ids = ids.masked_fill(drop & (ids != self.pad_id), self.unk_id)
+            ids = apply_token_dropout(ids, self.config.token_dropout, pad_id=self.pad_id, unk_id=self.unk_id)
         x = self.embed_dropout(self.embedding(ids))  # (batch, seq_len, embed_dim)
         x = x.transpose(1, 2)  # (batch, embed_dim, seq_len)
         pooled = []

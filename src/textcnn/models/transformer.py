@@ -1,0 +1,55 @@
+"""The comparison model: a small Transformer encoder (Vaswani et al. 2017) for classification.
+
+token ids -> embeddings * sqrt(embed_dim) + positions (batch, seq_len, embed_dim)
+          -> num_layers x [ multi-head self-attention with a padding mask -> residual + LayerNorm
+                            -> feed-forward -> residual + LayerNorm ]
+          -> mean over real tokens (or the first token) (batch, embed_dim) -> dropout -> linear
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from textcnn.config import TransformerConfig
+from textcnn.models.layers import PositionEmbedding, apply_token_dropout, length_mask, masked_avg_pool
+
+
+class TransformerClassifier(nn.Module):
+    """Post-LayerNorm Transformer encoder with masked pooling."""
+
+    def __init__(
+        self, config: TransformerConfig, *, vocab_size: int, num_classes: int, pad_id: int = 0, unk_id: int = 1
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.pad_id, self.unk_id = pad_id, unk_id
+        self.min_len = 1
+        self.embedding = nn.Embedding(vocab_size, config.embed_dim, padding_idx=pad_id)
+        self.positions = PositionEmbedding(config.positions, config.max_positions, config.embed_dim)
+        self.embed_dropout = nn.Dropout(config.dropout)
+        layer = nn.TransformerEncoderLayer(
+            config.embed_dim, config.num_heads, config.ff_dim, config.dropout, batch_first=True, norm_first=False
+        )
+        self.encoder = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.embed_dim, num_classes)
+        nn.init.normal_(self.embedding.weight, std=config.embed_dim**-0.5)
+        with torch.no_grad():
+            self.embedding.weight[pad_id].zero_()
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""
+        if self.training and self.config.token_dropout > 0:
+            ids = apply_token_dropout(ids, self.config.token_dropout, pad_id=self.pad_id, unk_id=self.unk_id)
+        mask = length_mask(lengths, ids.size(1))  # (batch, seq_len), True at real tokens
+        x = self.embedding(ids) * math.sqrt(self.config.embed_dim)  # (batch, seq_len, embed_dim)
+        x = self.embed_dropout(self.positions(x))  # (batch, seq_len, embed_dim)
+        x = self.encoder(x, src_key_padding_mask=~mask)  # (batch, seq_len, embed_dim)
+        if self.config.pooling == "first":
+            pooled = x[:, 0]  # (batch, embed_dim)
+        else:
+            pooled = masked_avg_pool(x.transpose(1, 2), mask)  # (batch, embed_dim)
+        return self.classifier(self.dropout(pooled))  # (batch, num_classes)
