@@ -1,4 +1,4 @@
-"""Blocks shared by the architectures: masks and pooling over time that ignore padding."""
+"""Blocks shared by the architectures: masks, pooling over time that ignores padding, word dropout, positions."""
 
 from __future__ import annotations
 
@@ -42,9 +42,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "ge
 def build_activation(name: str) -> nn.Module:
     """The activation module called ``name``."""
     return ACTIVATIONS[name]()
-
-
-
 
 
 def length_mask(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
