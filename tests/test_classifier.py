@@ -30,6 +30,7 @@ def test_overfits_tiny_english_corpus(tiny_classifier, english):
     assert tiny_classifier.config.tokenizer.kind == "word"
     assert tiny_classifier.classes == ["negative", "positive"]
     assert tiny_classifier.metrics["dev"]["accuracy"] == 1.0
+    assert tiny_classifier.metrics["dev"] == tiny_classifier.evaluate(texts, labels)  # the kept weights' report
 
 
 def test_overfits_tiny_chinese_corpus_with_char_tokens(tiny_settings, chinese):

@@ -120,8 +120,7 @@ class TextClassifier:
             f"{100 * self.fit_result.best_score:.2f}), trained in {self.fit_result.seconds:.1f}s"
         )
         self.model, self.vocab, self.labels, self._tokenizer = model, vocab, label_set, tokenizer
-        dev_pred = predict_logits(model, dev_encoded, device=self._device).argmax(axis=1)
-        self.metrics = {"dev": classification_report(dev_targets, dev_pred, label_set.labels)}
+        self.metrics = {"dev": self.fit_result.best_report}
         return self
 
     # ---------------------------------------------------------------- prediction

@@ -42,6 +42,7 @@ class FitResult:
     history: list[EpochRecord] = field(default_factory=list)
     stopped_early: bool = False
     seconds: float = 0.0
+    best_report: dict = field(default_factory=dict)  # dev report of the kept weights
 
 
 class Trainer:
@@ -83,7 +84,7 @@ class Trainer:
             ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
         scored = ema.module if ema is not None else model  # the weights evaluated and kept
         min_len = getattr(model, "min_len", 1)
-        best_score, best_epoch, best_state = -1.0, 0, None
+        best_score, best_epoch, best_state, best_report = -1.0, 0, None, {}
         history: list[EpochRecord] = []
         stale = 0
         started = time.perf_counter()
@@ -126,7 +127,7 @@ class Trainer:
                 f"{seconds:.1f}s  {record.examples_per_second:,.0f} ex/s" + ("  *" if improved else "")
             )
             if improved:
-                best_score, best_epoch, stale = score, epoch, 0
+                best_score, best_epoch, best_report, stale = score, epoch, report, 0
                 best_state = copy.deepcopy(scored.state_dict())
             else:
                 stale += 1
@@ -136,7 +137,7 @@ class Trainer:
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
-        return FitResult(best_epoch, best_score, history, stopped_early, time.perf_counter() - started)
+        return FitResult(best_epoch, best_score, history, stopped_early, time.perf_counter() - started, best_report)
 
 
 class _progress_bar:
