@@ -161,11 +161,12 @@ class TrainConfig(_Section):
         return value
 
 
-SECTIONS: dict[str, type[_Section]] = {
-    "data": DataConfig,
-    "tokenizer": TokenizerConfig,
-    "model": TextCNNConfig,
-    "train": TrainConfig,
+# The sections of a RunConfig and the config classes each may hold (model: one per architecture).
+SECTIONS: dict[str, tuple[type[_Section], ...]] = {
+    "data": (DataConfig,),
+    "tokenizer": (TokenizerConfig,),
+    "model": tuple(MODEL_CONFIGS.values()),
+    "train": (TrainConfig,),
 }
 
 
@@ -180,12 +181,11 @@ class RunConfig(_Section):
 
 def _field_owner() -> dict[str, str]:
     owners: dict[str, str] = {}
-    classes = [(section, cls) for section, cls in SECTIONS.items() if section != "model"]
-    classes += [("model", cls) for cls in MODEL_CONFIGS.values()]
-    for section, cls in classes:
-        for field in cls.model_fields:
-            if field != "name":
-                owners.setdefault(field, section)
+    for section, classes in SECTIONS.items():
+        for cls in classes:
+            for field in cls.model_fields:
+                if field != "name":
+                    owners.setdefault(field, section)
     return owners
 
 
