@@ -12,10 +12,12 @@ import argparse
 import random
 import time
 
+import torch
 import yaml
 
 from _data import load_split
 from textcnn import TextClassifier
+from textcnn.data.splits import stratified_split
 
 
 def parse_config(spec: str) -> tuple[str, dict]:
@@ -33,22 +35,32 @@ def main() -> None:
     parser.add_argument("--config", action="append", required=True, help="NAME=key=value,,key=value")
     parser.add_argument("--seeds", type=int, nargs="+", default=[13])
     parser.add_argument("--subsample", type=int, default=0, help="use at most this many training rows")
+    parser.add_argument(
+        "--no-dev", action="store_true",
+        help="give the classifier TRAIN only (it carves its own dev, as `textcnn train` without --dev) and "
+        "score on dev.csv; a set without dev.csv is scored on a stratified 10%% of train held out first",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: immune to other busy processes)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     configs = [parse_config(spec) for spec in args.config]
     print(f"{'config':<24} {'set':<14} {'seed':>5} {'dev_acc':>8} {'dev_f1':>8} {'epoch':>5} {'secs':>6}", flush=True)
     for name, overrides in configs:
         for set_name in args.sets:
-            train = load_split(set_name, "train")
+            texts, labels = load_split(set_name, "train")
             dev = load_split(set_name, "dev")
-            texts, labels = train
+            if dev is None and args.no_dev:  # score on an outer held-out part of train
+                keep, held = stratified_split(labels, 0.1, seed=12345)
+                dev = [texts[i] for i in held], [labels[i] for i in held]
+                texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
             if args.subsample and len(texts) > args.subsample:
                 pick = random.Random(0).sample(range(len(texts)), args.subsample)
                 texts, labels = [texts[i] for i in pick], [labels[i] for i in pick]
             for seed in args.seeds:
                 started = time.perf_counter()
                 clf = TextClassifier(**{**overrides, "train.seed": seed})
-                clf.fit(texts, labels, dev=dev, verbose=False)
-                report = clf.metrics["dev"]
+                clf.fit(texts, labels, dev=None if args.no_dev else dev, verbose=False)
+                report = clf.evaluate(*dev) if args.no_dev else clf.metrics["dev"]
                 print(
                     f"{name:<24} {set_name:<14} {seed:>5} {100 * report['accuracy']:8.2f} "
                     f"{100 * report['macro_f1']:8.2f} {clf.fit_result.best_epoch:5d} {time.perf_counter() - started:6.1f}",

@@ -63,6 +63,35 @@ def test_without_dev_a_stratified_share_is_held_out(tiny_settings, english):
     assert any("holding out 4 of 40" in message for message in messages)
 
 
+def test_refit_trains_the_final_model_on_all_training_texts(tiny_settings, english):
+    texts, labels = english
+    texts = [f"{text} word{i}" for i, text in enumerate(texts)]  # each text has a word of its own
+    messages: list[str] = []
+
+    refit = TextClassifier(**tiny_settings).fit(texts, labels, verbose=False, log=messages.append)
+    kept = TextClassifier(**tiny_settings, refit="never").fit(texts, labels, verbose=False)
+
+    all_words = {token for text in texts for token in text.lower().split()}
+    assert refit.metrics["refit"] == {"epochs": refit.fit_result.best_epoch, "texts": 40}
+    assert set(refit.vocab.tokens) >= all_words  # held-out texts' words are known to the saved model
+    assert len(kept.vocab) == len(refit.vocab) - 4  # the 4 held-out texts' own words
+    assert "refit" not in kept.metrics
+    assert any("refit: training a fresh model on train + dev (40 texts)" in message for message in messages)
+    selection_epochs = len(kept.fit_result.history)  # same seed: the same selection run
+    assert len(refit.fit_result.history) == selection_epochs + refit.fit_result.best_epoch
+
+
+def test_refit_always_also_uses_a_given_dev_set(tiny_settings, english):
+    texts, labels = english
+
+    classifier = TextClassifier(**tiny_settings, refit="always").fit(
+        texts[:30], labels[:30], dev=(texts[30:], labels[30:]), verbose=False
+    )
+
+    assert classifier.metrics["refit"]["texts"] == 40
+    assert classifier.metrics["dev"]["num_examples"] == 10
+
+
 def test_resolved_settings_are_kept_in_the_config(tiny_settings, tiny_classifier):
     config = tiny_classifier.config
 

@@ -92,9 +92,48 @@ class TextClassifier:
                 raise DataError("the dev set is empty")
             dev_tokens = tokenize_texts(dev_texts, tokenizer)
 
+        carved = dev is None
+        self._fit_once(train_tokens, labels, dev_tokens, dev_labels, kind=kind, tokenizer=tokenizer, rng=rng, verbose=verbose, log=log)
+        result = self.fit_result
+        refit = self.config.train.refit
+        if refit == "always" or (refit == "auto" and carved):
+            log(
+                f"refit: training a fresh model on train + dev ({len(train_tokens) + len(dev_tokens):,} texts) "
+                f"for the best epoch count, {result.best_epoch}"
+            )
+            rng = seed_everything(config.train.seed)
+            self.config = config  # let max_len: auto follow all the texts
+            self._fit_once(
+                train_tokens + dev_tokens, labels + dev_labels, None, None, kind=kind, tokenizer=tokenizer, rng=rng,
+                verbose=verbose, log=log, epochs=result.best_epoch,
+            )
+            self.metrics["refit"] = {"epochs": result.best_epoch, "texts": len(train_tokens) + len(dev_tokens)}
+            self.fit_result = FitResult(
+                result.best_epoch, result.best_score, result.history + self.fit_result.history,
+                result.stopped_early, result.seconds + self.fit_result.seconds, result.best_report,
+            )
+        self.metrics["dev"] = result.best_report
+        return self
+
+    def _fit_once(
+        self,
+        train_tokens: list[list[str]],
+        labels: list[Hashable],
+        dev_tokens: list[list[str]] | None,
+        dev_labels: list[Hashable] | None,
+        *,
+        kind: str,
+        tokenizer: Any,
+        rng: np.random.Generator,
+        verbose: bool,
+        log: Log,
+        epochs: int | None = None,
+    ) -> None:
+        """Build labels, vocabulary and model from ``train_tokens`` and train it (keeping the best dev epoch)."""
+        config = self.config
         label_set = LabelSet.from_labels(labels)
         train_targets = label_set.encode(labels, source="train")
-        dev_targets = label_set.encode(dev_labels, source="dev")
+        dev_targets = label_set.encode(dev_labels, source="dev") if dev_tokens is not None else None
         vocab = build_vocab(train_tokens, min_freq=config.tokenizer.min_freq, max_size=config.tokenizer.max_vocab)
         max_len = config.tokenizer.max_len
         if max_len == "auto":
@@ -107,21 +146,23 @@ class TextClassifier:
         self.config = config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}})
         log(f"tokenizer {kind}, vocabulary {len(vocab):,} tokens, max_len {max_len}, {len(label_set)} classes")
         train_encoded = encode_tokens(train_tokens, vocab, max_len)
-        dev_encoded = encode_tokens(dev_tokens, vocab, max_len)
+        dev_encoded = encode_tokens(dev_tokens, vocab, max_len) if dev_tokens is not None else None
         if train_encoded.num_truncated:
             log("train: " + train_encoded.truncation_note())
 
         self._device = resolve_device(config.train.device)
         model = build_model(config.model, vocab_size=len(vocab), num_classes=len(label_set))
         trainer = Trainer(config.train, device=self._device, rng=rng, progress=verbose, log=log)
-        self.fit_result = trainer.fit(model, train_encoded, train_targets, dev_encoded, dev_targets, label_set.labels)
-        log(
-            f"best epoch {self.fit_result.best_epoch} (dev {config.train.select_metric} "
-            f"{100 * self.fit_result.best_score:.2f}), trained in {self.fit_result.seconds:.1f}s"
+        self.fit_result = trainer.fit(
+            model, train_encoded, train_targets, dev_encoded, dev_targets, label_set.labels, epochs=epochs
         )
+        if dev_tokens is not None:
+            log(
+                f"best epoch {self.fit_result.best_epoch} (dev {config.train.select_metric} "
+                f"{100 * self.fit_result.best_score:.2f}), trained in {self.fit_result.seconds:.1f}s"
+            )
         self.model, self.vocab, self.labels, self._tokenizer = model, vocab, label_set, tokenizer
         self.metrics = {"dev": self.fit_result.best_report}
-        return self
 
     # ---------------------------------------------------------------- prediction
     def _require_fitted(self) -> None:

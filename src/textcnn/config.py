@@ -142,6 +142,12 @@ class TrainConfig(_Section):
         "linear", description="Learning-rate decay after warm-up, over `epochs`."
     )
     patience: int = Field(3, ge=1, description="Stop after this many epochs without a better dev score.")
+    refit: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="After the best epoch is found, train a fresh model on train + dev for that many epochs "
+        "and keep it. `auto`: only when dev was carved out of TRAIN (no dev file), so no labelled text is "
+        "wasted; `always`: also with a dev file; `never`: keep the best-epoch model.",
+    )
     select_metric: Literal["accuracy", "macro_f1"] = Field(
         "accuracy", description="Dev metric that picks the best epoch."
     )

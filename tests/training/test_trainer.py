@@ -67,6 +67,24 @@ def test_the_model_returned_holds_the_best_epoch(english):
     assert not model.training
 
 
+def test_without_dev_it_trains_the_given_epochs_and_keeps_the_last_weights(english):
+    texts, labels = english
+    tokenizer = WordTokenizer()
+    vocab = build_vocab(tokenizer(text) for text in texts)
+    label_set = LabelSet.from_labels(labels)
+    encoded = encode_texts(texts, tokenizer, vocab, max_len=16)
+    config = TrainConfig(epochs=10, batch_size=8, lr=0.03, ema_decay=None)
+    model = build_model(TextCNNConfig(embed_dim=16, num_filters=8, kernel_sizes=(2, 3)), vocab_size=len(vocab), num_classes=2)
+    trainer = Trainer(config, device=torch.device("cpu"), rng=seed_everything(1), progress=False)
+
+    result = trainer.fit(model, encoded, label_set.encode(labels), None, None, label_set.labels, epochs=4)
+
+    assert [record.epoch for record in result.history] == [1, 2, 3, 4]
+    assert result.best_epoch == 4
+    with pytest.raises(ValueError, match="epochs must be given"):
+        trainer.fit(model, encoded, label_set.encode(labels), None, None, label_set.labels)
+
+
 def test_softmax_rows_sum_to_one():
     probabilities = softmax(np.array([[1000.0, 0.0], [1.0, 1.0]]))
 

@@ -68,12 +68,21 @@ class Trainer:
         model: nn.Module,
         train: EncodedTexts,
         train_targets: np.ndarray,
-        dev: EncodedTexts,
-        dev_targets: np.ndarray,
+        dev: EncodedTexts | None,
+        dev_targets: np.ndarray | None,
         labels: list,
+        *,
+        epochs: int | None = None,
     ) -> FitResult:
-        """Train ``model`` in place; on return it holds the weights of the best dev epoch."""
+        """Train ``model`` in place; on return it holds the weights of the best dev epoch.
+
+        Without ``dev``, it trains for ``epochs`` epochs (the learning-rate schedule still spans
+        ``config.epochs``, as in a run with dev) and keeps the final weights.
+        """
         config = self.config
+        if dev is None and epochs is None:
+            raise ValueError("without a dev set, the number of epochs must be given")
+        last_epoch = min(epochs or config.epochs, config.epochs)
         model.to(self.device)
         optimizer = build_optimizer(model, config)
         steps_per_epoch = len(batch_order(train.lengths, config.batch_size, shuffle=False))
@@ -88,7 +97,7 @@ class Trainer:
         history: list[EpochRecord] = []
         stale = 0
         started = time.perf_counter()
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(1, last_epoch + 1):
             model.train()
             epoch_start = time.perf_counter()
             total_loss, seen = 0.0, 0
@@ -113,6 +122,14 @@ class Trainer:
                     seen += size
                     advance(size, total_loss / seen, seen / (time.perf_counter() - epoch_start))
             seconds = time.perf_counter() - epoch_start
+            if dev is None:
+                history.append(EpochRecord(epoch, total_loss / max(1, seen), float("nan"), float("nan"), seconds, seen / seconds))
+                self.log(
+                    f"epoch {epoch:>2}/{last_epoch}  loss {total_loss / max(1, seen):.4f}  "
+                    f"{seconds:.1f}s  {seen / seconds:,.0f} ex/s"
+                )
+                best_epoch, best_state = epoch, None
+                continue
             dev_pred = predict_logits(scored, dev, device=self.device).argmax(axis=1)
             report = classification_report(dev_targets, dev_pred, labels)
             score = report[config.select_metric]
@@ -133,7 +150,11 @@ class Trainer:
                 stale += 1
                 if stale >= config.patience:
                     break
-        stopped_early = len(history) < config.epochs
+        stopped_early = len(history) < last_epoch
+        if dev is None:
+            best_score = float("nan")
+        if best_state is None and scored is not model:  # no dev: keep the final (averaged) weights
+            best_state = scored.state_dict()
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
