@@ -91,7 +91,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[13])
     parser.add_argument("--peers", nargs="*", default=[], choices=["tfidf", "fasttext"])
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: immune to other busy processes)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     sets = [s for s in args.sets if split_path(s, "train") and split_path(s, "test")]
     print(f"# textcnn {__version__}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads; seeds {args.seeds}", flush=True)
