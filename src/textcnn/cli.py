@@ -84,7 +84,7 @@ def train(
     num_filters: Annotated[Optional[int], typer.Option(help=_help("Kernels per size", "model.num_filters"))] = None,
     embed_dim: Annotated[Optional[int], typer.Option(help=_help("Embedding size", "model.embed_dim"))] = None,
     dropout: Annotated[Optional[float], typer.Option(help=_help("Dropout on pooled features", "model.dropout"))] = None,
-    pooling: Annotated[Optional[str], typer.Option(help=_help("max|avg|max_avg", "model.pooling"))] = None,
+    pooling: Annotated[Optional[str], typer.Option(help=_help("max|avg|max_avg|kmax|attention", "model.pooling"))] = None,
     epochs: Annotated[Optional[int], typer.Option(help=_help("Maximum epochs", "train.epochs"))] = None,
     batch_size: Annotated[Optional[int], typer.Option(help=_help("Training batch size", "train.batch_size"))] = None,
     lr: Annotated[Optional[float], typer.Option(help=_help("Learning rate", "train.lr"))] = None,
