@@ -63,6 +63,7 @@ OUTER_OF_DATA_AND_MODELS = [
     "textcnn.classifier",
     "textcnn.cli",
     "textcnn.demo",
+    "textcnn.tuning",
 ]
 
 
@@ -76,7 +77,7 @@ def test_models_do_not_import_data():
     assert _importers_of("textcnn.data", among="textcnn.models") == []
 
 
-@pytest.mark.parametrize("outer", ["textcnn.bundle", "textcnn.classifier", "textcnn.cli", "textcnn.demo"])
+@pytest.mark.parametrize("outer", ["textcnn.bundle", "textcnn.classifier", "textcnn.cli", "textcnn.demo", "textcnn.tuning"])
 def test_training_does_not_import_outer_layers(outer):
     assert _importers_of(outer, among="textcnn.training") == []
 
@@ -86,7 +87,7 @@ def test_bundle_does_not_import_classifier_or_cli(outer):
     assert _importers_of(outer, among="textcnn.bundle") == []
 
 
-@pytest.mark.parametrize("entry", ["textcnn.cli", "textcnn.demo"])
+@pytest.mark.parametrize("entry", ["textcnn.cli", "textcnn.demo", "textcnn.tuning"])
 def test_only_the_cli_and_main_import_the_entry_points(entry):
     allowed = {"textcnn.cli", "textcnn.__main__"}
 

@@ -200,3 +200,34 @@ def test_dev_label_unseen_in_training_exits_1_naming_label_and_file(trained, tmp
 
     assert_clean_failure(result, "dev.csv", "'neutral'", "train.csv")
     assert not (tmp_path / "model").exists()
+
+
+def test_tune_prints_a_leaderboard_and_saves_the_best_bundle_and_config(tmp_path):
+    pytest.importorskip("optuna", reason='the tune extra is not installed: pip install -e ".[dev]"')
+    from textcnn.config import load_yaml_config
+
+    texts, labels = english_corpus()
+    train = write_dataset(tmp_path / "train.csv", texts, labels)
+    out = tmp_path / "best"
+
+    result = textcnn("tune", train, "--dev", train, "--out", out, "--budget", "2", "--epochs", "2", "--device", "cpu")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["rank", "trial", "dev", "accuracy", "seconds", "params"]
+    assert sorted(line.split()[1] for line in lines[1:3]) == ["1", "2"]
+    assert "trial 2/2  dev accuracy" in result.stderr
+    assert f"saved model bundle to {out}; its settings in {out / 'best_config.yaml'}" in result.stdout
+    config = load_yaml_config(out / "best_config.yaml")
+    assert config.train.epochs == 2
+    assert TextClassifier.load(out).config.model == config.model
+    assert len(TextClassifier.load(out).predict(texts)) == len(texts)
+
+
+def test_tune_rejects_a_bad_budget_cleanly(tmp_path):
+    texts, labels = english_corpus()
+    train = write_dataset(tmp_path / "train.csv", texts, labels)
+
+    result = textcnn("tune", train, "--out", tmp_path / "best", "--budget", "ten minutes")
+
+    assert_clean_failure(result, "--budget: expected a number of trials (30) or seconds (600s), got 'ten minutes'")

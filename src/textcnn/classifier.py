@@ -138,7 +138,8 @@ class TextClassifier:
         max_len = config.tokenizer.max_len
         if max_len == "auto":
             max_len = choose_max_len(np.fromiter((len(t) for t in train_tokens), dtype=np.int64))
-        max_positions = getattr(config.model, "max_positions", None)
+        positions = getattr(config.model, "positions", "none")  # no position table: no length limit
+        max_positions = getattr(config.model, "max_positions", None) if positions != "none" else None
         if max_positions is not None and max_len > max_positions:
             raise ConfigError(
                 f"tokenizer.max_len: {max_len} is longer than model.max_positions ({max_positions}) of {config.model.name}"

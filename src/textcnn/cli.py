@@ -84,7 +84,7 @@ def train(
     num_filters: Annotated[Optional[int], typer.Option(help=_help("Kernels per size", "model.num_filters"))] = None,
     embed_dim: Annotated[Optional[int], typer.Option(help=_help("Embedding size", "model.embed_dim"))] = None,
     dropout: Annotated[Optional[float], typer.Option(help=_help("Dropout on pooled features", "model.dropout"))] = None,
-    pooling: Annotated[Optional[str], typer.Option(help=_help("max|avg|max_avg", "model.pooling"))] = None,
+    pooling: Annotated[Optional[str], typer.Option(help=_help("max|avg|max_avg|kmax|attention", "model.pooling"))] = None,
     epochs: Annotated[Optional[int], typer.Option(help=_help("Maximum epochs", "train.epochs"))] = None,
     batch_size: Annotated[Optional[int], typer.Option(help=_help("Training batch size", "train.batch_size"))] = None,
     lr: Annotated[Optional[float], typer.Option(help=_help("Learning rate", "train.lr"))] = None,
@@ -259,6 +259,52 @@ def _write_predictions(handle, kind: str, texts: list[str], top: list, top_k: in
         for label, p in pairs:
             row_cells += [label, f"{p:.6f}"]
         writer.writerow(row_cells)
+
+
+@app.command()
+def tune(
+    train_file: Annotated[Path, typer.Argument(metavar="TRAIN", help="Labelled training file (CSV, TSV, JSONL or fastText lines).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the best model bundle and its best_config.yaml.")],
+    dev: Annotated[Optional[Path], typer.Option(help="Labelled dev file that scores the trials; without it 10% of TRAIN is held out.")] = None,
+    budget: Annotated[str, typer.Option(help="Number of trials (30) or seconds (600s: no trial starts after that).")] = "20",
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file of settings the search starts from.")] = None,
+    format: Annotated[Optional[str], typer.Option(help="auto|csv|tsv|jsonl|fasttext (auto: by extension).")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help=_help("Text column or JSON key", "data.text_column"))] = None,
+    label_column: Annotated[Optional[str], typer.Option(help=_help("Label column or JSON key", "data.label_column"))] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help=_help("auto|word|char|jieba", "tokenizer.kind"))] = None,
+    max_len: Annotated[Optional[str], typer.Option(help=_help("Maximum tokens per text, or auto", "tokenizer.max_len"))] = None,
+    model: Annotated[Optional[str], typer.Option(help=_help("Architecture to tune: textcnn|gated_cnn|transformer", "model.name"))] = None,
+    epochs: Annotated[Optional[int], typer.Option(help=_help("Maximum epochs per trial", "train.epochs"))] = None,
+    patience: Annotated[Optional[int], typer.Option(help=_help("Early-stopping patience in epochs", "train.patience"))] = None,
+    seed: Annotated[Optional[int], typer.Option(help=_help("Seed of the sampler and of every trial", "train.seed"))] = None,
+    device: Annotated[Optional[str], typer.Option(help=_help("auto|cpu|cuda[:N]", "train.device"))] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Any setting as KEY=VALUE (repeatable); searched settings are replaced by the search.")] = [],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the leaderboard.")] = False,
+) -> None:
+    """Search the model's hyperparameters on the dev split (Optuna TPE), print a leaderboard, save the best."""
+    from textcnn.tuning import BEST_CONFIG_FILE, format_leaderboard, parse_budget, tune_files
+
+    try:
+        flags = {
+            "data.format": format,
+            "data.text_column": text_column,
+            "data.label_column": label_column,
+            "tokenizer.kind": tokenizer,
+            "tokenizer.max_len": (max_len if max_len in (None, "auto") else _int(max_len, "--max-len")),
+            "model.name": model,
+            "train.epochs": epochs,
+            "train.patience": patience,
+            "train.seed": seed,
+            "train.device": device,
+        }
+        search_budget = parse_budget(budget)
+        run_config = _resolve_config(config, flags, set_)
+        result = tune_files(run_config, train_file, dev_path=dev, out_dir=out_dir, budget=search_budget, verbose=not quiet)
+    except TextcnnError as error:
+        _fail(error)
+    out.print(format_leaderboard(result), soft_wrap=True)
+    out.print(f"best: trial {result.best.number}, dev {result.metric} {100 * result.best.score:.2f}", soft_wrap=True)
+    out.print(f"saved model bundle to {out_dir}; its settings in {out_dir / BEST_CONFIG_FILE} (for train --config)", soft_wrap=True)
 
 
 @app.command()

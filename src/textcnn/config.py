@@ -71,10 +71,19 @@ class TextCNNConfig(_Section):
     token_dropout: float = Field(
         0.2, ge=0.0, lt=1.0, description="While training, replace this share of tokens by <unk> (word dropout)."
     )
-    pooling: Literal["max", "avg", "max_avg"] = Field(
-        "max", description="Pooling over time (`max_avg`: both, concatenated); padding never counts."
+    pooling: Literal["max", "avg", "max_avg", "kmax", "attention"] = Field(
+        "max",
+        description="Pooling over time; padding never counts. `max_avg`: both, concatenated; `kmax`: the "
+        "`kmax_k` strongest positions of each kernel in text order; `attention`: a softmax-weighted sum "
+        "scored by a learned query.",
     )
+    kmax_k: int = Field(2, ge=1, description="Positions kept per kernel by `kmax` pooling (shorter texts are filled with 0).")
     activation: Literal["relu", "tanh", "gelu"] = Field("relu", description="Non-linearity after each convolution.")
+    padding: Literal["valid", "same"] = Field(
+        "valid", description="`valid`: windows inside the text only; `same`: zero-padded so each token gets one window."
+    )
+    positions: Literal["none", "learned", "sinusoidal"] = Field("none", description="Position embeddings added to the tokens.")
+    max_positions: int = Field(512, ge=1, description="Longest text the position table covers (with `positions` only).")
 
     @field_validator("kernel_sizes")
     @classmethod

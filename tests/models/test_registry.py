@@ -20,6 +20,17 @@ TINY: dict[str, dict[str, Any]] = {
 }
 
 
+# Every architecture with its defaults, plus each TextCNN option that changes the forward pass.
+CASES: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in sorted(TINY)] + [
+    ("textcnn", {"padding": "same"}),
+    ("textcnn", {"pooling": "kmax", "kmax_k": 3}),
+    ("textcnn", {"pooling": "attention"}),
+    ("textcnn", {"positions": "learned"}),
+    ("textcnn", {"positions": "sinusoidal"}),
+]
+CASE_IDS = [name + "".join(f"-{key}={value}" for key, value in changes.items()) for name, changes in CASES]
+
+
 def tiny_model(name: str, **changes: Any) -> torch.nn.Module:
     torch.manual_seed(0)
     config = MODEL_CONFIGS[name](name=name, **{**TINY[name], **changes})
@@ -35,22 +46,22 @@ def _batch(lengths: list[int], extra_padding: int = 0) -> tuple[torch.Tensor, to
 
 
 def test_every_architecture_is_registered_and_tested():
-    assert set(MODELS) == set(MODEL_CONFIGS) == set(TINY)
+    assert set(MODELS) == set(MODEL_CONFIGS) == set(TINY) == {name for name, _ in CASES}
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_logits_shape(name):
+@pytest.mark.parametrize(("name", "changes"), CASES, ids=CASE_IDS)
+def test_logits_shape(name, changes):
     ids, lengths = _batch([5, 3, 7, 2])
 
-    logits = tiny_model(name)(ids, lengths)
+    logits = tiny_model(name, **changes)(ids, lengths)
 
     assert logits.shape == (4, NUM_CLASSES)
     assert torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_padding_does_not_change_logits(name):
-    model = tiny_model(name)
+@pytest.mark.parametrize(("name", "changes"), CASES, ids=CASE_IDS)
+def test_padding_does_not_change_logits(name, changes):
+    model = tiny_model(name, **changes)
     ids, lengths = _batch([6, 2, 4, 1])
     padded, _ = _batch([6, 2, 4, 1], extra_padding=9)
 
@@ -58,12 +69,12 @@ def test_padding_does_not_change_logits(name):
         torch.testing.assert_close(model(padded, lengths), model(ids, lengths))
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_a_text_shorter_than_the_widest_kernel_works(name):
+@pytest.mark.parametrize(("name", "changes"), CASES, ids=CASE_IDS)
+def test_a_text_shorter_than_the_widest_kernel_works(name, changes):
     ids, lengths = _batch([1])
 
     with torch.no_grad():
-        logits = tiny_model(name)(ids, lengths)
+        logits = tiny_model(name, **changes)(ids, lengths)
 
     assert logits.shape == (1, NUM_CLASSES) and torch.isfinite(logits).all()
 
@@ -101,14 +112,14 @@ def test_switching_architecture_starts_from_its_defaults():
 TRAIN_SETTINGS = {"batch_size": 8, "lr": 0.01, "epochs": 25, "patience": 25, "device": "cpu", "ema_decay": None}
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_each_model_overfits_tiny_texts_and_reloads_identically(name, english, tmp_path):
+@pytest.mark.parametrize(("name", "changes"), CASES, ids=CASE_IDS)
+def test_each_model_overfits_tiny_texts_and_reloads_identically(name, changes, english, tmp_path):
     texts, labels = english
-    model = {"name": name, **TINY[name], "embed_dim": 16, "token_dropout": 0.0, "dropout": 0.0}
+    model = {"name": name, **TINY[name], "embed_dim": 16, "token_dropout": 0.0, "dropout": 0.0, **changes}
 
     classifier = TextClassifier(model=model, **TRAIN_SETTINGS).fit(texts, labels, dev=(texts, labels), verbose=False)
-    reloaded = TextClassifier.load(classifier.save(tmp_path / name))
+    reloaded = TextClassifier.load(classifier.save(tmp_path / "bundle"))
 
     assert classifier.predict(texts) == labels
     np.testing.assert_array_equal(reloaded.predict_proba(texts), classifier.predict_proba(texts))
-    assert reloaded.config.model.name == name
+    assert reloaded.config.model == classifier.config.model

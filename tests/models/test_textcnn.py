@@ -1,23 +1,44 @@
-"""The model contract on a tiny config: shapes, padding invariance, short texts, the registry."""
+"""The model contract on a tiny config: shapes, padding invariance, short texts, the registry, the options."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from textcnn.config import TextCNNConfig
+from textcnn import TextClassifier
+from textcnn.config import TextCNNConfig, build_config
+from textcnn.errors import ConfigError
 from textcnn.models import MODELS, TextCNN, build_model
+from textcnn.models.layers import AttentionPool, masked_kmax_pool
 
 VOCAB_SIZE, NUM_CLASSES = 50, 3
 
 
 def tiny_config(**changes) -> TextCNNConfig:
-    return TextCNNConfig(embed_dim=8, kernel_sizes=(2, 3), num_filters=4, **changes)
+    return TextCNNConfig(**{"embed_dim": 8, "kernel_sizes": (2, 3), "num_filters": 4, **changes})
 
 
 def tiny_model(**changes) -> TextCNN:
     torch.manual_seed(0)
     return build_model(tiny_config(**changes), vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES).eval()
+
+
+# Pooling, padding and position options, alone and combined.
+VARIANTS: dict[str, dict] = {
+    "max": {"pooling": "max"},
+    "avg": {"pooling": "avg"},
+    "max_avg": {"pooling": "max_avg"},
+    "kmax": {"pooling": "kmax"},
+    "kmax3": {"pooling": "kmax", "kmax_k": 3},
+    "attention": {"pooling": "attention"},
+    "same": {"padding": "same"},
+    "same-kmax3": {"padding": "same", "pooling": "kmax", "kmax_k": 3},
+    "same-attention": {"padding": "same", "pooling": "attention"},
+    "learned": {"positions": "learned"},
+    "sinusoidal": {"positions": "sinusoidal"},
+    "same-sinusoidal-avg": {"padding": "same", "positions": "sinusoidal", "pooling": "avg"},
+    "learned-attention": {"positions": "learned", "pooling": "attention"},
+}
 
 
 def _batch(lengths: list[int], extra_padding: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,9 +67,9 @@ def test_logits_shape():
     assert torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("pooling", ["max", "avg"])
-def test_padding_does_not_change_logits(pooling):
-    model = tiny_model(pooling=pooling)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_padding_does_not_change_logits(variant):
+    model = tiny_model(**VARIANTS[variant])
     ids, lengths = _batch([6, 2, 4, 1])
     padded, _ = _batch([6, 2, 4, 1], extra_padding=9)
 
@@ -59,9 +80,9 @@ def test_padding_does_not_change_logits(pooling):
     torch.testing.assert_close(loose, tight)
 
 
-@pytest.mark.parametrize("pooling", ["max", "avg"])
-def test_a_text_scores_the_same_alone_and_in_a_batch(pooling):
-    model = tiny_model(pooling=pooling)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_text_scores_the_same_alone_and_in_a_batch(variant):
+    model = tiny_model(**VARIANTS[variant])
     ids, lengths = _batch([6, 2, 4, 1])
 
     with torch.no_grad():
@@ -71,9 +92,10 @@ def test_a_text_scores_the_same_alone_and_in_a_batch(pooling):
     torch.testing.assert_close(alone, together)
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("length", [1, 2])
-def test_text_shorter_than_the_widest_kernel(length):
-    model = tiny_model()
+def test_text_shorter_than_the_widest_kernel_and_than_k(length, variant):
+    model = tiny_model(**VARIANTS[variant])
     ids, lengths = _batch([length])
 
     with torch.no_grad():
@@ -106,3 +128,96 @@ def test_eval_mode_is_deterministic_despite_dropout():
 def test_impossible_sizes_are_rejected(vocab_size, num_classes):
     with pytest.raises(ValueError):
         build_model(tiny_config(), vocab_size=vocab_size, num_classes=num_classes)
+
+
+@pytest.mark.parametrize(("padding", "expected"), [("valid", [10, 9, 8, 7]), ("same", [11, 11, 11, 11])])
+def test_conv_output_length_follows_the_padding(padding, expected):
+    model = tiny_model(padding=padding, kernel_sizes=(2, 3, 4, 5))
+    sizes = []
+    for conv in model.convs:
+        conv.register_forward_hook(lambda module, args, output: sizes.append(output.size(2)))
+    ids, lengths = _batch([11, 4])
+
+    with torch.no_grad():
+        model(ids, lengths)
+
+    assert sizes == expected  # (W - F + 2P) / 1 + 1 with W = 11
+
+
+def test_same_padding_centres_each_window_on_its_token():
+    model = tiny_model(padding="same", kernel_sizes=(3,), pooling="attention")
+    ids, lengths = _batch([6])
+    changed = ids.clone()
+    changed[0, 5] = (changed[0, 5] + 1) % (VOCAB_SIZE - 2) + 2  # the last token
+    outputs = []
+    model.convs[0].register_forward_hook(lambda module, args, output: outputs.append(output))
+
+    with torch.no_grad():
+        model(ids, lengths)
+        model(changed, lengths)
+
+    torch.testing.assert_close(outputs[1][..., :4], outputs[0][..., :4])  # windows 0-3 end before token 5
+    assert not torch.allclose(outputs[1][..., 4], outputs[0][..., 4])  # window 4 covers tokens 3-5
+
+
+def test_kmax_keeps_text_order_and_never_picks_padding():
+    features = torch.tensor([[[4.0, 1.0, 5.0, 9.0, 9.0]], [[2.0, 9.0, 9.0, 9.0, 9.0]]])  # (batch 2, channels 1, time 5)
+    mask = torch.tensor([[True, True, True, False, False], [True, False, False, False, False]])
+
+    pooled = masked_kmax_pool(features, mask, 2)  # (2, 1, 2)
+
+    assert pooled.tolist() == [[[4.0, 5.0]], [[2.0, 0.0]]]  # in text order; a 1-token text is filled with 0
+
+
+def test_kmax_breaks_ties_by_position_and_fills_texts_shorter_than_k():
+    features = torch.tensor([[[0.0, 3.0, 0.0, 0.0]]])
+    mask = torch.ones(1, 4, dtype=torch.bool)
+
+    assert masked_kmax_pool(features, mask, 2).tolist() == [[[0.0, 3.0]]]  # the first 0, not a later one
+    assert masked_kmax_pool(features[..., :1], mask[:, :1], 3).tolist() == [[[0.0, 0.0, 0.0]]]
+
+
+def test_kmax_gradient_reaches_only_the_picked_positions():
+    features = torch.tensor([[[4.0, 1.0, 5.0, 9.0]]], requires_grad=True)
+    mask = torch.tensor([[True, True, True, False]])
+
+    masked_kmax_pool(features, mask, 2).sum().backward()
+
+    assert features.grad.tolist() == [[[1.0, 0.0, 1.0, 0.0]]]
+
+
+def test_attention_weights_are_zero_on_padding_and_sum_to_one():
+    torch.manual_seed(0)
+    pool = AttentionPool(channels=4)
+    features = torch.randn(2, 4, 6)  # (batch, channels, time)
+    features[:, :, 3:] = 100.0  # large values at padding must not draw weight
+    mask = torch.tensor([[True, True, True, False, False, False], [True, False, False, False, False, False]])
+
+    weights = pool.weights(features, mask)  # (2, 6)
+
+    assert torch.all(weights[~mask] == 0)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(2))
+    torch.testing.assert_close(pool(features, mask)[1], features[1, :, 0])  # one real position: its features
+
+
+@pytest.mark.parametrize(("changes", "num_features"), [({"pooling": "kmax", "kmax_k": 3}, 24), ({"pooling": "attention"}, 8)])
+def test_pooled_feature_size(changes, num_features):
+    model = tiny_model(**changes)
+    ids, lengths = _batch([5, 2])
+
+    with torch.no_grad():
+        assert model.features(ids, lengths).shape == (2, num_features)  # num_filters 4 x 2 kernel sizes x per-filter
+
+
+def test_kmax_k_must_be_positive():
+    with pytest.raises(ConfigError, match=r"model\.kmax_k: "):
+        build_config(None, {"model.kmax_k": 0})
+
+
+def test_max_positions_limits_max_len_only_when_positions_are_used(english, tiny_settings):
+    texts, labels = english
+    settings = {**tiny_settings, "epochs": 1, "max_len": 8}
+
+    TextClassifier(**settings, max_positions=4).fit(texts, labels, verbose=False)  # no positions: no limit
+    with pytest.raises(ConfigError, match=r"max_len: 8 is longer than model\.max_positions \(4\)"):
+        TextClassifier(**settings, max_positions=4, positions="learned").fit(texts, labels, verbose=False)

@@ -1,4 +1,5 @@
-"""Blocks shared by the architectures: masks, pooling over time that ignores padding, word dropout, positions."""
+"""Blocks shared by the architectures: masks, pooling over time that ignores padding (max, mean, k-max,
+attention), word dropout, positions."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def valid_conv_mask(lengths: torch.Tensor, out_len: int, kernel_size: int) -> torch.Tensor:
@@ -34,6 +36,45 @@ def masked_avg_pool(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     weights = mask[:, None, :].to(features.dtype)  # (batch, 1, time)
     total = (features * weights).sum(dim=2)  # (batch, channels)
     return total / weights.sum(dim=2).clamp(min=1.0)  # (batch, channels)
+
+
+def masked_kmax_pool(features: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` largest of (batch, channels, time) ``features`` per channel, kept in text order.
+
+    Only positions where ``mask`` (batch, time) is true are candidates; ties go to the earlier
+    position. A text with fewer than ``k`` real positions is filled with 0 after its values.
+
+    Returns:
+        (batch, channels, k)
+    """
+    if features.size(2) < k:  # fewer positions than k: add masked ones
+        features = F.pad(features, (0, k - features.size(2)))
+        mask = F.pad(mask, (0, k - mask.size(1)), value=False)
+    filled = features.masked_fill(~mask[:, None, :], float("-inf"))  # (batch, channels, time)
+    # A stable sort, not topk: ReLU outputs tie at 0 often, and the pick must not depend on padding.
+    top = filled.sort(dim=2, descending=True, stable=True).indices[:, :, :k]  # (batch, channels, k)
+    top = top.sort(dim=2).values  # back in text order; masked picks come last (padding is at the end)
+    picked = features.gather(2, top)  # (batch, channels, k)
+    real = mask[:, None, :].expand_as(features).gather(2, top)  # (batch, channels, k)
+    return picked.masked_fill(~real, 0.0)  # (batch, channels, k), 0 where a short text ran out
+
+
+class AttentionPool(nn.Module):
+    """Attention pooling over time: a learned query scores each position, softmax over real positions."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.query = nn.Linear(channels, 1, bias=False)
+
+    def weights(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(batch, time) weights of (batch, channels, time) ``features``: sum to 1, exactly 0 where ``mask`` is false."""
+        scores = self.query(features.transpose(1, 2)).squeeze(2)  # (batch, time)
+        return scores.masked_fill(~mask, float("-inf")).softmax(dim=1)  # (batch, time)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Weighted sum (batch, channels) of (batch, channels, time) ``features``."""
+        weights = self.weights(features, mask)  # (batch, time)
+        return torch.bmm(features, weights[:, :, None]).squeeze(2)  # (batch, channels)
 
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
