@@ -149,6 +149,49 @@ def test_predict_reads_lines_from_stdin(trained):
     assert [row["label"] for row in rows] == ["positive", "negative"]
 
 
+LONG_TEXT = " ".join(["the film was great"] * 10)  # 40 tokens; the CLI-trained model's max_len is 16
+
+
+def test_predict_and_evaluate_report_texts_longer_than_max_len(trained, tmp_path):
+    folder, _ = trained
+    data = write_dataset(tmp_path / "long.csv", [LONG_TEXT, "the meal was awful"], ["positive", "negative"])
+
+    predicted = textcnn("predict", folder / "model", LONG_TEXT, "the meal was awful")
+    evaluated = textcnn("evaluate", folder / "model", data)
+    windows = textcnn("predict", folder / "model", LONG_TEXT, "the meal was awful", "--long-text", "windows")
+
+    note = "note: 1 of 2 texts were longer than max_len and truncated (54.5% of tokens cut)"  # 24 of 44 tokens
+    assert [predicted.returncode, evaluated.returncode, windows.returncode] == [0, 0, 0], evaluated.stderr
+    assert note in predicted.stderr
+    assert note in evaluated.stderr
+    assert "note: 1 of 2 texts were longer than max_len and were read whole, in 4 overlapping windows" in windows.stderr
+    assert [json.loads(line)["label"] for line in windows.stdout.splitlines()] == ["positive", "negative"]
+
+
+def test_train_with_windows_reports_them_and_saves_the_setting(tmp_path):
+    texts, labels = english_corpus()
+    train = write_dataset(tmp_path / "train.csv", texts + [LONG_TEXT], labels + ["positive"])
+
+    result = textcnn(
+        "train", train, "--dev", train, "--out", tmp_path / "model", "--long-text", "windows", "--max-len", "8", *TINY_FLAGS
+    )
+
+    assert result.returncode == 0, result.stderr
+    # 40 tokens, max_len 8, stride 4: 1 + (40 - 8) / 4 windows
+    assert "train: 1 of 41 texts were longer than max_len and were read whole, in 9 overlapping windows" in result.stderr
+    info = json.loads((tmp_path / "model" / "config.json").read_text(encoding="utf-8"))
+    assert info["config"]["tokenizer"]["long_text"] == "windows"
+    assert info["config"]["tokenizer"]["max_len"] == 8
+
+
+def test_a_bad_long_text_mode_exits_1_naming_the_key(trained):
+    folder, _ = trained
+
+    result = textcnn("predict", folder / "model", "the film was great", "--long-text", "middle")
+
+    assert_clean_failure(result, "tokenizer.long_text")
+
+
 def test_bad_data_file_exits_1_naming_file_and_row(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("text,label\nthe film was great,positive\nno label here\n", encoding="utf-8")

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from textcnn.bundle import load_bundle, save_bundle
-from textcnn.config import RunConfig, build_config
+from textcnn.config import RunConfig, TokenizerConfig, build_config
 from textcnn.data.encoding import EncodedTexts, choose_max_len, encode_tokens, tokenize_texts
+from textcnn.data.long_texts import WindowedTexts, fit_long_texts
 from textcnn.data.labels import LabelSet
 from textcnn.data.splits import stratified_split
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
@@ -146,10 +147,13 @@ class TextClassifier:
             )
         self.config = config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}})
         log(f"tokenizer {kind}, vocabulary {len(vocab):,} tokens, max_len {max_len}, {len(label_set)} classes")
-        train_encoded = encode_tokens(train_tokens, vocab, max_len)
-        dev_encoded = encode_tokens(dev_tokens, vocab, max_len) if dev_tokens is not None else None
-        if train_encoded.num_truncated:
-            log("train: " + train_encoded.truncation_note())
+        train_encoded = _encode(train_tokens, vocab, config.tokenizer)
+        dev_encoded = _encode(dev_tokens, vocab, config.tokenizer) if dev_tokens is not None else None
+        for split, encoded in (("train", train_encoded), ("dev", dev_encoded)):
+            if encoded is not None and encoded.num_truncated:
+                log(f"{split}: {encoded.truncation_note()}")
+        if isinstance(train_encoded, WindowedTexts):  # each window learns its text's label
+            train_targets = train_targets[train_encoded.window_text]
 
         self._device = resolve_device(config.train.device)
         model = build_model(config.model, vocab_size=len(vocab), num_classes=len(label_set))
@@ -171,12 +175,15 @@ class TextClassifier:
             raise TextcnnError("this TextClassifier is not trained yet: call fit() or TextClassifier.load()")
 
     def encode(self, texts: Sequence[str]) -> EncodedTexts:
-        """Token ids of ``texts`` as the model sees them (truncated to ``max_len``)."""
+        """Token ids of ``texts`` as the model sees them (fitted to ``max_len`` as ``tokenizer.long_text`` says).
+
+        ``truncation_note()`` of the result tells how many texts were longer than ``max_len``.
+        """
         self._require_fitted()
         if isinstance(texts, str):
             raise TypeError("pass a list of texts, not a single string")
         tokens = tokenize_texts(list(texts), self._tokenizer)
-        return encode_tokens(tokens, self.vocab, int(self.config.tokenizer.max_len))
+        return _encode(tokens, self.vocab, self.config.tokenizer)
 
     def predict_logits(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
         """Raw scores (num_texts, num_classes) of texts (or of texts already ``encode``d)."""
@@ -201,7 +208,9 @@ class TextClassifier:
             [(self.labels.labels[j], float(row[j])) for j in top] for row, top in zip(probabilities, order)
         ]
 
-    def evaluate(self, texts: Sequence[str], labels: Sequence[Hashable], *, source: str = "data") -> dict[str, Any]:
+    def evaluate(
+        self, texts: Sequence[str] | EncodedTexts, labels: Sequence[Hashable], *, source: str = "data"
+    ) -> dict[str, Any]:
         """Accuracy, macro-F1, per-class figures and the confusion matrix on labelled texts."""
         self._require_fitted()
         targets = self.labels.encode(list(labels), source=source)
@@ -239,6 +248,14 @@ class TextClassifier:
         classifier._tokenizer = build_tokenizer(bundle.config.tokenizer.kind, bundle.config.tokenizer.lowercase)
         classifier._device = torch_device
         return classifier
+
+
+def _encode(token_lists: list[list[str]], vocab: Vocab, config: TokenizerConfig) -> EncodedTexts:
+    """Token ids of whole texts, made to fit ``config.max_len`` as ``config.long_text`` says."""
+    whole = encode_tokens(token_lists, vocab, max_len=None)
+    return fit_long_texts(
+        whole, int(config.max_len), mode=config.long_text, stride=config.window_stride, pool=config.window_pool
+    )
 
 
 def load(directory: str | Path, *, device: str = "cpu") -> TextClassifier:
@@ -285,7 +302,10 @@ def train_on_files(
     classifier = TextClassifier(config)
     classifier.fit(train.texts, train.labels, dev=(dev.texts, dev.labels) if dev else None, verbose=verbose, log=log)
     if test is not None:
-        classifier.metrics["test"] = classifier.evaluate(test.texts, test.labels, source=str(test_path))
+        encoded = classifier.encode(test.texts)
+        if encoded.num_truncated:
+            log(f"test: {encoded.truncation_note()}")
+        classifier.metrics["test"] = classifier.evaluate(encoded, test.labels, source=str(test_path))
     if out_dir is not None:
         classifier.save(out_dir, extra_info={"data": _describe_files(train_path, dev_path, test_path)})
     return classifier

@@ -79,6 +79,7 @@ def train(
     label_column: Annotated[Optional[str], typer.Option(help=_help("Label column or JSON key", "data.label_column"))] = None,
     tokenizer: Annotated[Optional[str], typer.Option(help=_help("auto|word|char|jieba", "tokenizer.kind"))] = None,
     max_len: Annotated[Optional[str], typer.Option(help=_help("Maximum tokens per text, or auto", "tokenizer.max_len"))] = None,
+    long_text: Annotated[Optional[str], typer.Option(help=_help("Texts over max_len: truncate|head-tail|windows", "tokenizer.long_text"))] = None,
     model: Annotated[Optional[str], typer.Option(help=_help("Architecture: textcnn|gated_cnn|transformer", "model.name"))] = None,
     kernel_sizes: Annotated[Optional[str], typer.Option(help=_help("Comma-separated kernel sizes", "model.kernel_sizes"))] = None,
     num_filters: Annotated[Optional[int], typer.Option(help=_help("Kernels per size", "model.num_filters"))] = None,
@@ -106,6 +107,7 @@ def train(
             "data.label_column": label_column,
             "tokenizer.kind": tokenizer,
             "tokenizer.max_len": (max_len if max_len in (None, "auto") else _int(max_len, "--max-len")),
+            "tokenizer.long_text": long_text,
             "model.name": model,
             "model.kernel_sizes": _int_list(kernel_sizes, "--kernel-sizes") if kernel_sizes else None,
             "model.num_filters": num_filters,
@@ -147,6 +149,20 @@ def _int_list(value: str, flag: str) -> list[int]:
         raise TextcnnError(f"{flag}: expected comma-separated integers, got {value!r}") from None
 
 
+_LONG_TEXT_HELP = "Texts over the bundle's max_len: truncate|head-tail|windows [default: as in training]."
+
+
+def _load(model_dir: Path, long_text: Optional[str]):
+    """The bundle's classifier, reading long texts as ``long_text`` says (none: as it was trained)."""
+    from textcnn.classifier import TextClassifier
+    from textcnn.config import build_config
+
+    classifier = TextClassifier.load(model_dir)
+    if long_text is not None:
+        classifier.config = build_config(classifier.config, {"tokenizer.long_text": long_text}, source="--long-text")
+    return classifier
+
+
 @app.command()
 def evaluate(
     model_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Model bundle directory.")],
@@ -155,14 +171,14 @@ def evaluate(
     format: Annotated[Optional[str], typer.Option(help="auto|csv|tsv|jsonl|fasttext.")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column [default: as in training].")] = None,
     label_column: Annotated[Optional[str], typer.Option(help="Label column [default: as in training].")] = None,
+    long_text: Annotated[Optional[str], typer.Option(help=_LONG_TEXT_HELP)] = None,
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix on DATA."""
-    from textcnn.classifier import TextClassifier
     from textcnn.data.readers import read_records
     from textcnn.evaluation import render_report
 
     try:
-        classifier = TextClassifier.load(model_dir)
+        classifier = _load(model_dir, long_text)
         data_config = classifier.config.data
         records = read_records(
             data,
@@ -172,7 +188,10 @@ def evaluate(
         )
         if records.skips.num_skipped:
             err.print(records.skips.describe(), markup=False)
-        report = classifier.evaluate(records.texts, records.labels, source=str(data))
+        encoded = classifier.encode(records.texts)
+        if encoded.num_truncated:
+            err.print(f"note: {encoded.truncation_note()}", markup=False)
+        report = classifier.evaluate(encoded, records.labels, source=str(data))
     except TextcnnError as error:
         _fail(error)
     if json_output:
@@ -192,13 +211,13 @@ def predict(
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="csv|jsonl [default: by --output extension, jsonl on stdout].")] = None,
     format: Annotated[Optional[str], typer.Option(help="Input format: auto|csv|tsv|jsonl|fasttext|lines.")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column of --input [default: as in training].")] = None,
+    long_text: Annotated[Optional[str], typer.Option(help=_LONG_TEXT_HELP)] = None,
 ) -> None:
     """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin."""
-    from textcnn.classifier import TextClassifier
     from textcnn.data.readers import read_records
 
     try:
-        classifier = TextClassifier.load(model_dir)
+        classifier = _load(model_dir, long_text)
         if texts:
             items = list(texts)
         elif input is not None:

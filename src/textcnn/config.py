@@ -47,9 +47,20 @@ class TokenizerConfig(_Section):
     max_vocab: int | None = Field(None, ge=2, description="Keep at most this many tokens (most frequent first), <pad>/<unk> included.")
     max_len: int | Literal["auto"] = Field(
         "auto",
-        description="Texts longer than this many tokens are truncated (the head is kept). `auto`: the "
-        "99th percentile of training lengths, at least 16 and at most 400.",
+        description="Longest text, in tokens, the model reads at once (longer ones: see `long_text`). "
+        "`auto`: the 99th percentile of training lengths, at least 16 and at most 400; the bundle saves the number.",
     )
+    long_text: Literal["truncate", "head-tail", "windows"] = Field(
+        "truncate",
+        description="Texts longer than max_len, in training, dev evaluation and prediction. `truncate`: keep "
+        "the first max_len tokens; `head-tail`: the first quarter and the last three quarters of max_len "
+        "(Sun et al. 2019); `windows`: overlapping windows of max_len tokens, `window_stride` apart, trained "
+        "on with the text's label and pooled (`window_pool`) into one prediction per text.",
+    )
+    window_stride: int | None = Field(
+        None, ge=1, description="Tokens between the starts of consecutive windows, at most max_len (none: max_len // 2)."
+    )
+    window_pool: Literal["max", "mean"] = Field("max", description="How the logits of a text's windows are pooled.")
 
     @field_validator("max_len")
     @classmethod
@@ -57,6 +68,12 @@ class TokenizerConfig(_Section):
         if isinstance(value, int) and value < 1:
             raise ValueError(f"must be a positive integer or 'auto', got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _stride_within_max_len(self) -> "TokenizerConfig":
+        if self.window_stride and isinstance(self.max_len, int) and self.window_stride > self.max_len:
+            raise ValueError(f"window_stride ({self.window_stride}) must not exceed max_len ({self.max_len})")
+        return self
 
 
 class TextCNNConfig(_Section):

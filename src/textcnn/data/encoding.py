@@ -45,10 +45,10 @@ def tokenize_texts(texts: Sequence[str], tokenizer: Tokenizer) -> list[list[str]
     return [tokenizer(text) for text in texts]
 
 
-def encode_tokens(token_lists: Sequence[Sequence[str]], vocab: Vocab, max_len: int) -> EncodedTexts:
-    """Look tokens up in ``vocab`` and keep at most ``max_len`` of each text (its head)."""
+def encode_tokens(token_lists: Sequence[Sequence[str]], vocab: Vocab, max_len: int | None) -> EncodedTexts:
+    """Look tokens up in ``vocab`` and keep at most ``max_len`` of each text (its head; none: all)."""
     full_lengths = np.fromiter((len(tokens) for tokens in token_lists), dtype=np.int64, count=len(token_lists))
-    lengths = np.minimum(full_lengths, max_len)
+    lengths = full_lengths if max_len is None else np.minimum(full_lengths, max_len)
     offsets = np.zeros(len(lengths), dtype=np.int64)
     if len(lengths):
         offsets[1:] = np.cumsum(lengths)[:-1]
@@ -62,13 +62,13 @@ def encode_tokens(token_lists: Sequence[Sequence[str]], vocab: Vocab, max_len: i
         ids=ids,
         offsets=offsets,
         lengths=lengths,
-        num_truncated=int((full_lengths > max_len).sum()),
+        num_truncated=int((full_lengths > lengths).sum()),
         tokens_cut=int((full_lengths - lengths).sum()),
         tokens_total=int(full_lengths.sum()),
     )
 
 
-def encode_texts(texts: Sequence[str], tokenizer: Tokenizer, vocab: Vocab, max_len: int) -> EncodedTexts:
+def encode_texts(texts: Sequence[str], tokenizer: Tokenizer, vocab: Vocab, max_len: int | None) -> EncodedTexts:
     """Tokenize and encode ``texts`` in one pass."""
     return encode_tokens(tokenize_texts(texts, tokenizer), vocab, max_len)
 

@@ -8,12 +8,13 @@ from torch import nn
 
 from textcnn.data.batching import iter_batches
 from textcnn.data.encoding import EncodedTexts
+from textcnn.data.long_texts import WindowedTexts
 
 
 def predict_logits(
     model: nn.Module, encoded: EncodedTexts, *, batch_size: int = 256, device: torch.device | None = None
 ) -> np.ndarray:
-    """Logits (num_texts, num_classes) in the order of ``encoded``."""
+    """Logits (num_texts, num_classes) in the order of ``encoded``; windows are pooled into their texts."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -30,7 +31,23 @@ def predict_logits(
     if out is None:
         num_classes = model.classifier.out_features if hasattr(model, "classifier") else 0
         return np.zeros((0, num_classes), dtype=np.float32)
+    if isinstance(encoded, WindowedTexts):
+        return pool_windows(out, encoded.window_text, encoded.pool)
     return out
+
+
+def pool_windows(logits: np.ndarray, window_text: np.ndarray, pool: str = "max") -> np.ndarray:
+    """(num_texts, num_classes) max or mean of the (num_windows, num_classes) logits of each text.
+
+    ``window_text`` is sorted and names every text at least once, so texts are runs of rows (reduceat).
+    """
+    starts = np.flatnonzero(np.diff(window_text, prepend=-1))  # (num_texts,) first window of each text
+    if pool == "max":
+        return np.maximum.reduceat(logits, starts, axis=0)
+    if pool == "mean":
+        sizes = np.diff(np.append(starts, len(window_text)))  # (num_texts,)
+        return np.add.reduceat(logits, starts, axis=0) / sizes[:, None].astype(logits.dtype)
+    raise ValueError(f"window pool must be max or mean, got {pool!r}")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
