@@ -21,7 +21,7 @@ from textcnn.errors import ConfigError, DataError, TextcnnError
 from textcnn.evaluation import classification_report
 from textcnn.models import build_model
 from textcnn.training.inference import predict_logits, softmax
-from textcnn.training.reproducibility import resolve_device, seed_everything
+from textcnn.training.reproducibility import describe_files, resolve_device, run_info, seed_everything
 from textcnn.training.trainer import FitResult, Trainer
 
 Log = Callable[[str], None]
@@ -114,6 +114,7 @@ class TextClassifier:
                 result.stopped_early, result.seconds + self.fit_result.seconds, result.best_report,
             )
         self.metrics["dev"] = result.best_report
+        self.metrics["run"] = run_info(self.config, self._device)
         return self
 
     def _fit_once(
@@ -306,18 +307,8 @@ def train_on_files(
         if encoded.num_truncated:
             log(f"test: {encoded.truncation_note()}")
         classifier.metrics["test"] = classifier.evaluate(encoded, test.labels, source=str(test_path))
+    files = describe_files({"train": train_path, "dev": dev_path, "test": test_path})
+    classifier.metrics["run"]["data"] = files
     if out_dir is not None:
-        classifier.save(out_dir, extra_info={"data": _describe_files(train_path, dev_path, test_path)})
+        classifier.save(out_dir, extra_info={"data": files})
     return classifier
-
-
-def _describe_files(*paths: str | Path | None) -> dict[str, Any]:
-    import hashlib
-
-    described = {}
-    for split, path in zip(("train", "dev", "test"), paths):
-        if path is None:
-            continue
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        described[split] = {"path": str(path), "sha256": digest}
-    return described

@@ -1,13 +1,19 @@
-"""Seeding and device selection."""
+"""Seeding, device selection, and the facts that make a run reproducible (versions, data digests)."""
 
 from __future__ import annotations
 
+import hashlib
+import platform
 import random
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from textcnn.config import RunConfig
 from textcnn.errors import ConfigError
+from textcnn.version import __version__
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -26,3 +32,47 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"train.device: {name!r} was asked for but CUDA is not available on this machine")
     return device
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes (read in chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def describe_files(splits: dict[str, str | Path | None]) -> dict[str, dict[str, str]]:
+    """``{split: {"path", "sha256"}}`` of the data files given (none: left out)."""
+    return {split: {"path": str(path), "sha256": file_sha256(path)} for split, path in splits.items() if path is not None}
+
+
+def describe_device(device: torch.device) -> str:
+    """``cuda:0 (NVIDIA H100 80GB HBM3)`` or ``cpu (x86_64)``."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"{device} ({platform.processor() or platform.machine()})"
+
+
+def run_info(config: RunConfig, device: torch.device) -> dict[str, Any]:
+    """What a reader needs to reproduce a run: seed, embeddings, versions, platform, device and threads.
+
+    Embedding settings are read by name where this version's config has them (``model.embedding_mode``,
+    ``data.vectors``); without them the embeddings are random (Kim's ``rand``).
+    """
+    vectors = getattr(config.data, "vectors", None)
+    if vectors is not None and Path(vectors).is_file():
+        vectors = {"path": str(vectors), "sha256": file_sha256(vectors)}
+    return {
+        "seed": config.train.seed,
+        "embedding_mode": getattr(config.model, "embedding_mode", "rand"),
+        "vectors": vectors,
+        "textcnn_version": __version__,
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "device": describe_device(device),
+        "threads": torch.get_num_threads(),
+    }
