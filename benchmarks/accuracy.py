@@ -1,38 +1,54 @@
 """Test accuracy of textcnn's defaults (and optional peers) on every set in ../shared/data.
 
 Prints one table: test accuracy and macro-F1 (%), train seconds, per system and set, and for
-textcnn the mean and spread over the seeds given. Reproduce with:
+each textcnn system run with several seeds a `mean ± std` row (sample std over the seeds). Above
+it, `#` lines state the textcnn, torch, numpy and Python versions, the device and threads, the seeds,
+each system's embedding mode and vectors, and the sha256 of every split file; `--json` writes the
+same facts under "run". Reproduce with:
 
     python benchmarks/accuracy.py --sets mr sst2 trec chnsenticorp thucnews --seeds 13
+    python benchmarks/accuracy.py --sets trec --seeds 13 14 15 16 17        # mean ± std over 5 seeds
     python benchmarks/accuracy.py --peers tfidf fasttext     # peers need `pip install -e ".[bench]"`
+    python benchmarks/accuracy.py --sets chnsenticorp --config windows=tokenizer.long_text=windows
+
+`--config NAME=key=value,,key=value` (repeatable) names textcnn systems with settings on top of the
+defaults (default: one system `textcnn`); `--read NAME=key=value` also scores each trained model on
+test with other tokenizer settings (row CONFIG>NAME), as in tune.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
 import torch
 
-from _data import SETS, load_split, split_path
-from textcnn import TextClassifier, __version__
+from _data import SETS, load_split, parse_config, print_header, reading, run_header, split_path
+from textcnn import TextClassifier
 from textcnn.data.tokenizers import cjk_share
 from textcnn.evaluation import classification_report
 
 
-def run_textcnn(name: str, seed: int, overrides: dict) -> dict:
+def run_textcnn(name: str, seed: int, overrides: dict, reads: list[tuple[str, dict]] = ()) -> list[dict]:
+    """One training run, scored on test as trained and as read by each of ``reads``."""
     train, dev, test = (load_split(name, s) for s in ("train", "dev", "test"))
     started = time.perf_counter()
     clf = TextClassifier(**{**overrides, "train.seed": seed})
     clf.fit(*train, dev=dev, verbose=False)
     seconds = time.perf_counter() - started
-    report = clf.evaluate(*test)
-    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": seconds,
-            "best_epoch": clf.fit_result.best_epoch, "tokenizer": clf.config.tokenizer.kind,
-            "max_len": clf.config.tokenizer.max_len}
+    common = {"seconds": seconds, "best_epoch": clf.fit_result.best_epoch, "tokenizer": clf.config.tokenizer.kind,
+              "max_len": clf.config.tokenizer.max_len, "seed": seed}
+    results = []
+    for read, changes in [("", {})] + list(reads):
+        report = (reading(clf, changes) if changes else clf).evaluate(*test)
+        results.append({"read": read, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], **common})
+    return results
+
+
+def _mean_std(values: list[float]) -> str:
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def run_tfidf(name: str) -> dict:
@@ -90,38 +106,46 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[13])
     parser.add_argument("--peers", nargs="*", default=[], choices=["tfidf", "fasttext"])
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--config", action="append", default=[], help="NAME=key=value,,...: a textcnn system")
+    parser.add_argument("--read", action="append", default=[], help="NAME=key=value,,...: also score on test read so")
+    parser.add_argument("--json", help="also write the results (and the run facts, under \"run\") to this JSON file")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: immune to other busy processes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sets = [s for s in args.sets if split_path(s, "train") and split_path(s, "test")]
-    print(f"# textcnn {__version__}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads; seeds {args.seeds}", flush=True)
-    print(f"{'system':<10} {'set':<14} {'test_acc':>9} {'macro_f1':>9} {'train_s':>8}  notes", flush=True)
+    configs = dict(parse_config(spec) for spec in args.config) or {"textcnn": {}}
+    reads = [parse_config(spec) for spec in args.read]
+    header = run_header(sets, args.seeds, configs)
+    print_header(header)
+    print(f"{'system':<20} {'set':<14} {'test_acc':>13} {'macro_f1':>13} {'train_s':>8}  notes", flush=True)
     results: dict = {}
     for name in sets:
-        runs = []
-        for seed in args.seeds:
-            result = run_textcnn(name, seed, {})
-            runs.append(result)
-            print(f"{'textcnn':<10} {name:<14} {100 * result['accuracy']:9.2f} {100 * result['macro_f1']:9.2f} "
-                  f"{result['seconds']:8.1f}  seed {seed}, best epoch {result['best_epoch']}, "
-                  f"{result['tokenizer']}, max_len {result['max_len']}", flush=True)
-        accuracies = [100 * r["accuracy"] for r in runs]
-        if len(runs) > 1:
-            print(f"{'textcnn':<10} {name:<14} {statistics.mean(accuracies):9.2f} "
-                  f"{statistics.mean(100 * r['macro_f1'] for r in runs):9.2f} "
-                  f"{statistics.mean(r['seconds'] for r in runs):8.1f}  mean of {len(runs)} seeds, "
-                  f"std {statistics.stdev(accuracies):.2f}, range {min(accuracies):.2f}-{max(accuracies):.2f}", flush=True)
-        results[name] = {"textcnn": runs}
+        results[name] = {}
+        for system, overrides in configs.items():
+            runs: dict[str, list[dict]] = {}
+            for seed in args.seeds:
+                for result in run_textcnn(name, seed, overrides, reads):
+                    label = f"{system}>{result['read']}" if result["read"] else system
+                    runs.setdefault(label, []).append(result)
+                    print(f"{label:<20} {name:<14} {100 * result['accuracy']:13.2f} {100 * result['macro_f1']:13.2f} "
+                          f"{result['seconds']:8.1f}  seed {seed}, best epoch {result['best_epoch']}, "
+                          f"{result['tokenizer']}, max_len {result['max_len']}", flush=True)
+            for label, label_runs in runs.items():
+                results[name][label] = label_runs
+                if len(label_runs) > 1:
+                    accuracy = _mean_std([100 * r["accuracy"] for r in label_runs])
+                    macro_f1 = _mean_std([100 * r["macro_f1"] for r in label_runs])
+                    print(f"{label:<20} {name:<14} {accuracy:>13} {macro_f1:>13} "
+                          f"{statistics.mean(r['seconds'] for r in label_runs):8.1f}  mean ± std of "
+                          f"{len(label_runs)} seeds", flush=True)
         for peer in args.peers:
             result = run_tfidf(name) if peer == "tfidf" else run_fasttext(name)
             results[name][peer] = result
-            print(f"{peer:<10} {name:<14} {100 * result['accuracy']:9.2f} {100 * result['macro_f1']:9.2f} "
+            print(f"{peer:<20} {name:<14} {100 * result['accuracy']:13.2f} {100 * result['macro_f1']:13.2f} "
                   f"{result['seconds']:8.1f}", flush=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=2)
+            json.dump({"run": {**header, "configs": configs, "reads": dict(reads)}, "results": results}, handle, indent=2)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@ Only dev splits are scored (trec has none: a stratified, seeded 10% of train is 
 `textcnn train` does). Test splits are never read here.
 
     python benchmarks/tune.py --sets mr sst2 trec --config base= --config wide=model.num_filters=256
+
+`--read NAME=key=value` also scores every trained model on dev with other tokenizer settings (e.g.
+`--read windows=tokenizer.long_text=windows`: trained on truncated texts, read in windows); its row is
+named CONFIG>NAME. The header states versions, device, threads, seeds and the sha256 of every split.
 """
 
 from __future__ import annotations
@@ -13,20 +17,10 @@ import random
 import time
 
 import torch
-import yaml
 
-from _data import load_split
+from _data import load_split, parse_config, print_header, reading, run_header
 from textcnn import TextClassifier
 from textcnn.data.splits import stratified_split
-
-
-def parse_config(spec: str) -> tuple[str, dict]:
-    name, _, rest = spec.partition("=")
-    overrides = {}
-    for item in filter(None, rest.split(",,")):
-        key, _, value = item.partition("=")
-        overrides[key] = yaml.safe_load(value)
-    return name, overrides
 
 
 def main() -> None:
@@ -40,10 +34,13 @@ def main() -> None:
         help="give the classifier TRAIN only (it carves its own dev, as `textcnn train` without --dev) and "
         "score on dev.csv; a set without dev.csv is scored on a stratified 10%% of train held out first",
     )
+    parser.add_argument("--read", action="append", default=[], help="NAME=key=value,,...: also score on dev read so")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: immune to other busy processes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     configs = [parse_config(spec) for spec in args.config]
+    reads = [parse_config(spec) for spec in args.read]
+    print_header(run_header(args.sets, args.seeds, dict(configs)))
     print(f"{'config':<24} {'set':<14} {'seed':>5} {'dev_acc':>8} {'dev_f1':>8} {'epoch':>5} {'secs':>6}", flush=True)
     for name, overrides in configs:
         for set_name in args.sets:
@@ -61,11 +58,15 @@ def main() -> None:
                 clf = TextClassifier(**{**overrides, "train.seed": seed})
                 clf.fit(texts, labels, dev=None if args.no_dev else dev, verbose=False)
                 report = clf.evaluate(*dev) if args.no_dev else clf.metrics["dev"]
-                print(
-                    f"{name:<24} {set_name:<14} {seed:>5} {100 * report['accuracy']:8.2f} "
-                    f"{100 * report['macro_f1']:8.2f} {clf.fit_result.best_epoch:5d} {time.perf_counter() - started:6.1f}",
-                    flush=True,
-                )
+                seconds = time.perf_counter() - started
+                rows = [(name, report)]
+                rows += [(f"{name}>{read}", reading(clf, changes).evaluate(*dev)) for read, changes in reads if dev]
+                for row_name, row in rows:
+                    print(
+                        f"{row_name:<24} {set_name:<14} {seed:>5} {100 * row['accuracy']:8.2f} "
+                        f"{100 * row['macro_f1']:8.2f} {clf.fit_result.best_epoch:5d} {seconds:6.1f}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":
