@@ -168,7 +168,7 @@ def test_predict_and_evaluate_report_texts_longer_than_max_len(trained, tmp_path
     assert [json.loads(line)["label"] for line in windows.stdout.splitlines()] == ["positive", "negative"]
 
 
-def test_train_with_windows_reports_them_and_saves_the_setting(tmp_path):
+def test_train_with_windows_scores_dev_in_windows_and_saves_the_setting(tmp_path):
     texts, labels = english_corpus()
     train = write_dataset(tmp_path / "train.csv", texts + [LONG_TEXT], labels + ["positive"])
 
@@ -177,8 +177,9 @@ def test_train_with_windows_reports_them_and_saves_the_setting(tmp_path):
     )
 
     assert result.returncode == 0, result.stderr
+    assert "train: 1 of 41 texts were longer than max_len and truncated" in result.stderr  # training reads heads
     # 40 tokens, max_len 8, stride 4: 1 + (40 - 8) / 4 windows
-    assert "train: 1 of 41 texts were longer than max_len and were read whole, in 9 overlapping windows" in result.stderr
+    assert "dev: 1 of 41 texts were longer than max_len and were read whole, in 9 overlapping windows" in result.stderr
     info = json.loads((tmp_path / "model" / "config.json").read_text(encoding="utf-8"))
     assert info["config"]["tokenizer"]["long_text"] == "windows"
     assert info["config"]["tokenizer"]["max_len"] == 8

@@ -12,7 +12,7 @@ import torch
 from textcnn.bundle import load_bundle, save_bundle
 from textcnn.config import RunConfig, TokenizerConfig, build_config
 from textcnn.data.encoding import EncodedTexts, choose_max_len, encode_tokens, tokenize_texts
-from textcnn.data.long_texts import WindowedTexts, fit_long_texts
+from textcnn.data.long_texts import fit_long_texts
 from textcnn.data.labels import LabelSet
 from textcnn.data.splits import stratified_split
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
@@ -148,13 +148,11 @@ class TextClassifier:
             )
         self.config = config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}})
         log(f"tokenizer {kind}, vocabulary {len(vocab):,} tokens, max_len {max_len}, {len(label_set)} classes")
-        train_encoded = _encode(train_tokens, vocab, config.tokenizer)
+        train_encoded = _encode(train_tokens, vocab, config.tokenizer, training=True)
         dev_encoded = _encode(dev_tokens, vocab, config.tokenizer) if dev_tokens is not None else None
         for split, encoded in (("train", train_encoded), ("dev", dev_encoded)):
             if encoded is not None and encoded.num_truncated:
                 log(f"{split}: {encoded.truncation_note()}")
-        if isinstance(train_encoded, WindowedTexts):  # each window learns its text's label
-            train_targets = train_targets[train_encoded.window_text]
 
         self._device = resolve_device(config.train.device)
         model = build_model(config.model, vocab_size=len(vocab), num_classes=len(label_set))
@@ -251,12 +249,17 @@ class TextClassifier:
         return classifier
 
 
-def _encode(token_lists: list[list[str]], vocab: Vocab, config: TokenizerConfig) -> EncodedTexts:
-    """Token ids of whole texts, made to fit ``config.max_len`` as ``config.long_text`` says."""
+def _encode(
+    token_lists: list[list[str]], vocab: Vocab, config: TokenizerConfig, *, training: bool = False
+) -> EncodedTexts:
+    """Token ids of whole texts, made to fit ``config.max_len`` as ``config.long_text`` says.
+
+    With ``windows``, training texts are truncated: trained on every window with its text's label, the
+    model scored lower on ChnSentiCorp's dev split (docs/benchmarks.md, "Long texts").
+    """
+    mode = "truncate" if training and config.long_text == "windows" else config.long_text
     whole = encode_tokens(token_lists, vocab, max_len=None)
-    return fit_long_texts(
-        whole, int(config.max_len), mode=config.long_text, stride=config.window_stride, pool=config.window_pool
-    )
+    return fit_long_texts(whole, int(config.max_len), mode=mode, stride=config.window_stride, pool=config.window_pool)
 
 
 def load(directory: str | Path, *, device: str = "cpu") -> TextClassifier:

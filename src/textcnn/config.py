@@ -54,8 +54,9 @@ class TokenizerConfig(_Section):
         "truncate",
         description="Texts longer than max_len, in training, dev evaluation and prediction. `truncate`: keep "
         "the first max_len tokens; `head-tail`: the first quarter and the last three quarters of max_len "
-        "(Sun et al. 2019); `windows`: overlapping windows of max_len tokens, `window_stride` apart, trained "
-        "on with the text's label and pooled (`window_pool`) into one prediction per text.",
+        "(Sun et al. 2019); `windows`: overlapping windows of max_len tokens, `window_stride` apart, whose logits "
+        "are pooled (`window_pool`) into one score per text, in dev evaluation and prediction (training "
+        "reads the first max_len tokens).",
     )
     window_stride: int | None = Field(
         None, ge=1, description="Tokens between the starts of consecutive windows, at most max_len (none: max_len // 2)."
