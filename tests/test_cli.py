@@ -200,3 +200,9 @@ def test_dev_label_unseen_in_training_exits_1_naming_label_and_file(trained, tmp
 
     assert_clean_failure(result, "dev.csv", "'neutral'", "train.csv")
     assert not (tmp_path / "model").exists()
+
+
+def test_a_pretrained_mode_without_vectors_exits_1_naming_the_key(tmp_path):
+    result = textcnn("train", tmp_path / "train.csv", "--out", tmp_path / "model", "--embedding-mode", "static")
+
+    assert_clean_failure(result, "model.embedding_mode: static needs pretrained vectors")

@@ -1,11 +1,12 @@
 """TextCNN (Kim 2014), read top to bottom.
 
-token ids -> embeddings (batch, seq_len, embed_dim)
+token ids -> embeddings in one of Kim's modes (rand, static, nonstatic, multichannel) (batch, seq_len, embed_dim)
           -> one Conv1d per kernel size k, over the full embedding width, stride 1
              (batch, num_filters, seq_len - k + 1)
           -> activation -> pooling over time that ignores padding (batch, num_filters)
           -> concatenation (batch, num_filters * len(kernel_sizes))
           -> dropout -> linear -> logits (batch, num_classes)
+Optionally, Kim's max-norm constraint on the output layer's weight rows (``apply_constraints``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from textcnn.config import TextCNNConfig
+from textcnn.config import TextCNNConfig, resolve_embedding_mode
+from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import (
     apply_token_dropout,
     build_activation,
@@ -27,7 +29,14 @@ class TextCNN(nn.Module):
     """Kim (2014) convolutional sentence classifier."""
 
     def __init__(
-        self, config: TextCNNConfig, *, vocab_size: int, num_classes: int, pad_id: int = 0, unk_id: int = 1
+        self,
+        config: TextCNNConfig,
+        *,
+        vocab_size: int,
+        num_classes: int,
+        pad_id: int = 0,
+        unk_id: int = 1,
+        vectors: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         if vocab_size < 2:
@@ -38,7 +47,13 @@ class TextCNN(nn.Module):
         self.pad_id = pad_id
         self.unk_id = unk_id
         self.min_len = max(config.kernel_sizes)
-        self.embedding = nn.Embedding(vocab_size, config.embed_dim, padding_idx=pad_id)
+        self.embedding = TokenEmbedding(
+            vocab_size,
+            config.embed_dim,
+            mode=resolve_embedding_mode(config.embedding_mode, vectors is not None),
+            pad_id=pad_id,
+            vectors=vectors,
+        )
         self.embed_dropout = nn.Dropout(config.embed_dropout)
         self.convs = nn.ModuleList(
             nn.Conv1d(config.embed_dim, config.num_filters, kernel_size=k) for k in config.kernel_sizes
@@ -50,12 +65,7 @@ class TextCNN(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         num_features = config.num_filters * len(config.kernel_sizes) * len(self.pools)
         self.classifier = nn.Linear(num_features, num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        nn.init.uniform_(self.embedding.weight, -0.25, 0.25)  # Kim's range for random vectors
-        with torch.no_grad():
-            self.embedding.weight[self.pad_id].zero_()
+        self.embedding.init_random(lambda weight: nn.init.uniform_(weight, -0.25, 0.25))  # Kim's range for random vectors
 
     def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Pooled n-gram features (before dropout) of (batch, seq_len) ``ids``."""
@@ -76,3 +86,12 @@ class TextCNN(nn.Module):
         """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""
         features = self.features(ids, lengths)  # (batch, num_features)
         return self.classifier(self.dropout(features))  # (batch, num_classes)
+
+    def apply_constraints(self) -> None:
+        """Kim's max-norm: rescale each output-layer weight row with L2 norm above ``max_norm`` to it.
+
+        The trainer calls this after every optimizer step.
+        """
+        if self.config.max_norm is not None:
+            with torch.no_grad():
+                self.classifier.weight.copy_(torch.renorm(self.classifier.weight, p=2, dim=0, maxnorm=self.config.max_norm))
