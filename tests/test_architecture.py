@@ -63,6 +63,7 @@ OUTER_OF_DATA_AND_MODELS = [
     "textcnn.classifier",
     "textcnn.cli",
     "textcnn.demo",
+    "textcnn.word2vec",
 ]
 
 

@@ -265,6 +265,34 @@ def _write_predictions(handle, kind: str, texts: list[str], top: list, top_k: in
         writer.writerow(row_cells)
 
 
+@app.command("vectors")
+def vectors_command(
+    texts: Annotated[Path, typer.Argument(metavar="TEXTS", help="Unlabelled texts: one per line (.txt), or a CSV/TSV/JSONL/fastText file (--text-column).")],
+    out_file: Annotated[Path, typer.Option("--out", help="word2vec text file to write; `train --vectors` reads it.")],
+    format: Annotated[str, typer.Option(help="auto|csv|tsv|jsonl|fasttext|lines (auto: by extension).")] = "auto",
+    text_column: Annotated[str, typer.Option(help="Text column or JSON key of CSV/TSV/JSONL input.")] = "text",
+    tokenizer: Annotated[str, typer.Option(help="auto|word|char|jieba, as for train.")] = "auto",
+    lowercase: Annotated[bool, typer.Option(help="Lowercase before tokenizing, as train does by default.")] = True,
+    dim: Annotated[int, typer.Option(help="Vector size.")] = 100,
+    epochs: Annotated[int, typer.Option(help="Passes over the texts.")] = 5,
+    window: Annotated[int, typer.Option(help="Context words on each side.")] = 5,
+    min_count: Annotated[int, typer.Option(help="Ignore tokens seen fewer times.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed (one worker thread: the same seed gives the same vectors).")] = 13,
+) -> None:
+    """Train skip-gram word2vec (gensim) on unlabelled TEXTS, tokenized as train tokenizes, for --vectors."""
+    from textcnn.word2vec import train_word2vec
+
+    try:
+        summary = train_word2vec(
+            texts, out_file, format=format, text_column=text_column, tokenizer=tokenizer, lowercase=lowercase,
+            dim=dim, epochs=epochs, window=window, min_count=min_count, seed=seed,
+            log=lambda message: err.print(message, markup=False),
+        )  # fmt: skip
+    except TextcnnError as error:
+        _fail(error)
+    out.print(summary.describe(), soft_wrap=True)
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Where to save the demo model bundle.")] = Path("textcnn-demo"),
