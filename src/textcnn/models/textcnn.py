@@ -1,6 +1,7 @@
 """TextCNN (Kim 2014), read top to bottom.
 
-token ids -> embeddings (+ optional positions), zero at padding (batch, seq_len, embed_dim)
+token ids -> embeddings in one of Kim's modes (rand, static, nonstatic, multichannel),
+             plus optional positions, zero at padding (batch, seq_len, embed_dim)
           -> one Conv1d per kernel size k, over the full embedding width, stride 1
              (batch, num_filters, out_len)
           -> activation -> pooling over time that ignores padding (batch, num_filters * per_filter)
@@ -15,6 +16,8 @@ A convolution over W positions with kernel width F, stride S and P padding on ea
 Pooling sees only windows of the text itself: `valid` keeps the windows within its first `length`
 tokens (a text shorter than F keeps its first window), `same` keeps its first `length` outputs, each
 centred on a real token. Outputs over batch padding never count, so logits never depend on it.
+
+Optionally, Kim's max-norm constraint on the output layer's weight rows (``apply_constraints``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from textcnn.config import TextCNNConfig
+from textcnn.config import TextCNNConfig, resolve_embedding_mode
+from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import (
     AttentionPool,
     PositionEmbedding,
@@ -41,7 +45,14 @@ class TextCNN(nn.Module):
     """Kim (2014) convolutional sentence classifier."""
 
     def __init__(
-        self, config: TextCNNConfig, *, vocab_size: int, num_classes: int, pad_id: int = 0, unk_id: int = 1
+        self,
+        config: TextCNNConfig,
+        *,
+        vocab_size: int,
+        num_classes: int,
+        pad_id: int = 0,
+        unk_id: int = 1,
+        vectors: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         if vocab_size < 2:
@@ -52,7 +63,13 @@ class TextCNN(nn.Module):
         self.pad_id = pad_id
         self.unk_id = unk_id
         self.min_len = max(config.kernel_sizes) if config.padding == "valid" else 1
-        self.embedding = nn.Embedding(vocab_size, config.embed_dim, padding_idx=pad_id)
+        self.embedding = TokenEmbedding(
+            vocab_size,
+            config.embed_dim,
+            mode=resolve_embedding_mode(config.embedding_mode, vectors is not None),
+            pad_id=pad_id,
+            vectors=vectors,
+        )
         self.positions = PositionEmbedding(config.positions, config.max_positions, config.embed_dim)
         self.embed_dropout = nn.Dropout(config.embed_dropout)
         self.convs = nn.ModuleList(
@@ -67,12 +84,7 @@ class TextCNN(nn.Module):
         per_filter = {"max_avg": 2, "kmax": config.kmax_k}.get(config.pooling, 1)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.num_filters * len(config.kernel_sizes) * per_filter, num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        nn.init.uniform_(self.embedding.weight, -0.25, 0.25)  # Kim's range for random vectors
-        with torch.no_grad():
-            self.embedding.weight[self.pad_id].zero_()
+        self.embedding.init_random(lambda weight: nn.init.uniform_(weight, -0.25, 0.25))  # Kim's range for random vectors
 
     def _pool(self, index: int, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(batch, num_filters, out_len) conv outputs of kernel ``index`` -> (batch, num_filters * per_filter)."""
@@ -113,3 +125,12 @@ class TextCNN(nn.Module):
         """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""
         features = self.features(ids, lengths)  # (batch, num_features)
         return self.classifier(self.dropout(features))  # (batch, num_classes)
+
+    def apply_constraints(self) -> None:
+        """Kim's max-norm: rescale each output-layer weight row with L2 norm above ``max_norm`` to it.
+
+        The trainer calls this after every optimizer step.
+        """
+        if self.config.max_norm is not None:
+            with torch.no_grad():
+                self.classifier.weight.copy_(torch.renorm(self.classifier.weight, p=2, dim=0, maxnorm=self.config.max_norm))
