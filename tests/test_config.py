@@ -232,3 +232,10 @@ def test_bad_yaml_exits_1_naming_both_keys(tmp_path, received):
     assert "model.num_filter" in result.output
     assert "train.epoch" in result.output
     assert "Traceback" not in result.output
+
+
+def test_no_cache_flag_turns_the_cache_off(tmp_path, received):
+    assert _train(tmp_path, "--quiet").exit_code == 0
+    assert _train(tmp_path, "--quiet", "--no-cache").exit_code == 0
+
+    assert [call["config"].data.cache for call in received] == [True, False]

@@ -92,6 +92,7 @@ def train(
     seed: Annotated[Optional[int], typer.Option(help=_help("Random seed", "train.seed"))] = None,
     device: Annotated[Optional[str], typer.Option(help=_help("auto|cpu|cuda[:N]", "train.device"))] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Any setting as KEY=VALUE, e.g. --set model.embed_dropout=0.2 (repeatable).")] = [],
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the tokenization cache ($TEXTCNN_CACHE_DIR, default ~/.cache/textcnn).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the final metrics.")] = False,
 ) -> None:
     """Train a classifier on TRAIN, keep the best epoch on dev, evaluate on --test, save to --out."""
@@ -118,6 +119,7 @@ def train(
             "train.patience": patience,
             "train.seed": seed,
             "train.device": device,
+            "data.cache": False if no_cache else None,
         }
         run_config = _resolve_config(config, flags, set_)
         if not quiet:

@@ -31,6 +31,11 @@ class DataConfig(_Section):
     dev_fraction: float = Field(
         0.1, gt=0.0, lt=0.5, description="Share of TRAIN carved out (stratified, seeded) as dev when no dev file is given."
     )
+    cache: bool = Field(
+        True,
+        description="Keep tokenized data files on disk (in $TEXTCNN_CACHE_DIR, default ~/.cache/textcnn), "
+        "so a second run on the same file skips reading and tokenizing it.",
+    )
 
 
 class TokenizerConfig(_Section):
