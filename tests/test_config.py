@@ -239,3 +239,9 @@ def test_no_cache_flag_turns_the_cache_off(tmp_path, received):
     assert _train(tmp_path, "--quiet", "--no-cache").exit_code == 0
 
     assert [call["config"].data.cache for call in received] == [True, False]
+
+
+def test_threads_flag_sets_train_threads(tmp_path, received):
+    assert _train(tmp_path, "--quiet", "--threads", "1").exit_code == 0
+
+    assert received[0]["config"].train.threads == 1

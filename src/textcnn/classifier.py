@@ -29,7 +29,7 @@ from textcnn.errors import ConfigError, DataError, TextcnnError
 from textcnn.evaluation import classification_report
 from textcnn.models import build_model
 from textcnn.training.inference import predict_logits, softmax
-from textcnn.training.reproducibility import resolve_device, seed_everything
+from textcnn.training.reproducibility import resolve_device, seed_everything, set_threads
 from textcnn.training.trainer import FitResult, Trainer
 
 Log = Callable[[str], None]
@@ -101,6 +101,7 @@ class TextClassifier:
         if len(set(labels)) < 2:
             raise DataError(f"need at least 2 classes to train a classifier, found only {labels[0]!r}")
         config = self.config
+        set_threads(config.train.threads)
         rng = seed_everything(config.train.seed)
         carved = dev is None
         if dev is None:
@@ -251,8 +252,12 @@ class TextClassifier:
         )
 
     @classmethod
-    def load(cls, directory: str | Path, *, device: str = "cpu") -> "TextClassifier":
-        """A classifier from a bundle written by ``save``; never unpickles anything."""
+    def load(cls, directory: str | Path, *, device: str = "cpu", threads: int | None = None) -> "TextClassifier":
+        """A classifier from a bundle written by ``save``; never unpickles anything.
+
+        ``threads``: CPU threads for prediction (none: torch's default).
+        """
+        set_threads(threads)
         torch_device = resolve_device(device)
         bundle = load_bundle(directory, device=torch_device)
         classifier = cls(bundle.config)
@@ -263,9 +268,9 @@ class TextClassifier:
         return classifier
 
 
-def load(directory: str | Path, *, device: str = "cpu") -> TextClassifier:
+def load(directory: str | Path, *, device: str = "cpu", threads: int | None = None) -> TextClassifier:
     """Load a saved bundle (same as ``TextClassifier.load``)."""
-    return TextClassifier.load(directory, device=device)
+    return TextClassifier.load(directory, device=device, threads=threads)
 
 
 def train_on_files(

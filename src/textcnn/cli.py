@@ -91,6 +91,7 @@ def train(
     patience: Annotated[Optional[int], typer.Option(help=_help("Early-stopping patience in epochs", "train.patience"))] = None,
     seed: Annotated[Optional[int], typer.Option(help=_help("Random seed", "train.seed"))] = None,
     device: Annotated[Optional[str], typer.Option(help=_help("auto|cpu|cuda[:N]", "train.device"))] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help=_help("CPU threads (none: one per core; 1 on a busy shared machine)", "train.threads"))] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Any setting as KEY=VALUE, e.g. --set model.embed_dropout=0.2 (repeatable).")] = [],
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the tokenization cache ($TEXTCNN_CACHE_DIR, default ~/.cache/textcnn).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the final metrics.")] = False,
@@ -119,6 +120,7 @@ def train(
             "train.patience": patience,
             "train.seed": seed,
             "train.device": device,
+            "train.threads": threads,
             "data.cache": False if no_cache else None,
         }
         run_config = _resolve_config(config, flags, set_)
@@ -157,6 +159,7 @@ def evaluate(
     format: Annotated[Optional[str], typer.Option(help="auto|csv|tsv|jsonl|fasttext.")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column [default: as in training].")] = None,
     label_column: Annotated[Optional[str], typer.Option(help="Label column [default: as in training].")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads [default: one per core].")] = None,
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix on DATA."""
     from textcnn.classifier import TextClassifier
@@ -164,7 +167,7 @@ def evaluate(
     from textcnn.evaluation import render_report
 
     try:
-        classifier = TextClassifier.load(model_dir)
+        classifier = TextClassifier.load(model_dir, threads=threads)
         data_config = classifier.config.data
         records = read_records(
             data,
@@ -194,13 +197,14 @@ def predict(
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="csv|jsonl [default: by --output extension, jsonl on stdout].")] = None,
     format: Annotated[Optional[str], typer.Option(help="Input format: auto|csv|tsv|jsonl|fasttext|lines.")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column of --input [default: as in training].")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads [default: one per core].")] = None,
 ) -> None:
     """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin."""
     from textcnn.classifier import TextClassifier
     from textcnn.data.readers import read_records
 
     try:
-        classifier = TextClassifier.load(model_dir)
+        classifier = TextClassifier.load(model_dir, threads=threads)
         if texts:
             items = list(texts)
         elif input is not None:

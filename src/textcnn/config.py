@@ -172,6 +172,12 @@ class TrainConfig(_Section):
     max_grad_norm: float | None = Field(5.0, gt=0.0, description="Clip the gradient norm to this (none: no clipping).")
     seed: int = Field(13, description="Seed for weights, shuffling and the dev split.")
     device: str = Field("auto", description="`auto` (CUDA when available, else CPU), `cpu`, `cuda`, `cuda:1`, ...")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads for torch (none: torch's default, one per core). On a machine shared with "
+        "other busy processes, 1 can be many times faster.",
+    )
 
     @field_validator("device")
     @classmethod
