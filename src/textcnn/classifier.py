@@ -11,7 +11,7 @@ import torch
 
 from textcnn.bundle import load_bundle, save_bundle
 from textcnn.config import RunConfig, build_config
-from textcnn.data.cache import default_cache_dir, read_tokenized
+from textcnn.data.cache import default_cache_dir, file_sha256, read_tokenized
 from textcnn.data.encoding import (
     EncodedTexts,
     TokenizedTexts,
@@ -25,9 +25,10 @@ from textcnn.data.labels import LabelSet
 from textcnn.data.splits import stratified_split
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
 from textcnn.data.vocab import Vocab
-from textcnn.errors import ConfigError, DataError, TextcnnError
+from textcnn.errors import BundleError, ConfigError, DataError, TextcnnError
 from textcnn.evaluation import classification_report
 from textcnn.models import build_model
+from textcnn.runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package, predict_logits_onnx
 from textcnn.training.inference import predict_logits, softmax
 from textcnn.training.reproducibility import resolve_device, seed_everything, set_threads
 from textcnn.training.trainer import FitResult, Trainer
@@ -56,6 +57,7 @@ class TextClassifier:
         self.fit_result: FitResult | None = None
         self._tokenizer = None
         self._device = torch.device("cpu")
+        self._onnx: OnnxModel | None = None  # set by load(..., runtime="onnx")
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -202,6 +204,8 @@ class TextClassifier:
     def predict_logits(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
         """Raw scores (num_texts, num_classes) of texts (or of texts already ``encode``d)."""
         encoded = texts if isinstance(texts, EncodedTexts) else self.encode(texts)
+        if self._onnx is not None:
+            return predict_logits_onnx(self._onnx, encoded, num_classes=len(self.labels), batch_size=batch_size)
         return predict_logits(self.model, encoded, batch_size=batch_size, device=self._device)
 
     def predict_proba(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
@@ -252,11 +256,18 @@ class TextClassifier:
         )
 
     @classmethod
-    def load(cls, directory: str | Path, *, device: str = "cpu", threads: int | None = None) -> "TextClassifier":
+    def load(
+        cls, directory: str | Path, *, device: str = "cpu", threads: int | None = None, runtime: str = "torch"
+    ) -> "TextClassifier":
         """A classifier from a bundle written by ``save``; never unpickles anything.
 
-        ``threads``: CPU threads for prediction (none: torch's default).
+        Args:
+            threads: CPU threads for prediction (none: the runtime's default).
+            runtime: ``torch``, or ``onnx`` / ``onnx-int8`` to predict with the model that
+                ``textcnn export DIR --onnx [--int8]`` wrote into the bundle (CPU, ONNX Runtime).
         """
+        if runtime not in RUNTIMES:
+            raise TextcnnError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
         set_threads(threads)
         torch_device = resolve_device(device)
         bundle = load_bundle(directory, device=torch_device)
@@ -265,12 +276,26 @@ class TextClassifier:
         classifier.metrics = bundle.metrics
         classifier._tokenizer = build_tokenizer(bundle.config.tokenizer.kind, bundle.config.tokenizer.lowercase)
         classifier._device = torch_device
+        if runtime != "torch":
+            classifier._onnx = _load_onnx(Path(directory), runtime, threads)
         return classifier
 
 
-def load(directory: str | Path, *, device: str = "cpu", threads: int | None = None) -> TextClassifier:
+def load(directory: str | Path, *, device: str = "cpu", threads: int | None = None, runtime: str = "torch") -> TextClassifier:
     """Load a saved bundle (same as ``TextClassifier.load``)."""
-    return TextClassifier.load(directory, device=device, threads=threads)
+    return TextClassifier.load(directory, device=device, threads=threads, runtime=runtime)
+
+
+def _load_onnx(directory: Path, runtime: str, threads: int | None) -> OnnxModel:
+    import_onnx_package("onnxruntime")
+    path = directory / ONNX_FILES[runtime]
+    export = f"textcnn export {directory} --onnx" + (" --int8" if runtime == "onnx-int8" else "")
+    if not path.exists():
+        raise BundleError(f"{path} does not exist: run `{export}` first")
+    model = OnnxModel(path, threads=threads)
+    if model.weights_sha256 != file_sha256(directory / "model.safetensors"):
+        raise BundleError(f"{path} was exported from other weights than {directory / 'model.safetensors'}: run `{export}` again")
+    return model
 
 
 def train_on_files(
