@@ -7,6 +7,8 @@ import pytest
 
 import textcnn
 from textcnn import TextClassifier
+from textcnn.classifier import train_on_files
+from textcnn.config import build_config
 from textcnn.errors import DataError, TextcnnError
 
 UNSEEN_TEXTS = [
@@ -279,3 +281,32 @@ def test_training_keeps_output_rows_within_max_norm(tiny_settings, english):
     classifier = TextClassifier(**{**tiny_settings, "lr": 0.1}, max_norm=0.5).fit(texts, labels, verbose=False)
 
     assert classifier.model.classifier.weight.norm(dim=1).max().item() <= 0.5 + 1e-6
+
+
+def test_second_training_run_on_the_same_files_reads_the_cache(tiny_settings, english, write_data, tmp_path, monkeypatch, capsys):
+    texts, labels = english
+    train, test = write_data("train.csv", texts, labels), write_data("test.csv", texts[:6], labels[:6])
+    monkeypatch.setenv("TEXTCNN_CACHE_DIR", str(tmp_path / "cache"))
+    config = build_config(None, tiny_settings)
+
+    first = train_on_files(config, train, dev_path=train, test_path=test)
+    first_log = capsys.readouterr().err
+    second = train_on_files(config, train, dev_path=train, test_path=test)
+    second_log = capsys.readouterr().err
+
+    assert "(cached)" not in first_log
+    assert f"read and tokenized 40 texts from {train} (cached)" in second_log
+    assert f"read and tokenized 6 texts from {test} (cached)" in second_log
+    # train with tokenizer auto, the same file as dev with the resolved tokenizer, and test
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 3
+    np.testing.assert_array_equal(first.predict_proba(UNSEEN_TEXTS), second.predict_proba(UNSEEN_TEXTS))
+    assert first.metrics == second.metrics
+
+
+def test_cache_can_be_turned_off(tiny_settings, english, write_data, tmp_path, monkeypatch):
+    train = write_data("train.csv", *english)
+    monkeypatch.setenv("TEXTCNN_CACHE_DIR", str(tmp_path / "cache"))
+
+    train_on_files(build_config(None, {**tiny_settings, "data.cache": False}), train, verbose=False)
+
+    assert not (tmp_path / "cache").exists()

@@ -264,3 +264,16 @@ def test_cli_vectors_flags_reach_the_config(tmp_path, received):
     assert result.exit_code == 0, result.output
     config = received[0]["config"]
     assert (config.data.vectors, config.model.embedding_mode, config.model.max_norm) == ("glove-6b-50d", "multichannel", 3.0)
+
+
+def test_no_cache_flag_turns_the_cache_off(tmp_path, received):
+    assert _train(tmp_path, "--quiet").exit_code == 0
+    assert _train(tmp_path, "--quiet", "--no-cache").exit_code == 0
+
+    assert [call["config"].data.cache for call in received] == [True, False]
+
+
+def test_threads_flag_sets_train_threads(tmp_path, received):
+    assert _train(tmp_path, "--quiet", "--threads", "1").exit_code == 0
+
+    assert received[0]["config"].train.threads == 1

@@ -93,7 +93,9 @@ def train(
     patience: Annotated[Optional[int], typer.Option(help=_help("Early-stopping patience in epochs", "train.patience"))] = None,
     seed: Annotated[Optional[int], typer.Option(help=_help("Random seed", "train.seed"))] = None,
     device: Annotated[Optional[str], typer.Option(help=_help("auto|cpu|cuda[:N]", "train.device"))] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help=_help("CPU threads (none: one per core; 1 on a busy shared machine)", "train.threads"))] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Any setting as KEY=VALUE, e.g. --set model.embed_dropout=0.2 (repeatable).")] = [],
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the tokenization cache ($TEXTCNN_CACHE_DIR, default ~/.cache/textcnn).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the final metrics.")] = False,
 ) -> None:
     """Train a classifier on TRAIN, keep the best epoch on dev, evaluate on --test, save to --out."""
@@ -122,6 +124,8 @@ def train(
             "train.patience": patience,
             "train.seed": seed,
             "train.device": device,
+            "train.threads": threads,
+            "data.cache": False if no_cache else None,
         }
         run_config = _resolve_config(config, flags, set_)
         if not quiet:
@@ -159,6 +163,8 @@ def evaluate(
     format: Annotated[Optional[str], typer.Option(help="auto|csv|tsv|jsonl|fasttext.")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column [default: as in training].")] = None,
     label_column: Annotated[Optional[str], typer.Option(help="Label column [default: as in training].")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads [default: one per core].")] = None,
+    runtime: Annotated[str, typer.Option(help="torch|onnx|onnx-int8: onnx runs the model that `textcnn export DIR --onnx` wrote, in ONNX Runtime.")] = "torch",
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix on DATA."""
     from textcnn.classifier import TextClassifier
@@ -166,7 +172,7 @@ def evaluate(
     from textcnn.evaluation import render_report
 
     try:
-        classifier = TextClassifier.load(model_dir)
+        classifier = TextClassifier.load(model_dir, threads=threads, runtime=runtime)
         data_config = classifier.config.data
         records = read_records(
             data,
@@ -196,13 +202,15 @@ def predict(
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="csv|jsonl [default: by --output extension, jsonl on stdout].")] = None,
     format: Annotated[Optional[str], typer.Option(help="Input format: auto|csv|tsv|jsonl|fasttext|lines.")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column of --input [default: as in training].")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads [default: one per core].")] = None,
+    runtime: Annotated[str, typer.Option(help="torch|onnx|onnx-int8: onnx runs the model that `textcnn export DIR --onnx` wrote, in ONNX Runtime.")] = "torch",
 ) -> None:
     """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin."""
     from textcnn.classifier import TextClassifier
     from textcnn.data.readers import read_records
 
     try:
-        classifier = TextClassifier.load(model_dir)
+        classifier = TextClassifier.load(model_dir, threads=threads, runtime=runtime)
         if texts:
             items = list(texts)
         elif input is not None:
@@ -337,6 +345,26 @@ def tune(
     out.print(format_leaderboard(result), soft_wrap=True)
     out.print(f"best: trial {result.best.number}, dev {result.metric} {100 * result.best.score:.2f}", soft_wrap=True)
     out.print(f"saved model bundle to {out_dir}; its settings in {out_dir / BEST_CONFIG_FILE} (for train --config)", soft_wrap=True)
+
+
+@app.command()
+def export(
+    model_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Model bundle directory.")],
+    onnx: Annotated[bool, typer.Option("--onnx", help="Write model.onnx for ONNX Runtime (dynamic batch and length axes).")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="Also write model.int8.onnx: int8 weights, smaller; measure its accuracy with `evaluate --runtime onnx-int8`.")] = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Path of model.onnx [default: inside DIR, where --runtime onnx finds it].")] = None,
+) -> None:
+    """Export the network of bundle DIR (needs pip install "textcnn[onnx]"), checked against PyTorch."""
+    from textcnn.export import export_onnx
+
+    try:
+        if not onnx:
+            raise TextcnnError("say what to export: --onnx (the only format so far)")
+        checks = export_onnx(model_dir, output, int8=int8)
+    except TextcnnError as error:
+        _fail(error)
+    for check in checks:
+        out.print(check.describe())
 
 
 @app.command()

@@ -36,6 +36,11 @@ class DataConfig(_Section):
         description="Pretrained word vectors: a word2vec (text or binary), GloVe or fastText .vec file, or the "
         "named table `glove-6b-50d` (extra `textcnn[glove]`). model.embed_dim then follows the vectors.",
     )
+    cache: bool = Field(
+        True,
+        description="Keep tokenized data files on disk (in $TEXTCNN_CACHE_DIR, default ~/.cache/textcnn), "
+        "so a second run on the same file skips reading and tokenizing it.",
+    )
 
 
 class TokenizerConfig(_Section):
@@ -193,6 +198,12 @@ class TrainConfig(_Section):
     max_grad_norm: float | None = Field(5.0, gt=0.0, description="Clip the gradient norm to this (none: no clipping).")
     seed: int = Field(13, description="Seed for weights, shuffling and the dev split.")
     device: str = Field("auto", description="`auto` (CUDA when available, else CPU), `cpu`, `cuda`, `cuda:1`, ...")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads for torch (none: torch's default, one per core). On a machine shared with "
+        "other busy processes, 1 can be many times faster.",
+    )
 
     @field_validator("device")
     @classmethod

@@ -131,7 +131,8 @@ def test_impossible_sizes_are_rejected(vocab_size, num_classes):
 
 
 @pytest.mark.parametrize(("padding", "expected"), [("valid", [10, 9, 8, 7]), ("same", [11, 11, 11, 11])])
-def test_conv_output_length_follows_the_padding(padding, expected):
+def test_conv_output_length_follows_the_padding(padding, expected, monkeypatch):
+    monkeypatch.setattr("textcnn.models.textcnn._MATMUL_BELOW_FILTERS", 0)  # the Conv1d path, which the hooks see
     model = tiny_model(padding=padding, kernel_sizes=(2, 3, 4, 5))
     sizes = []
     for conv in model.convs:
@@ -144,7 +145,8 @@ def test_conv_output_length_follows_the_padding(padding, expected):
     assert sizes == expected  # (W - F + 2P) / 1 + 1 with W = 11
 
 
-def test_same_padding_centres_each_window_on_its_token():
+def test_same_padding_centres_each_window_on_its_token(monkeypatch):
+    monkeypatch.setattr("textcnn.models.textcnn._MATMUL_BELOW_FILTERS", 0)  # the Conv1d path, which the hook sees
     model = tiny_model(padding="same", kernel_sizes=(3,), pooling="attention")
     ids, lengths = _batch([6])
     changed = ids.clone()
@@ -221,3 +223,20 @@ def test_max_positions_limits_max_len_only_when_positions_are_used(english, tiny
     TextClassifier(**settings, max_positions=4).fit(texts, labels, verbose=False)  # no positions: no limit
     with pytest.raises(ConfigError, match=r"max_len: 8 is longer than model\.max_positions \(4\)"):
         TextClassifier(**settings, max_positions=4, positions="learned").fit(texts, labels, verbose=False)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("pooling", ["max", "max_avg", "kmax", "attention"])
+def test_matmul_convolutions_equal_conv1d(monkeypatch, pooling, padding):
+    import textcnn.models.textcnn as module
+
+    torch.manual_seed(0)
+    config = TextCNNConfig(embed_dim=8, kernel_sizes=(1, 2, 4), num_filters=4, pooling=pooling, padding=padding)
+    model = build_model(config, vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES).eval()
+    ids, lengths = _batch([7, 3, 1, 5], extra_padding=2)  # texts shorter than the widest kernel too
+    monkeypatch.setattr(module, "_MATMUL_BELOW_FILTERS", 1_000)
+    by_matmul = model(ids, lengths)
+    monkeypatch.setattr(module, "_MATMUL_BELOW_FILTERS", 0)
+    by_conv1d = model(ids, lengths)
+
+    torch.testing.assert_close(by_matmul, by_conv1d, rtol=0, atol=1e-5)

@@ -18,6 +18,12 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` CPU threads in torch's operators (``None``: leave torch's choice)."""
+    if threads is not None and threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA when available (else CPU); other names as given, checked."""
     if name == "auto":
