@@ -115,3 +115,19 @@ def test_cli_export_wiring(tmp_path, monkeypatch):
     assert calls == [((tmp_path, None), {"int8": True})]
     result = CliRunner().invoke(app, ["export", str(tmp_path)])
     assert result.exit_code == 1 and "say what to export: --onnx" in result.output
+
+
+def test_onnx_export_of_the_ngram_bag_branch(english, tiny_settings, tmp_path):
+    from textcnn.export import export_onnx
+
+    texts, labels = english
+    model = {"ngram_bag": 3, "ngram_buckets": 64, "ngram_dim": 8}
+    bundle = TextClassifier(**tiny_settings, model=model).fit(texts, labels, verbose=False).save(tmp_path / "bag")
+
+    checks = export_onnx(bundle)
+    onnx_model = TextClassifier.load(bundle, runtime="onnx", threads=1)
+
+    assert checks[0].max_probability_diff <= 1e-4
+    np.testing.assert_allclose(
+        onnx_model.predict_proba(texts + PROBES), TextClassifier.load(bundle).predict_proba(texts + PROBES), rtol=0, atol=1e-4
+    )

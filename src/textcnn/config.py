@@ -113,6 +113,23 @@ class TextCNNConfig(_Section):
     max_norm: float | None = Field(
         None, gt=0.0, description="Kim's constraint: after each step, rescale output-layer weight rows to L2 norm <= this (Kim: 3)."
     )
+    ngram_bag: int = Field(
+        0,
+        ge=0,
+        le=3,
+        description="A fastText-style 'wide' branch next to the convolutions: the mean of learned vectors of the "
+        "text's unigrams and of its hashed n-grams up to this order (2: + bigrams, 3: + trigrams), padding "
+        "excluded. 0: off; 1: unigrams only.",
+    )
+    ngram_buckets: int = Field(
+        2**17, ge=1, description="Hash buckets shared by the bigrams and trigrams of `ngram_bag` (each a learned vector)."
+    )
+    ngram_dim: int = Field(32, ge=1, description="Size of the `ngram_bag` vectors.")
+    ngram_combine: Literal["concat", "logits"] = Field(
+        "concat",
+        description="How `ngram_bag` joins the CNN: `concat`: its mean vector is appended to the pooled features "
+        "(before dropout and the output layer); `logits`: its own linear layer, whose logits are added.",
+    )
 
     @field_validator("kernel_sizes")
     @classmethod

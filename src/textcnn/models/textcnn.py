@@ -17,6 +17,11 @@ Pooling sees only windows of the text itself: `valid` keeps the windows within i
 tokens (a text shorter than F keeps its first window), `same` keeps its first `length` outputs, each
 centred on a real token. Outputs over batch padding never count, so logits never depend on it.
 
+Optionally (``ngram_bag``), a fastText-style "wide" branch next to the "deep" convolutions: the mean
+of learned vectors of the text's unigrams and hashed bigrams (and trigrams), padding excluded,
+(batch, ngram_dim), either concatenated to the pooled features before dropout and the linear layer
+(``concat``) or given its own linear layer whose logits are added (``logits``).
+
 Optionally, Kim's max-norm constraint on the output layer's weight rows (``apply_constraints``).
 """
 
@@ -30,6 +35,7 @@ from textcnn.config import TextCNNConfig, resolve_embedding_mode
 from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import (
     AttentionPool,
+    NgramBag,
     PositionEmbedding,
     apply_token_dropout,
     build_activation,
@@ -88,7 +94,17 @@ class TextCNN(nn.Module):
         )
         per_filter = {"max_avg": 2, "kmax": config.kmax_k}.get(config.pooling, 1)
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.num_filters * len(config.kernel_sizes) * per_filter, num_classes)
+        num_features = config.num_filters * len(config.kernel_sizes) * per_filter
+        self.ngram_bag = (
+            NgramBag(vocab_size, config.ngram_bag, config.ngram_buckets, config.ngram_dim) if config.ngram_bag else None
+        )
+        self.ngram_classifier = None
+        if self.ngram_bag is not None:
+            if config.ngram_combine == "concat":
+                num_features += config.ngram_dim
+            else:
+                self.ngram_classifier = nn.Linear(config.ngram_dim, num_classes)
+        self.classifier = nn.Linear(num_features, num_classes)
         self.embedding.init_random(lambda weight: nn.init.uniform_(weight, -0.25, 0.25))  # Kim's range for random vectors
 
     def _pool(self, index: int, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -104,12 +120,20 @@ class TextCNN(nn.Module):
             return masked_kmax_pool(h, mask, self.config.kmax_k).flatten(1)  # (batch, num_filters * kmax_k)
         return self.attention[index](h, mask)
 
-    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Pooled n-gram features (before dropout) of (batch, seq_len) ``ids``."""
+    def _input_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """(batch, seq_len) ``ids`` padded to the widest 'valid' kernel, with word dropout while training."""
         if ids.size(1) < self.min_len:  # a text shorter than the widest 'valid' kernel: pad it
             ids = F.pad(ids, (0, self.min_len - ids.size(1)), value=self.pad_id)
         if self.training and self.config.token_dropout > 0:  # word dropout: real tokens -> <unk>
             ids = apply_token_dropout(ids, self.config.token_dropout, pad_id=self.pad_id, unk_id=self.unk_id)
+        return ids
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Pooled n-gram features (before dropout) of (batch, seq_len) ``ids``; the CNN's only, never the bag's."""
+        return self._conv_features(self._input_ids(ids), lengths)
+
+    def _conv_features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``features`` of ``ids`` already through ``_input_ids``."""
         mask = length_mask(lengths, ids.size(1))  # (batch, seq_len), True at real tokens
         # Zero at padding, positions included, so batch padding equals the zeros of 'same' padding.
         x = self.positions(self.embedding(ids)) * mask[:, :, None]  # (batch, seq_len, embed_dim)
@@ -161,8 +185,14 @@ class TextCNN(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""
-        features = self.features(ids, lengths)  # (batch, num_features)
-        return self.classifier(self.dropout(features))  # (batch, num_classes)
+        ids = self._input_ids(ids)  # the same word dropout for the CNN and the n-gram bag
+        features = self._conv_features(ids, lengths)  # (batch, num_features)
+        if self.ngram_bag is None:
+            return self.classifier(self.dropout(features))  # (batch, num_classes)
+        bag = self.ngram_bag(ids, length_mask(lengths, ids.size(1)))  # (batch, ngram_dim)
+        if self.ngram_classifier is None:  # concat: one output layer over both
+            return self.classifier(self.dropout(torch.cat([features, bag], dim=1)))  # (batch, num_classes)
+        return self.classifier(self.dropout(features)) + self.ngram_classifier(bag)  # (batch, num_classes)
 
     def apply_constraints(self) -> None:
         """Kim's max-norm: rescale each output-layer weight row with L2 norm above ``max_norm`` to it.
