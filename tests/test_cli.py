@@ -264,7 +264,8 @@ def test_tune_prints_a_leaderboard_and_saves_the_best_bundle_and_config(tmp_path
     assert f"saved model bundle to {out}; its settings in {out / 'best_config.yaml'}" in result.stdout
     config = load_yaml_config(out / "best_config.yaml")
     assert config.train.epochs == 2
-    assert TextClassifier.load(out).config.model == config.model
+    saved = TextClassifier.load(out).config.model  # resolved: embedding_mode auto -> rand
+    assert saved.model_dump(exclude={"embedding_mode"}) == config.model.model_dump(exclude={"embedding_mode"})
     assert len(TextClassifier.load(out).predict(texts)) == len(texts)
 
 
@@ -275,3 +276,24 @@ def test_tune_rejects_a_bad_budget_cleanly(tmp_path):
     result = textcnn("tune", train, "--out", tmp_path / "best", "--budget", "ten minutes")
 
     assert_clean_failure(result, "--budget: expected a number of trials (30) or seconds (600s), got 'ten minutes'")
+def test_vectors_trains_word2vec_that_train_then_uses(tmp_path):
+    pytest.importorskip("gensim")
+    texts, labels = english_corpus()
+    unlabelled = write_dataset(tmp_path / "unlabelled.txt", texts * 5)
+    train = write_dataset(tmp_path / "train.csv", texts, labels)
+
+    made = textcnn("vectors", unlabelled, "--out", tmp_path / "vectors.txt", "--dim", "12", "--min-count", "1")
+    result = textcnn("train", train, "--dev", train, "--out", tmp_path / "model", "--vectors", tmp_path / "vectors.txt", *TINY_FLAGS)
+
+    assert made.returncode == 0, made.stderr
+    assert f"wrote 18 12-d vectors to {tmp_path / 'vectors.txt'}" in made.stdout
+    assert result.returncode == 0, result.stderr
+    assert "12-d vectors for 18 of 18 vocabulary words (100.0%), covering 100.0% of the training tokens" in result.stderr
+    model = json.loads((tmp_path / "model" / "config.json").read_text(encoding="utf-8"))["config"]["model"]
+    assert (model["embedding_mode"], model["embed_dim"]) == ("nonstatic", 12)
+
+
+def test_a_pretrained_mode_without_vectors_exits_1_naming_the_key(tmp_path):
+    result = textcnn("train", tmp_path / "train.csv", "--out", tmp_path / "model", "--embedding-mode", "static")
+
+    assert_clean_failure(result, "model.embedding_mode: static needs pretrained vectors")

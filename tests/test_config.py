@@ -232,3 +232,48 @@ def test_bad_yaml_exits_1_naming_both_keys(tmp_path, received):
     assert "model.num_filter" in result.output
     assert "train.epoch" in result.output
     assert "Traceback" not in result.output
+
+
+# --- pretrained vectors and Kim's embedding modes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "pattern"),
+    [
+        ({"embedding_mode": "static"}, r"model\.embedding_mode: static needs pretrained vectors: set data\.vectors"),
+        ({"embedding_mode": "multichannel"}, r"model\.embedding_mode: multichannel needs pretrained vectors"),
+        ({"embedding_mode": "rand", "vectors": "v.txt"}, r"model\.embedding_mode: rand would ignore data\.vectors \(v\.txt\)"),
+        ({"model.max_norm": 0}, r"model\.max_norm: Input should be greater than 0"),
+    ],
+)
+def test_embedding_mode_and_vectors_must_agree(overrides, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        build_config(None, overrides)
+
+
+@pytest.mark.parametrize("name", ["textcnn", "gated_cnn", "transformer"])
+def test_every_model_takes_vectors_in_the_auto_mode_by_default(name):
+    config = build_config(None, {"model": {"name": name}, "vectors": "glove-6b-50d"})
+
+    assert (config.data.vectors, config.model.embedding_mode) == ("glove-6b-50d", "auto")
+
+
+def test_cli_vectors_flags_reach_the_config(tmp_path, received):
+    result = _train(tmp_path, "--vectors", "glove-6b-50d", "--embedding-mode", "multichannel", "--set", "model.max_norm=3", "-q")
+
+    assert result.exit_code == 0, result.output
+    config = received[0]["config"]
+    assert (config.data.vectors, config.model.embedding_mode, config.model.max_norm) == ("glove-6b-50d", "multichannel", 3.0)
+
+
+def test_no_cache_flag_turns_the_cache_off(tmp_path, received):
+    assert _train(tmp_path, "--quiet").exit_code == 0
+    assert _train(tmp_path, "--quiet", "--no-cache").exit_code == 0
+
+    assert [call["config"].data.cache for call in received] == [True, False]
+
+
+def test_threads_flag_sets_train_threads(tmp_path, received):
+    assert _train(tmp_path, "--quiet", "--threads", "1").exit_code == 0
+
+    assert received[0]["config"].train.threads == 1

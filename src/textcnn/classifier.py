@@ -10,18 +10,29 @@ import numpy as np
 import torch
 
 from textcnn.bundle import load_bundle, save_bundle
-from textcnn.config import RunConfig, TokenizerConfig, build_config
-from textcnn.data.encoding import EncodedTexts, choose_max_len, encode_tokens, tokenize_texts
+from textcnn.config import RunConfig, TokenizerConfig, build_config, resolve_embedding_mode
+from textcnn.data.cache import default_cache_dir, file_sha256, read_tokenized
+from textcnn.data.encoding import (
+    EncodedTexts,
+    TokenizedTexts,
+    build_compact_vocab,
+    choose_max_len,
+    concat_compact,
+    encode_compact,
+    tokenize_compact,
+)
 from textcnn.data.long_texts import fit_long_texts
 from textcnn.data.labels import LabelSet
 from textcnn.data.splits import stratified_split
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
-from textcnn.data.vocab import Vocab, build_vocab
-from textcnn.errors import ConfigError, DataError, TextcnnError
+from textcnn.data.vectors import read_vectors
+from textcnn.data.vocab import Vocab
+from textcnn.errors import BundleError, ConfigError, DataError, TextcnnError
 from textcnn.evaluation import classification_report
 from textcnn.models import build_model
+from textcnn.runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package, predict_logits_onnx
 from textcnn.training.inference import predict_logits, softmax
-from textcnn.training.reproducibility import describe_files, resolve_device, run_info, seed_everything
+from textcnn.training.reproducibility import describe_files, resolve_device, run_info, seed_everything, set_threads
 from textcnn.training.trainer import FitResult, Trainer
 
 Log = Callable[[str], None]
@@ -48,6 +59,7 @@ class TextClassifier:
         self.fit_result: FitResult | None = None
         self._tokenizer = None
         self._device = torch.device("cpu")
+        self._onnx: OnnxModel | None = None  # set by load(..., runtime="onnx")
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -67,48 +79,60 @@ class TextClassifier:
         texts, labels = list(texts), list(labels)
         if len(texts) != len(labels):
             raise DataError(f"{len(texts)} texts but {len(labels)} labels")
-        if len(texts) < 2:
+        kind = resolve_tokenizer_kind(self.config.tokenizer.kind, texts)
+        tokenizer = build_tokenizer(kind, self.config.tokenizer.lowercase)
+        tokenized_dev = None
+        if dev is not None:
+            dev_texts, dev_labels = list(dev[0]), list(dev[1])
+            if not dev_texts:
+                raise DataError("the dev set is empty")
+            tokenized_dev = (tokenize_compact(dev_texts, tokenizer), dev_labels)
+        return self._fit(tokenize_compact(texts, tokenizer), labels, tokenized_dev, kind, verbose=verbose, log=log)
+
+    def _fit(
+        self,
+        train: TokenizedTexts,
+        labels: list[Hashable],
+        dev: tuple[TokenizedTexts, list[Hashable]] | None,
+        kind: str,
+        *,
+        verbose: bool,
+        log: Log,
+    ) -> "TextClassifier":
+        """``fit`` on texts tokenized (by the tokenizer ``kind``) already."""
+        if len(train) < 2:
             raise DataError("need at least 2 training texts")
         if len(set(labels)) < 2:
             raise DataError(f"need at least 2 classes to train a classifier, found only {labels[0]!r}")
         config = self.config
+        set_threads(config.train.threads)
         rng = seed_everything(config.train.seed)
-
-        kind = resolve_tokenizer_kind(config.tokenizer.kind, texts)
-        tokenizer = build_tokenizer(kind, config.tokenizer.lowercase)
-        train_tokens = tokenize_texts(texts, tokenizer)
+        carved = dev is None
         if dev is None:
             keep, held = stratified_split(labels, config.data.dev_fraction, config.train.seed)
             log(
-                f"no dev set given: holding out {len(held):,} of {len(texts):,} training texts "
+                f"no dev set given: holding out {len(held):,} of {len(train):,} training texts "
                 f"({100 * config.data.dev_fraction:.0f}%, stratified, seed {config.train.seed}) as dev"
             )
-            dev_tokens = [train_tokens[i] for i in held]
-            dev_labels = [labels[i] for i in held]
-            train_tokens = [train_tokens[i] for i in keep]
-            labels = [labels[i] for i in keep]
-        else:
-            dev_texts, dev_labels = list(dev[0]), list(dev[1])
-            if not dev_texts:
-                raise DataError("the dev set is empty")
-            dev_tokens = tokenize_texts(dev_texts, tokenizer)
+            dev = (train.select(held), [labels[i] for i in held])
+            train, labels = train.select(keep), [labels[i] for i in keep]
+        dev_tokens, dev_labels = dev
 
-        carved = dev is None
-        self._fit_once(train_tokens, labels, dev_tokens, dev_labels, kind=kind, tokenizer=tokenizer, rng=rng, verbose=verbose, log=log)
+        self._fit_once(train, labels, dev_tokens, dev_labels, kind=kind, rng=rng, verbose=verbose, log=log)
         result = self.fit_result
         refit = self.config.train.refit
         if refit == "always" or (refit == "auto" and carved):
             log(
-                f"refit: training a fresh model on train + dev ({len(train_tokens) + len(dev_tokens):,} texts) "
+                f"refit: training a fresh model on train + dev ({len(train) + len(dev_tokens):,} texts) "
                 f"for the best epoch count, {result.best_epoch}"
             )
             rng = seed_everything(config.train.seed)
             self.config = config  # let max_len: auto follow all the texts
             self._fit_once(
-                train_tokens + dev_tokens, labels + dev_labels, None, None, kind=kind, tokenizer=tokenizer, rng=rng,
+                concat_compact(train, dev_tokens), labels + dev_labels, None, None, kind=kind, rng=rng,
                 verbose=verbose, log=log, epochs=result.best_epoch,
             )
-            self.metrics["refit"] = {"epochs": result.best_epoch, "texts": len(train_tokens) + len(dev_tokens)}
+            self.metrics["refit"] = {"epochs": result.best_epoch, "texts": len(train) + len(dev_tokens)}
             self.fit_result = FitResult(
                 result.best_epoch, result.best_score, result.history + self.fit_result.history,
                 result.stopped_early, result.seconds + self.fit_result.seconds, result.best_report,
@@ -119,43 +143,43 @@ class TextClassifier:
 
     def _fit_once(
         self,
-        train_tokens: list[list[str]],
+        train: TokenizedTexts,
         labels: list[Hashable],
-        dev_tokens: list[list[str]] | None,
+        dev_tokens: TokenizedTexts | None,
         dev_labels: list[Hashable] | None,
         *,
         kind: str,
-        tokenizer: Any,
         rng: np.random.Generator,
         verbose: bool,
         log: Log,
         epochs: int | None = None,
     ) -> None:
-        """Build labels, vocabulary and model from ``train_tokens`` and train it (keeping the best dev epoch)."""
+        """Build labels, vocabulary and model from ``train`` and train it (keeping the best dev epoch)."""
         config = self.config
         label_set = LabelSet.from_labels(labels)
         train_targets = label_set.encode(labels, source="train")
         dev_targets = label_set.encode(dev_labels, source="dev") if dev_tokens is not None else None
-        vocab = build_vocab(train_tokens, min_freq=config.tokenizer.min_freq, max_size=config.tokenizer.max_vocab)
+        vocab = build_compact_vocab(train, min_freq=config.tokenizer.min_freq, max_size=config.tokenizer.max_vocab)
         max_len = config.tokenizer.max_len
         if max_len == "auto":
-            max_len = choose_max_len(np.fromiter((len(t) for t in train_tokens), dtype=np.int64))
+            max_len = choose_max_len(train.lengths)
         positions = getattr(config.model, "positions", "none")  # no position table: no length limit
         max_positions = getattr(config.model, "max_positions", None) if positions != "none" else None
         if max_positions is not None and max_len > max_positions:
             raise ConfigError(
                 f"tokenizer.max_len: {max_len} is longer than model.max_positions ({max_positions}) of {config.model.name}"
             )
-        self.config = config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}})
         log(f"tokenizer {kind}, vocabulary {len(vocab):,} tokens, max_len {max_len}, {len(label_set)} classes")
-        train_encoded = _encode(train_tokens, vocab, config.tokenizer, training=True)
+        vectors, model_changes = _pretrained_vectors(config, vocab, train, log)
+        self.config = config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}, "model": model_changes})
+        train_encoded = _encode(train, vocab, config.tokenizer, training=True)
         dev_encoded = _encode(dev_tokens, vocab, config.tokenizer) if dev_tokens is not None else None
         for split, encoded in (("train", train_encoded), ("dev", dev_encoded)):
             if encoded is not None and encoded.num_truncated:
                 log(f"{split}: {encoded.truncation_note()}")
 
         self._device = resolve_device(config.train.device)
-        model = build_model(config.model, vocab_size=len(vocab), num_classes=len(label_set))
+        model = build_model(config.model, vocab_size=len(vocab), num_classes=len(label_set), vectors=vectors)
         trainer = Trainer(config.train, device=self._device, rng=rng, progress=verbose, log=log)
         self.fit_result = trainer.fit(
             model, train_encoded, train_targets, dev_encoded, dev_targets, label_set.labels, epochs=epochs
@@ -165,7 +189,8 @@ class TextClassifier:
                 f"best epoch {self.fit_result.best_epoch} (dev {config.train.select_metric} "
                 f"{100 * self.fit_result.best_score:.2f}), trained in {self.fit_result.seconds:.1f}s"
             )
-        self.model, self.vocab, self.labels, self._tokenizer = model, vocab, label_set, tokenizer
+        self.model, self.vocab, self.labels = model, vocab, label_set
+        self._tokenizer = build_tokenizer(kind, config.tokenizer.lowercase)
         self.metrics = {"dev": self.fit_result.best_report}
 
     # ---------------------------------------------------------------- prediction
@@ -181,12 +206,14 @@ class TextClassifier:
         self._require_fitted()
         if isinstance(texts, str):
             raise TypeError("pass a list of texts, not a single string")
-        tokens = tokenize_texts(list(texts), self._tokenizer)
-        return _encode(tokens, self.vocab, self.config.tokenizer)
+        tokenized = tokenize_compact(list(texts), self._tokenizer)
+        return _encode(tokenized, self.vocab, self.config.tokenizer)
 
     def predict_logits(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
         """Raw scores (num_texts, num_classes) of texts (or of texts already ``encode``d)."""
         encoded = texts if isinstance(texts, EncodedTexts) else self.encode(texts)
+        if self._onnx is not None:
+            return predict_logits_onnx(self._onnx, encoded, num_classes=len(self.labels), batch_size=batch_size)
         return predict_logits(self.model, encoded, batch_size=batch_size, device=self._device)
 
     def predict_proba(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
@@ -237,8 +264,19 @@ class TextClassifier:
         )
 
     @classmethod
-    def load(cls, directory: str | Path, *, device: str = "cpu") -> "TextClassifier":
-        """A classifier from a bundle written by ``save``; never unpickles anything."""
+    def load(
+        cls, directory: str | Path, *, device: str = "cpu", threads: int | None = None, runtime: str = "torch"
+    ) -> "TextClassifier":
+        """A classifier from a bundle written by ``save``; never unpickles anything.
+
+        Args:
+            threads: CPU threads for prediction (none: the runtime's default).
+            runtime: ``torch``, or ``onnx`` / ``onnx-int8`` to predict with the model that
+                ``textcnn export DIR --onnx [--int8]`` wrote into the bundle (CPU, ONNX Runtime).
+        """
+        if runtime not in RUNTIMES:
+            raise TextcnnError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+        set_threads(threads)
         torch_device = resolve_device(device)
         bundle = load_bundle(directory, device=torch_device)
         classifier = cls(bundle.config)
@@ -246,25 +284,56 @@ class TextClassifier:
         classifier.metrics = bundle.metrics
         classifier._tokenizer = build_tokenizer(bundle.config.tokenizer.kind, bundle.config.tokenizer.lowercase)
         classifier._device = torch_device
+        if runtime != "torch":
+            classifier._onnx = _load_onnx(Path(directory), runtime, threads)
         return classifier
 
 
-def _encode(
-    token_lists: list[list[str]], vocab: Vocab, config: TokenizerConfig, *, training: bool = False
-) -> EncodedTexts:
+def _encode(texts: TokenizedTexts, vocab: Vocab, config: TokenizerConfig, *, training: bool = False) -> EncodedTexts:
     """Token ids of whole texts, made to fit ``config.max_len`` as ``config.long_text`` says.
 
     With ``windows``, training texts are truncated: trained on every window with its text's label, the
     model scored lower on ChnSentiCorp's dev split (docs/benchmarks.md, "Long texts").
     """
     mode = "truncate" if training and config.long_text == "windows" else config.long_text
-    whole = encode_tokens(token_lists, vocab, max_len=None)
+    if mode == "truncate":  # the head only: no need to look up the whole texts
+        return encode_compact(texts, vocab, int(config.max_len))
+    whole = encode_compact(texts, vocab, max_len=None)
     return fit_long_texts(whole, int(config.max_len), mode=mode, stride=config.window_stride, pool=config.window_pool)
 
 
-def load(directory: str | Path, *, device: str = "cpu") -> TextClassifier:
+def _pretrained_vectors(
+    config: RunConfig, vocab: Vocab, train: TokenizedTexts, log: Log
+) -> tuple[torch.Tensor | None, dict[str, Any]]:
+    """The vectors of ``data.vectors`` for ``vocab`` (or None), and the model settings they resolve."""
+    mode = resolve_embedding_mode(config.model.embedding_mode, config.data.vectors is not None)
+    if config.data.vectors is None:
+        return None, {"embedding_mode": mode}
+    counts = dict(zip(train.tokens, np.bincount(train.flat_ids(), minlength=len(train.tokens)).tolist()))
+    pretrained = read_vectors(config.data.vectors, vocab, token_counts=counts, seed=config.train.seed)
+    log(pretrained.coverage.describe())
+    dim = pretrained.coverage.dim
+    if dim != config.model.embed_dim:
+        log(f"model.embed_dim: {dim}, the size of the pretrained vectors (configured: {config.model.embed_dim})")
+    log(f"model.embedding_mode: {mode}")
+    return torch.from_numpy(pretrained.matrix), {"embedding_mode": mode, "embed_dim": dim}
+
+
+def load(directory: str | Path, *, device: str = "cpu", threads: int | None = None, runtime: str = "torch") -> TextClassifier:
     """Load a saved bundle (same as ``TextClassifier.load``)."""
-    return TextClassifier.load(directory, device=device)
+    return TextClassifier.load(directory, device=device, threads=threads, runtime=runtime)
+
+
+def _load_onnx(directory: Path, runtime: str, threads: int | None) -> OnnxModel:
+    import_onnx_package("onnxruntime")
+    path = directory / ONNX_FILES[runtime]
+    export = f"textcnn export {directory} --onnx" + (" --int8" if runtime == "onnx-int8" else "")
+    if not path.exists():
+        raise BundleError(f"{path} does not exist: run `{export}` first")
+    model = OnnxModel(path, threads=threads)
+    if model.weights_sha256 != file_sha256(directory / "model.safetensors"):
+        raise BundleError(f"{path} was exported from other weights than {directory / 'model.safetensors'}: run `{export}` again")
+    return model
 
 
 def train_on_files(
@@ -280,23 +349,32 @@ def train_on_files(
 
     Skipped rows of every file are reported; the bundle's metrics.json holds dev and test reports.
     """
-    from textcnn.data.readers import read_records
-
     log = _stderr_log if verbose else (lambda message: None)
     data = config.data
+    cache_dir = default_cache_dir() if data.cache else None
 
-    def read(path: str | Path):
-        records = read_records(path, format=data.format, text_column=data.text_column, label_column=data.label_column)
-        if records.skips.num_skipped:
-            _stderr_log(records.skips.describe())
-        if not records.texts:
+    def read(path: str | Path, tokenizer: str):
+        tokenized = read_tokenized(
+            path,
+            format=data.format,
+            text_column=data.text_column,
+            label_column=data.label_column,
+            tokenizer=tokenizer,
+            lowercase=config.tokenizer.lowercase,
+            cache_dir=cache_dir,
+            log=log,
+        )
+        if tokenized.skipped:
+            _stderr_log(tokenized.skipped)
+        if not len(tokenized.texts):
             raise DataError("no labelled rows to use", path=path)
-        log(f"read {len(records):,} rows from {path}")
-        return records
+        how = "(cached)" if tokenized.cached else f"in {tokenized.seconds:.1f}s"
+        log(f"read and tokenized {len(tokenized.texts):,} texts from {path} {how}")
+        return tokenized
 
-    train = read(train_path)
-    dev = read(dev_path) if dev_path is not None else None
-    test = read(test_path) if test_path is not None else None
+    train = read(train_path, config.tokenizer.kind)
+    dev = read(dev_path, train.tokenizer) if dev_path is not None else None
+    test = read(test_path, train.tokenizer) if test_path is not None else None
     known = set(train.labels)
     for records, path in ((dev, dev_path), (test, test_path)):
         unseen = sorted({label for label in records.labels if label not in known}) if records else []
@@ -304,9 +382,10 @@ def train_on_files(
             shown = ", ".join(repr(label) for label in unseen[:10])
             raise DataError(f"label(s) {shown} never occur in the training file {train_path}", path=path)
     classifier = TextClassifier(config)
-    classifier.fit(train.texts, train.labels, dev=(dev.texts, dev.labels) if dev else None, verbose=verbose, log=log)
+    dev_data = (dev.texts, dev.labels) if dev else None
+    classifier._fit(train.texts, train.labels, dev_data, train.tokenizer, verbose=verbose, log=log)
     if test is not None:
-        encoded = classifier.encode(test.texts)
+        encoded = _encode(test.texts, classifier.vocab, classifier.config.tokenizer)
         if encoded.num_truncated:
             log(f"test: {encoded.truncation_note()}")
         classifier.metrics["test"] = classifier.evaluate(encoded, test.labels, source=str(test_path))

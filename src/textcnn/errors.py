@@ -10,7 +10,7 @@ class TextcnnError(Exception):
 
 
 class DataError(TextcnnError):
-    """Bad input data: says which file, row and column, and what is wrong."""
+    """Bad input data: says which file, row (or line) and column, and what is wrong."""
 
     def __init__(
         self,
@@ -19,9 +19,11 @@ class DataError(TextcnnError):
         path: str | Path | None = None,
         row: int | None = None,
         column: str | None = None,
+        line: int | None = None,
     ) -> None:
         self.path = str(path) if path is not None else None
         self.row = row
+        self.line = line
         self.column = column
         self.reason = reason
         where = []
@@ -29,6 +31,8 @@ class DataError(TextcnnError):
             where.append(self.path)
         if row is not None:
             where.append(f"row {row}")
+        if line is not None:
+            where.append(f"line {line}")
         if column is not None:
             where.append(f"column {column!r}")
         super().__init__(f"{', '.join(where)}: {reason}" if where else reason)

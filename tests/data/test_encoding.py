@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from textcnn.data.encoding import choose_max_len, encode_texts, encode_tokens
 from textcnn.data.tokenizers import WordTokenizer
@@ -52,3 +53,61 @@ def test_choose_max_len_stays_within_floor_and_cap():
     assert choose_max_len(np.array([3, 4, 5])) == 16
     assert choose_max_len(np.arange(1, 101)) == 100
     assert choose_max_len(np.array([5000] * 10)) == 400
+
+
+TOKEN_LISTS = [["b", "a", "c"], ["c", "c", "d"], [], ["a", "<unk>", "e", "b", "b"], ["d"]]
+
+
+def _compact(token_lists):
+    from textcnn.data.encoding import tokenize_compact
+
+    texts = [" ".join(tokens) for tokens in token_lists]
+    return tokenize_compact(texts, str.split)
+
+
+def test_compact_tokens_spell_out_each_text():
+    compact = _compact(TOKEN_LISTS)
+
+    assert compact.tokens == ["b", "a", "c", "d", "<unk>", "e"]  # first seen first
+    assert [[compact.tokens[j] for j in compact.select(np.array([i])).flat_ids()] for i in range(5)] == TOKEN_LISTS
+
+
+@pytest.mark.parametrize("min_freq, max_size", [(1, None), (2, None), (1, 4)])
+def test_compact_vocab_and_ids_equal_the_token_list_path(min_freq, max_size):
+    from textcnn.data.encoding import build_compact_vocab, encode_compact
+
+    subset = np.array([4, 1, 3])
+    compact = _compact(TOKEN_LISTS)
+
+    vocab = build_compact_vocab(compact.select(subset), min_freq=min_freq, max_size=max_size)
+    expected = build_vocab([TOKEN_LISTS[i] for i in subset], min_freq=min_freq, max_size=max_size)
+    assert vocab.tokens == expected.tokens
+    encoded, reference = encode_compact(compact, vocab, max_len=2), encode_tokens(TOKEN_LISTS, vocab, max_len=2)
+    for name in ("ids", "offsets", "lengths"):
+        np.testing.assert_array_equal(getattr(encoded, name), getattr(reference, name))
+    assert (encoded.num_truncated, encoded.tokens_cut, encoded.tokens_total) == (3, 5, 12)
+
+
+def test_compact_encoding_without_max_len_keeps_whole_texts():
+    from textcnn.data.encoding import build_compact_vocab, encode_compact
+
+    compact = _compact(TOKEN_LISTS)
+    vocab = build_compact_vocab(compact)
+
+    encoded, reference = encode_compact(compact, vocab, max_len=None), encode_tokens(TOKEN_LISTS, vocab, max_len=None)
+    for name in ("ids", "offsets", "lengths"):
+        np.testing.assert_array_equal(getattr(encoded, name), getattr(reference, name))
+    assert encoded.lengths.tolist() == [len(tokens) for tokens in TOKEN_LISTS]
+    assert (encoded.num_truncated, encoded.tokens_cut, encoded.tokens_total) == (0, 0, 12)
+
+
+def test_concat_compact_keeps_every_text_over_one_table():
+    from textcnn.data.encoding import build_compact_vocab, concat_compact
+
+    first, second = _compact(TOKEN_LISTS[:3]), _compact(TOKEN_LISTS[3:])
+    whole = _compact(TOKEN_LISTS)
+    subset = whole.select(np.array([4, 0]))
+
+    for joined, expected in ((concat_compact(first, second), TOKEN_LISTS), (concat_compact(subset, whole.select(np.array([2, 1]))), [TOKEN_LISTS[i] for i in (4, 0, 2, 1)])):
+        assert [[joined.tokens[j] for j in joined.select(np.array([i])).flat_ids()] for i in range(len(joined))] == expected
+        assert build_compact_vocab(joined).tokens == build_vocab(expected).tokens

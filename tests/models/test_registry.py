@@ -27,6 +27,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in sorted(TINY)] 
     ("textcnn", {"pooling": "attention"}),
     ("textcnn", {"positions": "learned"}),
     ("textcnn", {"positions": "sinusoidal"}),
+    ("textcnn", {"ngram_bag": 2, "ngram_buckets": 64, "ngram_dim": 8}),
+    ("textcnn", {"ngram_bag": 3, "ngram_buckets": 64, "ngram_dim": 8, "ngram_combine": "logits"}),
 ]
 CASE_IDS = [name + "".join(f"-{key}={value}" for key, value in changes.items()) for name, changes in CASES]
 

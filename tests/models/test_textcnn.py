@@ -9,7 +9,7 @@ from textcnn import TextClassifier
 from textcnn.config import TextCNNConfig, build_config
 from textcnn.errors import ConfigError
 from textcnn.models import MODELS, TextCNN, build_model
-from textcnn.models.layers import AttentionPool, masked_kmax_pool
+from textcnn.models.layers import AttentionPool, NgramBag, hashed_ngram_ids, masked_kmax_pool
 
 VOCAB_SIZE, NUM_CLASSES = 50, 3
 
@@ -131,7 +131,8 @@ def test_impossible_sizes_are_rejected(vocab_size, num_classes):
 
 
 @pytest.mark.parametrize(("padding", "expected"), [("valid", [10, 9, 8, 7]), ("same", [11, 11, 11, 11])])
-def test_conv_output_length_follows_the_padding(padding, expected):
+def test_conv_output_length_follows_the_padding(padding, expected, monkeypatch):
+    monkeypatch.setattr("textcnn.models.textcnn._MATMUL_BELOW_FILTERS", 0)  # the Conv1d path, which the hooks see
     model = tiny_model(padding=padding, kernel_sizes=(2, 3, 4, 5))
     sizes = []
     for conv in model.convs:
@@ -144,7 +145,8 @@ def test_conv_output_length_follows_the_padding(padding, expected):
     assert sizes == expected  # (W - F + 2P) / 1 + 1 with W = 11
 
 
-def test_same_padding_centres_each_window_on_its_token():
+def test_same_padding_centres_each_window_on_its_token(monkeypatch):
+    monkeypatch.setattr("textcnn.models.textcnn._MATMUL_BELOW_FILTERS", 0)  # the Conv1d path, which the hook sees
     model = tiny_model(padding="same", kernel_sizes=(3,), pooling="attention")
     ids, lengths = _batch([6])
     changed = ids.clone()
@@ -221,3 +223,83 @@ def test_max_positions_limits_max_len_only_when_positions_are_used(english, tiny
     TextClassifier(**settings, max_positions=4).fit(texts, labels, verbose=False)  # no positions: no limit
     with pytest.raises(ConfigError, match=r"max_len: 8 is longer than model\.max_positions \(4\)"):
         TextClassifier(**settings, max_positions=4, positions="learned").fit(texts, labels, verbose=False)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("pooling", ["max", "max_avg", "kmax", "attention"])
+def test_matmul_convolutions_equal_conv1d(monkeypatch, pooling, padding):
+    import textcnn.models.textcnn as module
+
+    torch.manual_seed(0)
+    config = TextCNNConfig(embed_dim=8, kernel_sizes=(1, 2, 4), num_filters=4, pooling=pooling, padding=padding)
+    model = build_model(config, vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES).eval()
+    ids, lengths = _batch([7, 3, 1, 5], extra_padding=2)  # texts shorter than the widest kernel too
+    monkeypatch.setattr(module, "_MATMUL_BELOW_FILTERS", 1_000)
+    by_matmul = model(ids, lengths)
+    monkeypatch.setattr(module, "_MATMUL_BELOW_FILTERS", 0)
+    by_conv1d = model(ids, lengths)
+
+    torch.testing.assert_close(by_matmul, by_conv1d, rtol=0, atol=1e-5)
+
+
+# The bag-of-n-grams branch (model.ngram_bag).
+
+
+def test_ngram_bag_is_off_by_default_and_adds_no_weights():
+    assert TextCNNConfig().ngram_bag == 0
+    keys = set(tiny_model().state_dict())
+
+    assert not any("ngram" in key for key in keys)
+    assert {key for key in tiny_model(ngram_bag=2, ngram_buckets=16).state_dict() if "ngram" in key} == {"ngram_bag.table.weight"}
+    assert "ngram_classifier.weight" in tiny_model(ngram_bag=2, ngram_combine="logits").state_dict()
+
+
+def test_hashed_ngram_ids_count_real_ngrams_only():
+    ids = torch.tensor([[5, 6, 7, 8], [5, 6, 0, 0], [9, 0, 0, 0]])  # lengths 4, 2, 1
+    mask = torch.tensor([[True] * 4, [True, True, False, False], [True, False, False, False]])
+
+    rows, keep = hashed_ngram_ids(ids, mask, order=3, vocab_size=VOCAB_SIZE, buckets=1_000)
+
+    assert rows.shape == keep.shape == (3, 4 + 3 + 2)  # unigrams, bigrams, trigrams
+    assert keep.sum(dim=1).tolist() == [4 + 3 + 2, 2 + 1, 1]
+    assert rows[:, :4].tolist() == ids.tolist()  # unigrams keep their own rows
+    assert bool(((rows[:, 4:] >= VOCAB_SIZE) & (rows[:, 4:] < VOCAB_SIZE + 1_000)).all())
+    assert rows[0, 4] == rows[1, 4]  # the bigram (5, 6) hashes to one row wherever it is
+    assert rows[0, 4] != rows[0, 5]
+
+
+def test_hashed_ngram_ids_of_a_text_shorter_than_the_order():
+    rows, keep = hashed_ngram_ids(torch.tensor([[3]]), torch.tensor([[True]]), order=3, vocab_size=VOCAB_SIZE, buckets=8)
+
+    assert rows.tolist() == [[3]] and keep.tolist() == [[True]]
+
+
+def test_ngram_bag_sees_word_order_from_order_two_on():
+    torch.manual_seed(0)
+    ids = torch.tensor([[4, 9, 12, 30]])
+    swapped = torch.tensor([[9, 4, 30, 12]])
+    mask = torch.ones(1, 4, dtype=torch.bool)
+
+    unigrams = NgramBag(VOCAB_SIZE, order=1, buckets=64, dim=8)
+    bigrams = NgramBag(VOCAB_SIZE, order=2, buckets=64, dim=8)
+
+    torch.testing.assert_close(unigrams(swapped, mask), unigrams(ids, mask))  # a bag of words
+    assert not torch.allclose(bigrams(swapped, mask), bigrams(ids, mask))
+
+
+@pytest.mark.parametrize("combine", ["concat", "logits"])
+def test_ngram_bag_changes_the_logits(combine):
+    ids, lengths = _batch([6, 3])
+    model = tiny_model(ngram_bag=2, ngram_buckets=64, ngram_combine=combine)
+
+    with torch.no_grad():
+        features, logits = model.features(ids, lengths), model(ids, lengths)
+        model.ngram_bag.table.weight.normal_()
+
+        torch.testing.assert_close(model.features(ids, lengths), features)  # the CNN part does not see the bag
+        assert not torch.allclose(model(ids, lengths), logits)
+
+
+def test_ngram_bag_order_is_limited_to_trigrams():
+    with pytest.raises(ConfigError, match=r"model\.ngram_bag: "):
+        build_config(None, {"model.ngram_bag": 4})

@@ -52,3 +52,24 @@ def test_weight_decay_spares_biases_and_embeddings():
     decayed = {id(p) for group in optimizer.param_groups if group["weight_decay"] > 0 for p in group["params"]}
     names = {name for name, p in model.named_parameters() if id(p) in decayed}
     assert names == {"convs.0.weight", "classifier.weight"}
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_fused_optimizer_steps_like_the_plain_one(weight_decay):
+    fused_model, plain_model = _model().eval(), _model().eval()  # eval: no random dropout
+    plain_model.load_state_dict(fused_model.state_dict())
+    fused = build_optimizer(fused_model, TrainConfig(lr=0.01, weight_decay=weight_decay))
+    twin = dict(zip(fused_model.parameters(), plain_model.parameters()))
+    groups = [{**group, "params": [twin[p] for p in group["params"]], "fused": None} for group in fused.param_groups]
+    plain = type(fused)(groups)
+    ids, lengths = torch.randint(0, 20, (6, 5)), torch.full((6,), 5)
+
+    for _ in range(5):
+        for model, optimizer in ((fused_model, fused), (plain_model, plain)):
+            optimizer.zero_grad()
+            model(ids, lengths).square().sum().backward()
+            optimizer.step()
+
+    assert fused.defaults["fused"]
+    for a, b in zip(fused_model.parameters(), plain_model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -30,7 +30,7 @@ def test_run_info_names_seed_versions_device_and_threads():
     info = run_info(build_config(None, {"seed": 5}), torch.device("cpu"))
 
     assert info["seed"] == 5
-    assert info["embedding_mode"] == "rand" and info["vectors"] is None  # this version: random embeddings only
+    assert info["embedding_mode"] == "rand" and info["vectors"] is None  # auto without vectors: random embeddings
     assert (info["textcnn_version"], info["torch_version"]) == (textcnn.__version__, torch.__version__)
     assert (info["numpy_version"], info["python_version"]) == (np.__version__, platform.python_version())
     assert info["device"].startswith("cpu (")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from textcnn.data.tokenizers import Tokenizer
-from textcnn.data.vocab import Vocab
+from textcnn.data.vocab import PAD, UNK, UNK_ID, Vocab
 
 
 @dataclass
@@ -40,6 +41,101 @@ class EncodedTexts:
         )
 
 
+@dataclass
+class TokenizedTexts:
+    """Texts tokenized once, as ids into their own table of distinct tokens (in order of first sight).
+
+    Text ``i`` is ``tokens[j] for j in ids[offsets[i]:offsets[i] + lengths[i]]``; looking the table up
+    in a vocabulary then costs one step per distinct token, not per token.
+    """
+
+    tokens: list[str]  # distinct tokens, first seen first
+    ids: np.ndarray  # (total_tokens,) int32 indices into ``tokens``
+    offsets: np.ndarray  # (num_texts,) int64
+    lengths: np.ndarray  # (num_texts,) int64
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def select(self, index: np.ndarray) -> "TokenizedTexts":
+        """The texts at ``index`` (the arrays of tokens are shared, not copied)."""
+        return TokenizedTexts(self.tokens, self.ids, self.offsets[index], self.lengths[index])
+
+    def flat_ids(self, max_len: int | None = None) -> np.ndarray:
+        """The table ids of all texts, one after the other (at most ``max_len`` per text)."""
+        lengths = self.lengths if max_len is None else np.minimum(self.lengths, max_len)
+        return self.ids[_positions(self.offsets, lengths)]
+
+
+def _starts(lengths: np.ndarray) -> np.ndarray:
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    if len(lengths):
+        np.cumsum(lengths[:-1], out=starts[1:])
+    return starts
+
+
+def _positions(offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Flat positions of the first ``lengths[i]`` tokens of each text starting at ``offsets[i]``."""
+    shift = np.repeat(offsets - _starts(lengths), lengths)  # (total,)
+    return shift + np.arange(len(shift), dtype=np.int64)
+
+
+def tokenize_compact(texts: Sequence[str], tokenizer: Tokenizer) -> TokenizedTexts:
+    """Tokenize each text once into a ``TokenizedTexts`` (no per-text token lists are kept)."""
+    index: dict[str, int] = {}
+    ids = array("i")
+    lengths = np.empty(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        tokens = tokenizer(text)
+        lengths[i] = len(tokens)
+        ids.extend([index.setdefault(token, len(index)) for token in tokens])
+    flat = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.zeros(0, dtype=np.int32)
+    return TokenizedTexts(list(index), flat, _starts(lengths), lengths)
+
+
+def concat_compact(first: TokenizedTexts, second: TokenizedTexts) -> TokenizedTexts:
+    """The texts of ``first`` then those of ``second``, over one table of tokens."""
+    tokens = list(first.tokens)
+    remap = np.arange(len(second.tokens), dtype=np.int32)
+    if second.tokens is not first.tokens:  # tables of different files: add the second's new tokens
+        index = {token: i for i, token in enumerate(tokens)}
+        remap = np.fromiter((index.setdefault(t, len(index)) for t in second.tokens), dtype=np.int32, count=len(second.tokens))
+        tokens = list(index)
+    ids = np.concatenate([first.flat_ids(), remap[second.flat_ids()]]).astype(np.int32)
+    lengths = np.concatenate([first.lengths, second.lengths])
+    return TokenizedTexts(tokens, ids, _starts(lengths), lengths)
+
+
+def build_compact_vocab(texts: TokenizedTexts, *, min_freq: int = 1, max_size: int | None = None) -> Vocab:
+    """The vocabulary ``build_vocab`` makes from the same texts: most frequent first, ties by first sight."""
+    flat = texts.flat_ids()
+    counts = np.bincount(flat, minlength=len(texts.tokens))
+    seen, first = np.unique(flat, return_index=True)
+    first_seen = np.full(len(texts.tokens), len(flat), dtype=np.int64)
+    first_seen[seen] = first
+    order = np.lexsort((first_seen, -counts))  # count descending, then first sight
+    order = order[counts[order] >= max(1, min_freq)]
+    kept = [texts.tokens[i] for i in order if texts.tokens[i] not in (PAD, UNK)]
+    if max_size is not None:
+        kept = kept[: max(0, max_size - 2)]
+    return Vocab([PAD, UNK, *kept])
+
+
+def encode_compact(texts: TokenizedTexts, vocab: Vocab, max_len: int | None) -> EncodedTexts:
+    """Vocabulary ids of ``texts``, each cut to its first ``max_len`` tokens (none: whole; vectorized)."""
+    get = vocab.index.get
+    lookup = np.fromiter((get(token, UNK_ID) for token in texts.tokens), dtype=np.int32, count=len(texts.tokens))
+    lengths = texts.lengths if max_len is None else np.minimum(texts.lengths, max_len)
+    return EncodedTexts(
+        ids=lookup[texts.flat_ids(max_len)],
+        offsets=_starts(lengths),
+        lengths=lengths,
+        num_truncated=int((texts.lengths > lengths).sum()),
+        tokens_cut=int((texts.lengths - lengths).sum()),
+        tokens_total=int(texts.lengths.sum()),
+    )
+
+
 def tokenize_texts(texts: Sequence[str], tokenizer: Tokenizer) -> list[list[str]]:
     """Each text as a list of tokens."""
     return [tokenizer(text) for text in texts]
@@ -69,8 +165,8 @@ def encode_tokens(token_lists: Sequence[Sequence[str]], vocab: Vocab, max_len: i
 
 
 def encode_texts(texts: Sequence[str], tokenizer: Tokenizer, vocab: Vocab, max_len: int | None) -> EncodedTexts:
-    """Tokenize and encode ``texts`` in one pass."""
-    return encode_tokens(tokenize_texts(texts, tokenizer), vocab, max_len)
+    """Tokenize and encode ``texts`` (``max_len`` none: whole texts)."""
+    return encode_compact(tokenize_compact(texts, tokenizer), vocab, max_len)
 
 
 def choose_max_len(lengths: np.ndarray, *, percentile: float = 99.0, floor: int = 16, cap: int = 400) -> int:

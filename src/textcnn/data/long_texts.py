@@ -1,6 +1,6 @@
 """Texts longer than ``max_len``: truncate, keep head and tail, or cut into overlapping windows.
 
-Every function takes whole texts (``encode_tokens(..., max_len=None)``) and works on the flat ids +
+Every function takes whole texts (``encode_compact(..., max_len=None)``) and works on the flat ids +
 offsets arrays with NumPy, without a Python loop over texts.
 """
 

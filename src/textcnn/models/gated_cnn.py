@@ -1,6 +1,6 @@
 """Gated convolutional encoder in the style of Gehring et al. (2017), pooled for classification.
 
-token ids -> embeddings + positions (batch, seq_len, embed_dim) -> linear to hidden_dim
+token ids -> embeddings (rand, static, nonstatic or multichannel) + positions (batch, seq_len, embed_dim) -> linear to hidden_dim
           -> num_layers x [ Conv1d(hidden, 2 * hidden, k) with same or causal (front) padding
                             -> GLU (a * sigmoid(b)) -> dropout -> residual (LayerNorm or * sqrt(0.5)) ]
           -> pooling over real tokens (batch, hidden_dim) -> dropout -> linear -> logits
@@ -15,7 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from textcnn.config import GatedCNNConfig
+from textcnn.config import GatedCNNConfig, resolve_embedding_mode
+from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import PositionEmbedding, apply_token_dropout, length_mask, masked_avg_pool, masked_max_pool
 
 
@@ -43,13 +44,21 @@ class GatedCNN(nn.Module):
     """Stacked gated convolutions with residual connections, pooled over time."""
 
     def __init__(
-        self, config: GatedCNNConfig, *, vocab_size: int, num_classes: int, pad_id: int = 0, unk_id: int = 1
+        self,
+        config: GatedCNNConfig,
+        *,
+        vocab_size: int,
+        num_classes: int,
+        pad_id: int = 0,
+        unk_id: int = 1,
+        vectors: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.pad_id, self.unk_id = pad_id, unk_id
         self.min_len = 1
-        self.embedding = nn.Embedding(vocab_size, config.embed_dim, padding_idx=pad_id)
+        mode = resolve_embedding_mode(config.embedding_mode, vectors is not None)
+        self.embedding = TokenEmbedding(vocab_size, config.embed_dim, mode=mode, pad_id=pad_id, vectors=vectors)
         self.positions = PositionEmbedding(config.positions, config.max_positions, config.embed_dim)
         self.project = nn.Linear(config.embed_dim, config.hidden_dim)
         self.blocks = nn.ModuleList(GatedConvBlock(config) for _ in range(config.num_layers))

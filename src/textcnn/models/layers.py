@@ -129,3 +129,52 @@ class PositionEmbedding(nn.Module):
         if self.kind == "sinusoidal":
             return x + self.sinusoid[:seq_len][None]  # (batch, seq_len, dim)
         return x
+
+
+# Multipliers of the n-gram hash (fastText-like): ids fold in one at a time, modulo a Mersenne prime,
+# so every intermediate value stays far below 2**63 in int64 arithmetic.
+_HASH_MULTIPLIER = 1_000_003
+_HASH_MODULUS = 2**31 - 1
+
+
+def hashed_ngram_ids(ids: torch.Tensor, mask: torch.Tensor, order: int, vocab_size: int, buckets: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unigram ids and hashed n-gram ids (n = 2 .. ``order``) of (batch, seq_len) ``ids``.
+
+    Unigrams keep their own id (rows ``0 .. vocab_size - 1`` of a table); an n-gram of adjacent
+    tokens ``t .. t + n - 1`` gets row ``vocab_size + hash % buckets``. An n-gram counts only when its
+    last token is real (``mask``, (batch, seq_len), true at real tokens, a prefix of each row), so
+    padding never adds one.
+
+    Returns:
+        ((batch, count) int64 rows, (batch, count) bool keep), count = sum over n of (seq_len - n + 1).
+    """
+    rows, keep = [ids], [mask]
+    seq_len = ids.size(1)
+    for n in range(2, order + 1):
+        if seq_len < n:
+            break
+        h = ids[:, : seq_len - n + 1].long()
+        for i in range(1, n):
+            h = (h * _HASH_MULTIPLIER + ids[:, i : seq_len - n + 1 + i]) % _HASH_MODULUS
+        rows.append(vocab_size + h % buckets)  # (batch, seq_len - n + 1)
+        keep.append(mask[:, n - 1 :])  # window t is real when token t + n - 1 is
+    return torch.cat(rows, dim=1), torch.cat(keep, dim=1)
+
+
+class NgramBag(nn.Module):
+    """fastText's text vector: the mean of learned vectors of a text's unigrams and hashed n-grams.
+
+    (batch, seq_len) ids and their (batch, seq_len) real-token mask -> (batch, dim).
+    """
+
+    def __init__(self, vocab_size: int, order: int, buckets: int, dim: int) -> None:
+        super().__init__()
+        self.vocab_size, self.order, self.buckets = vocab_size, order, buckets
+        self.table = nn.Embedding(vocab_size + (buckets if order >= 2 else 0), dim)
+        nn.init.uniform_(self.table.weight, -1.0 / dim, 1.0 / dim)  # fastText's initialisation
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        rows, keep = hashed_ngram_ids(ids, mask, self.order, self.vocab_size, self.buckets)  # (batch, count) each
+        weights = keep.to(self.table.weight.dtype)[:, :, None]  # (batch, count, 1)
+        total = (self.table(rows) * weights).sum(dim=1)  # (batch, dim)
+        return total / weights.sum(dim=1).clamp(min=1.0)  # (batch, dim)

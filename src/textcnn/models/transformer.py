@@ -1,6 +1,6 @@
 """The comparison model: a small Transformer encoder (Vaswani et al. 2017) for classification.
 
-token ids -> embeddings * sqrt(embed_dim) + positions (batch, seq_len, embed_dim)
+token ids -> embeddings (rand, static, nonstatic or multichannel) * sqrt(embed_dim) + positions (batch, seq_len, embed_dim)
           -> num_layers x [ multi-head self-attention with a padding mask -> residual + LayerNorm
                             -> feed-forward -> residual + LayerNorm ]
           -> mean over real tokens (or the first token) (batch, embed_dim) -> dropout -> linear
@@ -13,7 +13,8 @@ import math
 import torch
 from torch import nn
 
-from textcnn.config import TransformerConfig
+from textcnn.config import TransformerConfig, resolve_embedding_mode
+from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import PositionEmbedding, apply_token_dropout, length_mask, masked_avg_pool
 
 
@@ -21,13 +22,26 @@ class TransformerClassifier(nn.Module):
     """Post-LayerNorm Transformer encoder with masked pooling."""
 
     def __init__(
-        self, config: TransformerConfig, *, vocab_size: int, num_classes: int, pad_id: int = 0, unk_id: int = 1
+        self,
+        config: TransformerConfig,
+        *,
+        vocab_size: int,
+        num_classes: int,
+        pad_id: int = 0,
+        unk_id: int = 1,
+        vectors: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.pad_id, self.unk_id = pad_id, unk_id
         self.min_len = 1
-        self.embedding = nn.Embedding(vocab_size, config.embed_dim, padding_idx=pad_id)
+        self.embedding = TokenEmbedding(
+            vocab_size,
+            config.embed_dim,
+            mode=resolve_embedding_mode(config.embedding_mode, vectors is not None),
+            pad_id=pad_id,
+            vectors=vectors,
+        )
         self.positions = PositionEmbedding(config.positions, config.max_positions, config.embed_dim)
         self.embed_dropout = nn.Dropout(config.dropout)
         layer = nn.TransformerEncoderLayer(
@@ -36,9 +50,7 @@ class TransformerClassifier(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.embed_dim, num_classes)
-        nn.init.normal_(self.embedding.weight, std=config.embed_dim**-0.5)
-        with torch.no_grad():
-            self.embedding.weight[pad_id].zero_()
+        self.embedding.init_random(lambda weight: nn.init.normal_(weight, std=config.embed_dim**-0.5))
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""

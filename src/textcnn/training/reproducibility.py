@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import random
 from pathlib import Path
@@ -11,7 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from textcnn.config import RunConfig
+from textcnn.config import RunConfig, resolve_embedding_mode
+from textcnn.data.cache import file_sha256
 from textcnn.errors import ConfigError
 from textcnn.version import __version__
 
@@ -24,6 +24,12 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` CPU threads in torch's operators (``None``: leave torch's choice)."""
+    if threads is not None and threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA when available (else CPU); other names as given, checked."""
     if name == "auto":
@@ -32,15 +38,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"train.device: {name!r} was asked for but CUDA is not available on this machine")
     return device
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (read in chunks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def describe_files(splits: dict[str, str | Path | None]) -> dict[str, dict[str, str]]:
@@ -58,15 +55,16 @@ def describe_device(device: torch.device) -> str:
 def run_info(config: RunConfig, device: torch.device) -> dict[str, Any]:
     """What a reader needs to reproduce a run: seed, embeddings, versions, platform, device and threads.
 
-    Embedding settings are read by name where this version's config has them (``model.embedding_mode``,
-    ``data.vectors``); without them the embeddings are random (Kim's ``rand``).
+    The embedding mode is resolved (``auto``: ``nonstatic`` with ``data.vectors``, else ``rand``); a
+    model without the setting has random embeddings (Kim's ``rand``).
     """
     vectors = getattr(config.data, "vectors", None)
+    mode = resolve_embedding_mode(getattr(config.model, "embedding_mode", "rand"), vectors is not None)
     if vectors is not None and Path(vectors).is_file():
         vectors = {"path": str(vectors), "sha256": file_sha256(vectors)}
     return {
         "seed": config.train.seed,
-        "embedding_mode": getattr(config.model, "embedding_mode", "rand"),
+        "embedding_mode": mode,
         "vectors": vectors,
         "textcnn_version": __version__,
         "torch_version": torch.__version__,

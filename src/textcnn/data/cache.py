@@ -1,0 +1,162 @@
+"""Read and tokenize a data file once: a second run on the same file loads the result from disk.
+
+A cache entry is one ``.npz`` file (NumPy arrays and a JSON header; no pickles) named by the sha256
+of the file's bytes, the reader settings, the tokenizer settings and the textcnn version. An entry
+that is missing, damaged or made for other settings is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from textcnn.data.encoding import TokenizedTexts, tokenize_compact
+from textcnn.data.readers import detect_format, read_records
+from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
+from textcnn.version import __version__
+
+CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    """``$TEXTCNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/textcnn``, else ``~/.cache/textcnn``."""
+    configured = os.environ.get("TEXTCNN_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "textcnn"
+
+
+@dataclass
+class TokenizedFile:
+    """A data file read and tokenized: the texts as token ids, their labels, what was skipped."""
+
+    texts: TokenizedTexts
+    labels: list[str | int] | None
+    tokenizer: str  # the tokenizer kind used (``auto`` resolved)
+    skipped: str  # the SkipReport line, empty when no row was skipped
+    cached: bool  # loaded from the cache
+    seconds: float  # time spent reading and tokenizing (or loading)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_tokenized(
+    path: str | Path,
+    *,
+    format: str = "auto",
+    text_column: str = "text",
+    label_column: str | None = "label",
+    tokenizer: str = "auto",
+    lowercase: bool = True,
+    cache_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> TokenizedFile:
+    """Read ``path`` (as ``read_records``) and tokenize its texts, through the cache in ``cache_dir``.
+
+    Without ``cache_dir`` (or for stdin) nothing is cached. ``tokenizer`` may be ``auto``: it is resolved on the
+    file's texts, and the kind used is returned.
+
+    Raises:
+        DataError: as ``read_records``.
+    """
+    started = time.perf_counter()
+    entry = None
+    if cache_dir is not None and Path(path).is_file():
+        settings = {
+            "cache_format": CACHE_FORMAT,
+            "textcnn": __version__,
+            "sha256": file_sha256(path),
+            "reader": [detect_format(path, format), text_column, label_column],
+            "tokenizer": [tokenizer, lowercase, _segmenter_version(tokenizer)],
+        }
+        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+        entry = Path(cache_dir) / f"{key}.npz"
+        loaded = _load_entry(entry, key, log)
+        if loaded is not None:
+            loaded.seconds = time.perf_counter() - started
+            return loaded
+    records = read_records(path, format=format, text_column=text_column, label_column=label_column)
+    kind = resolve_tokenizer_kind(tokenizer, records.texts)
+    texts = tokenize_compact(records.texts, build_tokenizer(kind, lowercase))
+    result = TokenizedFile(texts, records.labels, kind, records.skips.describe(), False, 0.0)
+    if entry is not None:
+        _save_entry(entry, key, result, log)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _segmenter_version(kind: str) -> str | None:
+    # A new rjieba release may cut words differently.
+    if kind != "jieba":
+        return None
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rjieba")
+    except PackageNotFoundError:
+        return None
+
+
+def _save_entry(entry: Path, key: str, data: TokenizedFile, log: Callable[[str], None] | None) -> None:
+    header = {"key": key, "tokens": data.texts.tokens, "labels": data.labels, "tokenizer": data.tokenizer, "skipped": data.skipped}
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=entry.parent, prefix=".tmp-", suffix=".npz", delete=False) as handle:
+            np.savez(
+                handle,
+                header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+                ids=data.texts.ids,
+                offsets=data.texts.offsets,
+                lengths=data.texts.lengths,
+            )
+        os.replace(handle.name, entry)  # atomic: a reader sees the old entry or the whole new one
+    except OSError as error:
+        if log:
+            log(f"note: could not write the tokenization cache {entry}: {error.strerror or error}")
+
+
+def _load_entry(entry: Path, key: str, log: Callable[[str], None] | None) -> TokenizedFile | None:
+    if not entry.exists():
+        return None
+    try:
+        with np.load(entry, allow_pickle=False) as arrays:
+            header = json.loads(arrays["header"].tobytes().decode("utf-8"))
+            ids, offsets, lengths = arrays["ids"], arrays["offsets"], arrays["lengths"]
+        texts = TokenizedTexts(list(header["tokens"]), ids, offsets, lengths)
+        labels = header["labels"]
+        _check_entry(header, key, texts, labels)
+        return TokenizedFile(texts, labels, header["tokenizer"], header["skipped"], True, 0.0)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+        if log:
+            log(f"note: ignoring the damaged tokenization cache entry {entry} ({error}); rebuilding it")
+        return None
+
+
+def _check_entry(header: dict, key: str, texts: TokenizedTexts, labels: list | None) -> None:
+    if header.get("key") != key:
+        raise ValueError("made for other settings")
+    if (texts.ids.dtype, texts.offsets.dtype, texts.lengths.dtype) != (np.int32, np.int64, np.int64):
+        raise ValueError("unexpected array types")
+    n = len(texts.lengths)
+    if len(texts.offsets) != n or (labels is not None and len(labels) != n):
+        raise ValueError("arrays of different lengths")
+    if n and (texts.lengths.min() < 0 or texts.offsets.min() < 0 or (texts.offsets + texts.lengths).max() > len(texts.ids)):
+        raise ValueError("offsets out of range")
+    if len(texts.ids) and (texts.ids.min() < 0 or texts.ids.max() >= len(texts.tokens)):
+        raise ValueError("token ids out of range")

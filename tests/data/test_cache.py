@@ -1,0 +1,76 @@
+"""The tokenization cache: a second read of the same file skips tokenizing; other files or settings miss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import textcnn.data.cache as cache
+from textcnn.data.cache import default_cache_dir, read_tokenized
+
+
+def _read(path, cache_dir, **settings):
+    return read_tokenized(path, cache_dir=cache_dir, **settings)
+
+
+def _same(a, b) -> None:
+    assert a.texts.tokens == b.texts.tokens
+    for name in ("ids", "offsets", "lengths"):
+        np.testing.assert_array_equal(getattr(a.texts, name), getattr(b.texts, name))
+    assert (a.labels, a.tokenizer, a.skipped) == (b.labels, b.tokenizer, b.skipped)
+
+
+def test_second_read_hits_the_cache_and_gives_identical_ids(write_data, tmp_path, english, monkeypatch):
+    path = write_data("train.csv", [*english[0], " "], [*english[1], "positive"])
+    first = _read(path, tmp_path / "cache")
+    monkeypatch.setattr(cache, "tokenize_compact", lambda *args: pytest.fail("tokenized again"))
+
+    second = _read(path, tmp_path / "cache")
+
+    assert (first.cached, second.cached) == (False, True)
+    _same(first, second)
+    assert second.tokenizer == "word" and "1 row with empty text" in second.skipped
+
+
+def test_changed_content_or_settings_miss(write_data, tmp_path, english):
+    texts, labels = english
+    path = write_data("train.csv", texts, labels)
+    _read(path, tmp_path)
+
+    assert _read(path, tmp_path).cached
+    assert not _read(path, tmp_path, lowercase=False).cached
+    assert not _read(path, tmp_path, tokenizer="char").cached
+    assert not _read(path, tmp_path, label_column=None).cached
+    write_data("train.csv", texts[:-1], labels[:-1])
+    changed = _read(path, tmp_path)
+    assert not changed.cached and len(changed.texts) == len(texts) - 1
+
+
+def test_damaged_entry_is_ignored_and_rebuilt(write_data, tmp_path, english):
+    path = write_data("train.csv", *english)
+    first = _read(path, tmp_path)
+    [entry] = tmp_path.glob("*.npz")
+    entry.write_bytes(entry.read_bytes()[:100])
+    messages: list[str] = []
+
+    rebuilt = read_tokenized(path, cache_dir=tmp_path, log=messages.append)
+
+    assert not rebuilt.cached and "damaged" in messages[0]
+    _same(first, rebuilt)
+    assert _read(path, tmp_path).cached
+
+
+def test_no_cache_dir_writes_nothing(write_data, tmp_path, english):
+    path = write_data("train.csv", *english)
+
+    assert not _read(path, None).cached
+    assert not _read(path, None).cached
+    assert not list(tmp_path.rglob("*.npz"))
+
+
+def test_cache_dir_comes_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEXTCNN_CACHE_DIR", str(tmp_path / "here"))
+    assert default_cache_dir() == tmp_path / "here"
+    monkeypatch.delenv("TEXTCNN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "textcnn"
