@@ -224,3 +224,14 @@ def test_using_an_untrained_classifier_is_a_textcnn_error(call, tmp_path):
 
     with pytest.raises(TextcnnError, match="not trained yet"):
         calls[call]()
+
+
+@pytest.mark.parametrize("setting", [{"class_weight": "balanced"}, {"sampler": "balanced"}])
+def test_class_weight_or_balanced_sampler_fit_a_skewed_single_label_set(tiny_settings, english, setting):
+    texts, labels = english
+    keep = [i for i, label in enumerate(labels) if label == "positive" or i % 4 == 1]  # 20 positive, 10 negative
+    texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+
+    classifier = TextClassifier(**tiny_settings, **setting).fit(texts, labels, dev=(texts, labels), verbose=False)
+
+    assert classifier.evaluate(texts, labels)["macro_f1"] == 1.0
