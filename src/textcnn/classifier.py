@@ -70,19 +70,7 @@ class TextClassifier:
         are left out and counted in the log.
         """
         log = log or (_stderr_log if verbose else (lambda message: None))
-        texts, labels = list(texts), list(labels)
-        if len(texts) != len(labels):
-            raise DataError(f"{len(texts)} texts but {len(labels)} labels")
-        multi_label = self._resolve_multi_label(labels)
-        if multi_label:
-            texts, labels = _drop_empty_label_lists(texts, [_as_list(item) for item in labels], "train", log)
-            if dev is not None:
-                dev = _drop_empty_label_lists(list(dev[0]), [_as_list(item) for item in dev[1]], "dev", log)
-        if len(texts) < 2:
-            raise DataError("need at least 2 training texts")
-        distinct = {label for item in labels for label in item} if multi_label else set(labels)
-        if len(distinct) < 2:
-            raise DataError(f"need at least 2 classes to train a classifier, found only {next(iter(distinct))!r}")
+        texts, labels, dev, multi_label = self._check_labels(list(texts), list(labels), dev, log)
         metric = resolve_select_metric(self.config.train.select_metric, multi_label)
         self.config = config = build_config(self.config, {"data.multi_label": multi_label, "train.select_metric": metric})
         rng = seed_everything(config.train.seed)
@@ -126,7 +114,7 @@ class TextClassifier:
             self.metrics["refit"] = {"epochs": result.best_epoch, "texts": len(train_tokens) + len(dev_tokens)}
             self.fit_result = FitResult(
                 result.best_epoch, result.best_score, result.history + self.fit_result.history,
-                result.stopped_early, result.seconds + self.fit_result.seconds, result.best_report,
+                result.stopped_early, result.seconds + self.fit_result.seconds, result.best_report, result.thresholds,
             )
         self.metrics["dev"] = result.best_report
         return self
@@ -188,12 +176,25 @@ class TextClassifier:
         self.thresholds = self.fit_result.thresholds
         self.metrics = {"dev": self.fit_result.best_report}
 
-    def _resolve_multi_label(self, labels: list) -> bool:
+    def _check_labels(self, texts: list[str], labels: list, dev: tuple | None, log: Log) -> tuple[list, list, tuple | None, bool]:
+        """Validated (texts, labels, dev, multi_label); multi-label labels become lists, empty ones left out."""
+        if len(texts) != len(labels):
+            raise DataError(f"{len(texts)} texts but {len(labels)} labels")
         setting = self.config.data.multi_label
         lists = [isinstance(item, (list, tuple, set, frozenset)) for item in labels]
         if setting is False and any(lists):
             raise DataError(f"label {lists.index(True) + 1} is a list, but data.multi_label is false")
-        return setting is True or any(lists)
+        multi_label = setting is True or any(lists)
+        if multi_label:
+            texts, labels = _drop_empty_label_lists(texts, [_as_list(item) for item in labels], "train", log)
+            if dev is not None:
+                dev = _drop_empty_label_lists(list(dev[0]), [_as_list(item) for item in dev[1]], "dev", log)
+        if len(texts) < 2:
+            raise DataError("need at least 2 training texts")
+        distinct = {label for item in labels for label in item} if multi_label else set(labels)
+        if len(distinct) < 2:
+            raise DataError(f"need at least 2 classes to train a classifier, found only {next(iter(distinct))!r}")
+        return texts, labels, dev, multi_label
 
     # ---------------------------------------------------------------- prediction
     def _require_fitted(self) -> None:
