@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 # Candidate thresholds tried for every label.
-THRESHOLD_GRID = np.round(np.arange(0.02, 0.951, 0.01), 2)
+THRESHOLD_GRID = np.round(np.arange(0.01, 0.991, 0.01), 2)
 
 
 def tune_thresholds(probabilities: np.ndarray, targets: np.ndarray, grid: np.ndarray = THRESHOLD_GRID) -> np.ndarray:
