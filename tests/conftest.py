@@ -72,6 +72,26 @@ def _cache_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.setenv("TEXTCNN_CACHE_DIR", str(tmp_path_factory.mktemp("textcnn-cache")))
 
 
+_TOPICS_EN = {"the film": "film", "this book": "book", "our hotel": "travel", "the meal": "food"}
+
+
+def multilabel_corpus() -> tuple[list[str], list[list[str]]]:
+    """44 English texts labelled with a topic and, when it has an adjective, a sentiment.
+
+    "the film was great" -> ["film", "positive"]; "about the film" -> ["film"].
+    """
+    texts, labels = english_corpus()
+    label_lists = [[_TOPICS_EN[text.split(" was ")[0]], label] for text, label in zip(texts, labels)]
+    texts += [f"about {subject}" for subject in _TOPICS_EN]
+    label_lists += [[topic] for topic in _TOPICS_EN.values()]
+    return texts, label_lists
+
+
+@pytest.fixture
+def multilabel() -> tuple[list[str], list[list[str]]]:
+    return multilabel_corpus()
+
+
 @pytest.fixture
 def english() -> tuple[list[str], list[str]]:
     return english_corpus()
@@ -93,8 +113,11 @@ def write_dataset(
     """Write texts (and labels) in the format named by ``path``'s extension.
 
     ``.csv`` / ``.tsv``: a header ``text,label``; ``.jsonl``: one object per line; ``.ft``: fastText
-    ``__label__x text`` lines; ``.txt``: one text per line (no labels).
+    ``__label__x text`` lines; ``.txt``: one text per line (no labels). Label lists (multi-label)
+    are joined by ``|`` in CSV/TSV, JSON lists in JSONL, several ``__label__`` tokens in ``.ft``.
     """
+    if labels is not None and labels and isinstance(labels[0], list) and path.suffix in (".csv", ".tsv"):
+        labels = ["|".join(map(str, item)) for item in labels]
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix
     rows = list(zip(texts, labels)) if labels is not None else [(text,) for text in texts]
@@ -111,7 +134,10 @@ def write_dataset(
                     item[label_column] = row[1]
                 handle.write(json.dumps(item, ensure_ascii=False) + "\n")
     elif suffix == ".ft":
-        path.write_text("".join(f"__label__{label} {text}\n" for text, label in rows), encoding="utf-8")
+        def tags(label: Any) -> str:
+            return " ".join(f"__label__{item}" for item in (label if isinstance(label, list) else [label]))
+
+        path.write_text("".join(f"{tags(label)} {text}\n" for text, label in rows), encoding="utf-8")
     elif suffix == ".txt":
         path.write_text("".join(f"{row[0]}\n" for row in rows), encoding="utf-8")
     else:

@@ -138,3 +138,41 @@ def test_weights_that_do_not_fit_the_config_are_a_bundle_error(bundle_copy):
 
     with pytest.raises(BundleError, match="weights do not match config.json"):
         load_bundle(bundle_copy)
+
+
+@pytest.fixture(scope="module")
+def multilabel_bundle(tmp_path_factory):
+    from conftest import TINY_SETTINGS, multilabel_corpus
+
+    texts, labels = multilabel_corpus()
+    classifier = TextClassifier(**{**TINY_SETTINGS, "epochs": 2}).fit(texts, labels, dev=(texts, labels), verbose=False)
+    return classifier.save(tmp_path_factory.mktemp("multi") / "model")
+
+
+def test_multilabel_bundle_stores_thresholds_as_json(multilabel_bundle):
+    thresholds = _read(multilabel_bundle, "thresholds.json")
+
+    assert {path.name for path in multilabel_bundle.iterdir()} == BUNDLE_FILES | {"thresholds.json"}
+    assert len(thresholds) == len(_read(multilabel_bundle, "labels.json")) == 6
+    assert all(isinstance(value, float) for value in thresholds)
+    assert _read(multilabel_bundle, "config.json")["config"]["data"]["multi_label"] is True
+
+
+def test_multilabel_bundle_without_thresholds_is_a_bundle_error(multilabel_bundle, tmp_path):
+    copy = shutil.copytree(multilabel_bundle, tmp_path / "copy")
+    (copy / "thresholds.json").write_text("[0.5]", encoding="utf-8")
+
+    with pytest.raises(BundleError, match=r"thresholds\.json: expected a list of 6 thresholds"):
+        load_bundle(copy)
+    (copy / "thresholds.json").unlink()
+    with pytest.raises(BundleError, match=r"thresholds\.json is missing"):
+        load_bundle(copy)
+
+
+def test_saving_a_single_label_model_over_a_multilabel_bundle_drops_its_thresholds(multilabel_bundle, tiny_classifier, tmp_path):
+    copy = shutil.copytree(multilabel_bundle, tmp_path / "copy")
+
+    tiny_classifier.save(copy)
+
+    assert not (copy / "thresholds.json").exists()
+    assert TextClassifier.load(copy).predict(["the film was great"]) == ["positive"]

@@ -310,3 +310,14 @@ def test_cache_can_be_turned_off(tiny_settings, english, write_data, tmp_path, m
     train_on_files(build_config(None, {**tiny_settings, "data.cache": False}), train, verbose=False)
 
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("setting", [{"class_weight": "balanced"}, {"sampler": "balanced"}])
+def test_class_weight_or_balanced_sampler_fit_a_skewed_single_label_set(tiny_settings, english, setting):
+    texts, labels = english
+    keep = [i for i, label in enumerate(labels) if label == "positive" or i % 4 == 1]  # 20 positive, 10 negative
+    texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+
+    classifier = TextClassifier(**tiny_settings, **setting).fit(texts, labels, dev=(texts, labels), verbose=False)
+
+    assert classifier.evaluate(texts, labels)["macro_f1"] == 1.0

@@ -14,7 +14,7 @@ import torch
 
 from textcnn import TextClassifier
 
-from conftest import english_corpus, write_dataset
+from conftest import english_corpus, multilabel_corpus, write_dataset
 
 TINY_FLAGS = [
     "--epochs", "12",
@@ -297,3 +297,77 @@ def test_a_pretrained_mode_without_vectors_exits_1_naming_the_key(tmp_path):
     result = textcnn("train", tmp_path / "train.csv", "--out", tmp_path / "model", "--embedding-mode", "static")
 
     assert_clean_failure(result, "model.embedding_mode: static needs pretrained vectors")
+
+
+# ------------------------------------------------------------------ multi-label
+
+
+@pytest.fixture(scope="module")
+def trained_multilabel(tmp_path_factory):
+    """Train once on a `text,labels` CSV (labels joined by `|`), detected as multi-label without a flag."""
+    folder = tmp_path_factory.mktemp("cli-multi")
+    texts, labels = multilabel_corpus()
+    train = write_dataset(folder / "train.csv", texts, labels, label_column="labels")
+    flags = list(TINY_FLAGS)
+    flags[flags.index("--epochs") + 1] = flags[flags.index("--patience") + 1] = "20"
+    result = textcnn(
+        "train", train, "--dev", train, "--test", train, "--out", folder / "model", *flags, "--set", "train.ema_decay=null"
+    )
+    return folder, result
+
+
+def test_train_detects_a_labels_column_and_reports_multilabel_figures(trained_multilabel):
+    folder, result = trained_multilabel
+
+    assert result.returncode == 0, result.stderr
+    assert "6 labels (multi-label)" in result.stderr
+    assert "dev micro-F1 100.00%" in result.stdout and "test micro-F1 100.00%" in result.stdout
+    info = json.loads((folder / "model" / "config.json").read_text(encoding="utf-8"))
+    assert info["config"]["data"]["multi_label"] is True
+    assert info["config"]["train"]["select_metric"] == "macro_f1"
+    assert len(json.loads((folder / "model" / "thresholds.json").read_text(encoding="utf-8"))) == 6
+
+
+def test_evaluate_multilabel_json_and_table(trained_multilabel):
+    folder, _ = trained_multilabel
+
+    as_json = textcnn("evaluate", folder / "model", folder / "train.csv", "--json")
+    as_table = textcnn("evaluate", folder / "model", folder / "train.csv")
+
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert (report["micro_f1"], report["macro_f1"], report["samples_f1"], report["subset_accuracy"]) == (1.0, 1.0, 1.0, 1.0)
+    assert report["hamming_loss"] == 0.0
+    assert {row["label"] for row in report["per_class"]} == {"book", "film", "food", "negative", "positive", "travel"}
+    assert all(0 < row["threshold"] < 1 for row in report["per_class"])
+    assert as_table.returncode == 0, as_table.stderr
+    assert "micro-F1 100.00%" in as_table.stdout and "per label" in as_table.stdout and "threshold" in as_table.stdout
+
+
+def test_predict_multilabel_writes_label_lists(trained_multilabel, tmp_path):
+    folder, _ = trained_multilabel
+    texts = ["the film was great", "about our hotel"]
+    output = tmp_path / "preds.csv"
+
+    as_jsonl = textcnn("predict", folder / "model", *texts, "--top-k", "2")
+    as_csv = textcnn("predict", folder / "model", *texts, "--output", output)
+
+    assert as_jsonl.returncode == 0, as_jsonl.stderr
+    rows = [json.loads(line) for line in as_jsonl.stdout.splitlines()]
+    assert sorted(rows[0]["labels"]) == ["film", "positive"] and rows[1]["labels"] == ["travel"]
+    assert len(rows[0]["probabilities"]) == 2 and len(rows[0]["top_k"]) == 2
+    assert as_csv.returncode == 0, as_csv.stderr
+    with open(output, encoding="utf-8", newline="") as handle:
+        cells = list(csv.DictReader(handle))
+    assert [sorted(row["labels"].split("|")) for row in cells] == [["film", "positive"], ["travel"]]
+    assert len(cells[0]["probabilities"].split("|")) == 2
+
+
+def test_multilabel_dev_label_unseen_in_train_is_named(tmp_path):
+    texts, labels = multilabel_corpus()
+    train = write_dataset(tmp_path / "train.csv", texts, labels, label_column="labels")
+    dev = write_dataset(tmp_path / "dev.csv", texts[:2], [["film"], ["film", "sports"]], label_column="labels")
+
+    result = textcnn("train", train, "--dev", dev, "--out", tmp_path / "model", "--quiet")
+
+    assert_clean_failure(result, "dev.csv", "'sports'", "train.csv")

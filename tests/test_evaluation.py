@@ -53,3 +53,45 @@ def test_render_report_summarises_the_figures():
     assert head.startswith("test.csv: accuracy 66.67%")
     assert per_class.row_count == 3
     assert confusion.row_count == 3
+
+
+def test_multilabel_report_figures_worked_out_by_hand():
+    from textcnn.evaluation import multilabel_report
+
+    targets = np.array([[1, 1, 0], [0, 1, 0], [1, 0, 1], [0, 0, 1]])
+    predictions = np.array([[1, 0, 0], [0, 1, 1], [1, 0, 1], [1, 0, 0]])
+
+    report = multilabel_report(targets, predictions, LABELS, thresholds=np.array([0.5, 0.3, 0.4]))
+
+    # bird: TP 2, FP 1, FN 0; cat: TP 1, FP 0, FN 1; dog: TP 1, FP 1, FN 1
+    f1 = [2 * 2 / (3 + 2), 2 * 1 / (1 + 2), 2 * 1 / (2 + 2)]
+    assert report["macro_f1"] == pytest.approx(np.mean(f1))
+    assert report["micro_f1"] == pytest.approx(2 * 4 / (6 + 6))
+    assert report["samples_f1"] == pytest.approx(np.mean([2 / 3, 2 / 3, 1.0, 0.0]))
+    assert report["subset_accuracy"] == pytest.approx(1 / 4)
+    assert report["hamming_loss"] == pytest.approx(4 / 12)
+    assert report["per_class"][0] == {
+        "label": "bird", "precision": pytest.approx(2 / 3), "recall": 1.0, "f1": pytest.approx(f1[0]), "support": 2,
+        "threshold": 0.5,
+    }
+    head, per_label = render_report(report, title="test.csv")
+    assert head.startswith("test.csv: micro-F1 66.67%  macro-F1")
+    assert per_label.row_count == 3
+    assert json.loads(json.dumps(report))["multi_label"] is True
+
+
+def test_multilabel_report_agrees_with_scikit_learn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    from textcnn.evaluation import multilabel_report
+
+    rng = np.random.default_rng(0)
+    targets, predictions = rng.random((50, 4)) < 0.3, rng.random((50, 4)) < 0.3
+    targets[:, 0] = targets[:, 0] | predictions[:, 0]  # every label present
+
+    report = multilabel_report(targets, predictions, ["a", "b", "c", "d"])
+
+    assert report["micro_f1"] == pytest.approx(metrics.f1_score(targets, predictions, average="micro"))
+    assert report["macro_f1"] == pytest.approx(metrics.f1_score(targets, predictions, average="macro"))
+    assert report["samples_f1"] == pytest.approx(metrics.f1_score(targets, predictions, average="samples", zero_division=0))
+    assert report["hamming_loss"] == pytest.approx(metrics.hamming_loss(targets, predictions))
+    assert report["subset_accuracy"] == pytest.approx(metrics.accuracy_score(targets, predictions))

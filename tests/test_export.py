@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 
@@ -146,3 +147,34 @@ def test_onnx_export_of_the_ngram_bag_branch(english, tiny_settings, tmp_path):
     np.testing.assert_allclose(
         onnx_model.predict_proba(texts + PROBES), TextClassifier.load(bundle).predict_proba(texts + PROBES), rtol=0, atol=1e-4
     )
+
+
+def test_onnx_multilabel_predictions_apply_sigmoid_and_thresholds_as_pytorch(tmp_path):
+    from conftest import TINY_SETTINGS, multilabel_corpus
+    from textcnn.export import export_onnx
+
+    texts, labels = multilabel_corpus()
+    settings = {**TINY_SETTINGS, "epochs": 20, "patience": 20, "ema_decay": None}
+    bundle = TextClassifier(**settings).fit(texts, labels, dev=(texts, labels), verbose=False).save(tmp_path / "multi")
+
+    checks = export_onnx(bundle, int8=True)
+    torch_model = TextClassifier.load(bundle)
+    onnx_model = TextClassifier.load(bundle, runtime="onnx", threads=1)
+    probes = texts + PROBES
+
+    assert onnx_model.multi_label and onnx_model.thresholds is not None
+    assert checks[0].max_probability_diff <= 1e-4 and checks[0].same_label_share == 1.0
+    probabilities = onnx_model.predict_proba(probes)
+    np.testing.assert_allclose(probabilities, torch_model.predict_proba(probes), rtol=0, atol=1e-4)
+    assert not np.allclose(probabilities.sum(axis=1), 1.0)  # sigmoids, not a softmax
+    assert onnx_model.predict(probes) == torch_model.predict(probes)
+    assert all(isinstance(item, list) and item for item in onnx_model.predict(probes))
+    assert onnx_model.evaluate(texts, labels) == torch_model.evaluate(texts, labels)
+    int8_model = TextClassifier.load(bundle, runtime="onnx-int8", threads=1)
+    assert all(isinstance(item, list) and item for item in int8_model.predict(probes))
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["predict", str(bundle), "--runtime", "onnx", "the film was great", "about our hotel"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [sorted(row["labels"]) for row in rows] == [sorted(p) for p in torch_model.predict(["the film was great", "about our hotel"])]

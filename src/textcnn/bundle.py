@@ -4,6 +4,7 @@
     config.json        format_version, textcnn/torch versions, the resolved RunConfig, data sizes
     vocab.json         tokens in id order
     labels.json        class labels in id order
+    thresholds.json    multi-label models only: each label's decision threshold, in the order of labels.json
     metrics.json       dev and test reports of the saved model (the shape of ``evaluate --json``)
 """
 
@@ -31,7 +32,7 @@ from textcnn.models import build_model
 from textcnn.version import __version__
 
 FORMAT_VERSION = 1
-FILES = ("model.safetensors", "config.json", "vocab.json", "labels.json", "metrics.json")
+FILES = ("model.safetensors", "config.json", "vocab.json", "labels.json", "thresholds.json", "metrics.json")
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Bundle:
     labels: LabelSet
     metrics: dict[str, Any]
     info: dict[str, Any]
+    thresholds: list[float] | None = None  # multi-label models only
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -59,8 +61,12 @@ def save_bundle(
     labels: LabelSet,
     metrics: dict[str, Any] | None = None,
     extra_info: dict[str, Any] | None = None,
+    thresholds: list[float] | None = None,
 ) -> Path:
-    """Write the bundle to ``directory`` atomically (a temporary sibling renamed into place)."""
+    """Write the bundle to ``directory`` atomically (a temporary sibling renamed into place).
+
+    ``thresholds`` (multi-label models): one decision threshold per label, written to thresholds.json.
+    """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     if directory.exists() and not directory.is_dir():
@@ -82,12 +88,15 @@ def save_bundle(
         _write_json(staging / "config.json", info)
         _write_json(staging / "vocab.json", vocab.to_json())
         _write_json(staging / "labels.json", labels.to_json())
+        if thresholds is not None:
+            _write_json(staging / "thresholds.json", [float(t) for t in thresholds])
         _write_json(staging / "metrics.json", metrics or {})
         if directory.exists():
             for name in FILES:
                 (directory / name).unlink(missing_ok=True)
             for name in FILES:
-                os.replace(staging / name, directory / name)
+                if (staging / name).exists():
+                    os.replace(staging / name, directory / name)
         else:
             os.replace(staging, directory)
     finally:
@@ -125,6 +134,11 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
         labels = LabelSet.from_json(_read_json(directory / "labels.json"))
     except (TypeError, ValueError) as error:
         raise BundleError(f"{directory}: invalid vocab.json or labels.json: {error}") from None
+    thresholds = None
+    if config.data.multi_label is True:
+        thresholds = _read_json(directory / "thresholds.json")
+        if not isinstance(thresholds, list) or len(thresholds) != len(labels):
+            raise BundleError(f"{directory / 'thresholds.json'}: expected a list of {len(labels)} thresholds, one per label")
     metrics_path = directory / "metrics.json"
     metrics = _read_json(metrics_path) if metrics_path.exists() else {}
     model = build_model(config.model, vocab_size=len(vocab), num_classes=len(labels))
@@ -140,4 +154,4 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
     except RuntimeError as error:
         raise BundleError(f"{weights}: weights do not match config.json: {error}") from None
     model.to(device).eval()
-    return Bundle(config, model, vocab, labels, metrics, info)
+    return Bundle(config, model, vocab, labels, metrics, info, thresholds)

@@ -23,17 +23,18 @@ from textcnn.data.encoding import (
 )
 from textcnn.data.long_texts import fit_long_texts
 from textcnn.data.labels import LabelSet
-from textcnn.data.splits import stratified_split
+from textcnn.data.splits import rarest_labels, stratified_split
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
 from textcnn.data.vectors import read_vectors
 from textcnn.data.vocab import Vocab
 from textcnn.errors import BundleError, ConfigError, DataError, TextcnnError
-from textcnn.evaluation import classification_report
+from textcnn.evaluation import classification_report, multilabel_report
 from textcnn.models import build_model
 from textcnn.runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package, predict_logits_onnx
-from textcnn.training.inference import predict_logits, softmax
+from textcnn.training.inference import predict_logits, sigmoid, softmax
 from textcnn.training.reproducibility import describe_files, resolve_device, run_info, seed_everything, set_threads
-from textcnn.training.trainer import FitResult, Trainer
+from textcnn.training.thresholds import apply_thresholds
+from textcnn.training.trainer import FitResult, Trainer, resolve_select_metric
 
 Log = Callable[[str], None]
 
@@ -48,6 +49,9 @@ class TextClassifier:
     Settings are given as sections or as bare field names, which are the YAML keys and CLI flags::
 
         TextClassifier(model={"kernel_sizes": [3, 4, 5]}, epochs=10, tokenizer={"kind": "char"})
+
+    Labels given as lists (``[["joy", "love"], ["anger"]]``) train a multi-label model: one sigmoid
+    per label, with per-label decision thresholds tuned on dev; ``predict`` then returns lists.
     """
 
     def __init__(self, config: RunConfig | None = None, **overrides: Any) -> None:
@@ -57,6 +61,7 @@ class TextClassifier:
         self.labels: LabelSet | None = None
         self.metrics: dict[str, Any] = {}
         self.fit_result: FitResult | None = None
+        self.thresholds: np.ndarray | None = None  # multi-label: per-label decision thresholds
         self._tokenizer = None
         self._device = torch.device("cpu")
         self._onnx: OnnxModel | None = None  # set by load(..., runtime="onnx")
@@ -74,6 +79,8 @@ class TextClassifier:
         """Train on ``texts``/``labels``; the best epoch on ``dev`` is kept.
 
         Without ``dev``, a stratified, seeded ``data.dev_fraction`` of the training texts is held out.
+        Multi-label (labels are lists, or ``data.multi_label: true``): texts with an empty label list
+        are left out and counted in the log.
         """
         log = log or (_stderr_log if verbose else (lambda message: None))
         texts, labels = list(texts), list(labels)
@@ -100,16 +107,15 @@ class TextClassifier:
         log: Log,
     ) -> "TextClassifier":
         """``fit`` on texts tokenized (by the tokenizer ``kind``) already."""
-        if len(train) < 2:
-            raise DataError("need at least 2 training texts")
-        if len(set(labels)) < 2:
-            raise DataError(f"need at least 2 classes to train a classifier, found only {labels[0]!r}")
-        config = self.config
+        train, labels, dev, multi_label = self._check_labels(train, list(labels), dev, log)
+        metric = resolve_select_metric(self.config.train.select_metric, multi_label)
+        self.config = config = build_config(self.config, {"data.multi_label": multi_label, "train.select_metric": metric})
         set_threads(config.train.threads)
         rng = seed_everything(config.train.seed)
         carved = dev is None
         if dev is None:
-            keep, held = stratified_split(labels, config.data.dev_fraction, config.train.seed)
+            strata = rarest_labels(labels) if multi_label else labels
+            keep, held = stratified_split(strata, config.data.dev_fraction, config.train.seed)
             log(
                 f"no dev set given: holding out {len(held):,} of {len(train):,} training texts "
                 f"({100 * config.data.dev_fraction:.0f}%, stratified, seed {config.train.seed}) as dev"
@@ -132,10 +138,11 @@ class TextClassifier:
                 concat_compact(train, dev_tokens), labels + dev_labels, None, None, kind=kind, rng=rng,
                 verbose=verbose, log=log, epochs=result.best_epoch,
             )
+            self.thresholds = result.thresholds  # the refit has no dev: keep the selection run's thresholds
             self.metrics["refit"] = {"epochs": result.best_epoch, "texts": len(train) + len(dev_tokens)}
             self.fit_result = FitResult(
                 result.best_epoch, result.best_score, result.history + self.fit_result.history,
-                result.stopped_early, result.seconds + self.fit_result.seconds, result.best_report,
+                result.stopped_early, result.seconds + self.fit_result.seconds, result.best_report, result.thresholds,
             )
         self.metrics["dev"] = result.best_report
         self.metrics["run"] = run_info(self.config, self._device)
@@ -156,9 +163,14 @@ class TextClassifier:
     ) -> None:
         """Build labels, vocabulary and model from ``train`` and train it (keeping the best dev epoch)."""
         config = self.config
-        label_set = LabelSet.from_labels(labels)
-        train_targets = label_set.encode(labels, source="train")
-        dev_targets = label_set.encode(dev_labels, source="dev") if dev_tokens is not None else None
+        if config.data.multi_label:
+            label_set = LabelSet.from_labels(label for item in labels for label in item)
+            train_targets = label_set.encode_multi_hot(labels, source="train")
+            dev_targets = label_set.encode_multi_hot(dev_labels, source="dev") if dev_tokens is not None else None
+        else:
+            label_set = LabelSet.from_labels(labels)
+            train_targets = label_set.encode(labels, source="train")
+            dev_targets = label_set.encode(dev_labels, source="dev") if dev_tokens is not None else None
         vocab = build_compact_vocab(train, min_freq=config.tokenizer.min_freq, max_size=config.tokenizer.max_vocab)
         max_len = config.tokenizer.max_len
         if max_len == "auto":
@@ -169,7 +181,8 @@ class TextClassifier:
             raise ConfigError(
                 f"tokenizer.max_len: {max_len} is longer than model.max_positions ({max_positions}) of {config.model.name}"
             )
-        log(f"tokenizer {kind}, vocabulary {len(vocab):,} tokens, max_len {max_len}, {len(label_set)} classes")
+        noun = "labels (multi-label)" if config.data.multi_label else "classes"
+        log(f"tokenizer {kind}, vocabulary {len(vocab):,} tokens, max_len {max_len}, {len(label_set)} {noun}")
         vectors, model_changes = _pretrained_vectors(config, vocab, train, log)
         self.config = config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}, "model": model_changes})
         train_encoded = _encode(train, vocab, config.tokenizer, training=True)
@@ -191,7 +204,30 @@ class TextClassifier:
             )
         self.model, self.vocab, self.labels = model, vocab, label_set
         self._tokenizer = build_tokenizer(kind, config.tokenizer.lowercase)
+        self.thresholds = self.fit_result.thresholds
         self.metrics = {"dev": self.fit_result.best_report}
+
+    def _check_labels(
+        self, texts: TokenizedTexts, labels: list, dev: tuple | None, log: Log
+    ) -> tuple[TokenizedTexts, list, tuple | None, bool]:
+        """Validated (texts, labels, dev, multi_label); multi-label labels become lists, empty ones left out."""
+        if len(texts) != len(labels):
+            raise DataError(f"{len(texts)} texts but {len(labels)} labels")
+        setting = self.config.data.multi_label
+        lists = [isinstance(item, (list, tuple, set, frozenset)) for item in labels]
+        if setting is False and any(lists):
+            raise DataError(f"label {lists.index(True) + 1} is a list, but data.multi_label is false")
+        multi_label = setting is True or any(lists)
+        if multi_label:
+            texts, labels = _drop_empty_label_lists(texts, [_as_list(item) for item in labels], "train", log)
+            if dev is not None:
+                dev = _drop_empty_label_lists(dev[0], [_as_list(item) for item in dev[1]], "dev", log)
+        if len(texts) < 2:
+            raise DataError("need at least 2 training texts")
+        distinct = {label for item in labels for label in item} if multi_label else set(labels)
+        if len(distinct) < 2:
+            raise DataError(f"need at least 2 classes to train a classifier, found only {next(iter(distinct))!r}")
+        return texts, labels, dev, multi_label
 
     # ---------------------------------------------------------------- prediction
     def _require_fitted(self) -> None:
@@ -216,14 +252,42 @@ class TextClassifier:
             return predict_logits_onnx(self._onnx, encoded, num_classes=len(self.labels), batch_size=batch_size)
         return predict_logits(self.model, encoded, batch_size=batch_size, device=self._device)
 
-    def predict_proba(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
-        """Class probabilities (num_texts, num_classes), columns in the order of ``classes``."""
-        return softmax(self.predict_logits(texts, batch_size=batch_size))
+    @property
+    def multi_label(self) -> bool:
+        """Whether the model gives each text a set of labels (one sigmoid per label)."""
+        return self.config.data.multi_label is True
 
-    def predict(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> list[Hashable]:
-        """The most probable label of each text."""
+    def predict_proba(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
+        """Probabilities (num_texts, num_classes), columns in the order of ``classes``.
+
+        Single-label: a softmax over the classes; multi-label: one independent sigmoid per label.
+        """
+        logits = self.predict_logits(texts, batch_size=batch_size)
+        return sigmoid(logits) if self.multi_label else softmax(logits)
+
+    def predict(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> list[Hashable] | list[list[Hashable]]:
+        """The most probable label of each text; multi-label: the list of labels over their thresholds."""
+        if self.multi_label:
+            return [[label for label, _ in pairs] for pairs in self.predict_scored(texts, batch_size=batch_size)]
         logits = self.predict_logits(texts, batch_size=batch_size)
         return self.labels.decode(logits.argmax(axis=1))
+
+    def predict_scored(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> list[list[tuple[Hashable, float]]]:
+        """The predicted (label, probability) pairs of each text, most probable first.
+
+        Single-label: one pair. Multi-label: every label whose probability reaches its threshold;
+        a text where none does gets its single most probable label.
+        """
+        probabilities = self.predict_proba(texts, batch_size=batch_size)
+        if not self.multi_label:
+            best = probabilities.argmax(axis=1)
+            return [[(self.labels.labels[j], float(row[j]))] for row, j in zip(probabilities, best)]
+        chosen = apply_thresholds(probabilities, self.thresholds)
+        order = np.argsort(-probabilities, axis=1, kind="stable")
+        return [
+            [(self.labels.labels[j], float(row[j])) for j in ranked if keep[j]]
+            for row, ranked, keep in zip(probabilities, order, chosen)
+        ]
 
     def predict_top_k(self, texts: Sequence[str] | EncodedTexts, k: int = 1) -> list[list[tuple[Hashable, float]]]:
         """The ``k`` most probable (label, probability) pairs of each text, best first."""
@@ -237,8 +301,16 @@ class TextClassifier:
     def evaluate(
         self, texts: Sequence[str] | EncodedTexts, labels: Sequence[Hashable], *, source: str = "data"
     ) -> dict[str, Any]:
-        """Accuracy, macro-F1, per-class figures and the confusion matrix on labelled texts."""
+        """Accuracy, macro-F1, per-class figures and the confusion matrix on labelled texts.
+
+        Multi-label (labels are lists): micro-, macro- and samples-F1, subset accuracy, hamming loss
+        and per-label figures with each label's threshold.
+        """
         self._require_fitted()
+        if self.multi_label:
+            targets = self.labels.encode_multi_hot([_as_list(item) for item in labels], source=source)
+            predicted = apply_thresholds(self.predict_proba(texts), self.thresholds)
+            return multilabel_report(targets, predicted, self.labels.labels, self.thresholds)
         targets = self.labels.encode(list(labels), source=source)
         predictions = self.predict_logits(texts).argmax(axis=1)
         return classification_report(targets, predictions, self.labels.labels)
@@ -261,6 +333,7 @@ class TextClassifier:
             labels=self.labels,
             metrics=self.metrics,
             extra_info=extra_info,
+            thresholds=self.thresholds.tolist() if self.thresholds is not None else None,
         )
 
     @classmethod
@@ -282,6 +355,7 @@ class TextClassifier:
         classifier = cls(bundle.config)
         classifier.model, classifier.vocab, classifier.labels = bundle.model, bundle.vocab, bundle.labels
         classifier.metrics = bundle.metrics
+        classifier.thresholds = np.array(bundle.thresholds, dtype=np.float64) if bundle.thresholds is not None else None
         classifier._tokenizer = build_tokenizer(bundle.config.tokenizer.kind, bundle.config.tokenizer.lowercase)
         classifier._device = torch_device
         if runtime != "torch":
@@ -353,12 +427,14 @@ def train_on_files(
     data = config.data
     cache_dir = default_cache_dir() if data.cache else None
 
-    def read(path: str | Path, tokenizer: str):
+    def read(path: str | Path, tokenizer: str, multi_label: bool | str = data.multi_label):
         tokenized = read_tokenized(
             path,
             format=data.format,
             text_column=data.text_column,
             label_column=data.label_column,
+            multi_label=multi_label,
+            label_sep=data.label_sep,
             tokenizer=tokenizer,
             lowercase=config.tokenizer.lowercase,
             cache_dir=cache_dir,
@@ -373,11 +449,16 @@ def train_on_files(
         return tokenized
 
     train = read(train_path, config.tokenizer.kind)
-    dev = read(dev_path, train.tokenizer) if dev_path is not None else None
-    test = read(test_path, train.tokenizer) if test_path is not None else None
-    known = set(train.labels)
+    # dev and test are read as TRAIN was: same tokenizer, single- or multi-label
+    dev = read(dev_path, train.tokenizer, train.multi_label) if dev_path is not None else None
+    test = read(test_path, train.tokenizer, train.multi_label) if test_path is not None else None
+
+    def distinct(records) -> set:
+        return {label for item in records.labels for label in _as_list(item)}
+
+    known = distinct(train)
     for records, path in ((dev, dev_path), (test, test_path)):
-        unseen = sorted({label for label in records.labels if label not in known}) if records else []
+        unseen = sorted(distinct(records) - known, key=str) if records else []
         if unseen:
             shown = ", ".join(repr(label) for label in unseen[:10])
             raise DataError(f"label(s) {shown} never occur in the training file {train_path}", path=path)
@@ -394,3 +475,18 @@ def train_on_files(
     if out_dir is not None:
         classifier.save(out_dir, extra_info={"data": files})
     return classifier
+
+
+def _as_list(item: Any) -> list:
+    return list(item) if isinstance(item, (list, tuple, set, frozenset)) else [item]
+
+
+def _drop_empty_label_lists(
+    texts: TokenizedTexts, labels: list[list], split: str, log: Log
+) -> tuple[TokenizedTexts, list[list]]:
+    keep = [i for i, item in enumerate(labels) if item]
+    if len(keep) == len(labels):
+        return texts, labels
+    log(f"{split}: left out {len(labels) - len(keep)} texts with an empty label list")
+    return texts.select(keep), [labels[i] for i in keep]
+

@@ -77,6 +77,8 @@ def train(
     format: Annotated[Optional[str], typer.Option(help="auto|csv|tsv|jsonl|fasttext (auto: by extension).")] = None,
     text_column: Annotated[Optional[str], typer.Option(help=_help("Text column or JSON key", "data.text_column"))] = None,
     label_column: Annotated[Optional[str], typer.Option(help=_help("Label column or JSON key", "data.label_column"))] = None,
+    multi_label: Annotated[Optional[bool], typer.Option("--multi-label/--single-label", help="Texts carry several labels (one sigmoid per label) [default: auto: JSON label lists, several __label__ tokens, or a CSV column named labels].", show_default=False)] = None,
+    label_sep: Annotated[Optional[str], typer.Option(help=_help("Separator of the labels in a multi-label CSV/TSV cell", "data.label_sep"))] = None,
     tokenizer: Annotated[Optional[str], typer.Option(help=_help("auto|word|char|jieba", "tokenizer.kind"))] = None,
     max_len: Annotated[Optional[str], typer.Option(help=_help("Maximum tokens per text, or auto", "tokenizer.max_len"))] = None,
     long_text: Annotated[Optional[str], typer.Option(help=_help("Texts over max_len: truncate|head-tail|windows", "tokenizer.long_text"))] = None,
@@ -92,6 +94,8 @@ def train(
     batch_size: Annotated[Optional[int], typer.Option(help=_help("Training batch size", "train.batch_size"))] = None,
     lr: Annotated[Optional[float], typer.Option(help=_help("Learning rate", "train.lr"))] = None,
     patience: Annotated[Optional[int], typer.Option(help=_help("Early-stopping patience in epochs", "train.patience"))] = None,
+    class_weight: Annotated[Optional[str], typer.Option(help=_help("none|balanced: inverse-frequency loss weights (multi-label: pos_weight)", "train.class_weight"))] = None,
+    sampler: Annotated[Optional[str], typer.Option(help=_help("none|balanced: draw classes about equally often", "train.sampler"))] = None,
     seed: Annotated[Optional[int], typer.Option(help=_help("Random seed", "train.seed"))] = None,
     device: Annotated[Optional[str], typer.Option(help=_help("auto|cpu|cuda[:N]", "train.device"))] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help=_help("CPU threads (none: one per core; 1 on a busy shared machine)", "train.threads"))] = None,
@@ -102,13 +106,15 @@ def train(
     """Train a classifier on TRAIN, keep the best epoch on dev, evaluate on --test, save to --out."""
     from textcnn.classifier import train_on_files
     from textcnn.config import dump_yaml_config
-    from textcnn.evaluation import render_report
+    from textcnn.evaluation import summarize_report
 
     try:
         flags = {
             "data.format": format,
             "data.text_column": text_column,
             "data.label_column": label_column,
+            "data.multi_label": multi_label,
+            "data.label_sep": label_sep,
             "tokenizer.kind": tokenizer,
             "tokenizer.max_len": (max_len if max_len in (None, "auto") else _int(max_len, "--max-len")),
             "tokenizer.long_text": long_text,
@@ -124,6 +130,8 @@ def train(
             "train.batch_size": batch_size,
             "train.lr": lr,
             "train.patience": patience,
+            "train.class_weight": class_weight,
+            "train.sampler": sampler,
             "train.seed": seed,
             "train.device": device,
             "train.threads": threads,
@@ -139,7 +147,8 @@ def train(
     for split in ("dev", "test"):
         report = classifier.metrics.get(split)
         if report:
-            out.print(render_report(report)[0].replace("accuracy", f"{split} accuracy", 1))
+            line = summarize_report(report)
+            out.print(line.replace(line.split()[0], f"{split} {line.split()[0]}", 1))
     out.print(f"saved model bundle to {out_dir}")
 
 
@@ -182,8 +191,13 @@ def evaluate(
     long_text: Annotated[Optional[str], typer.Option(help=_LONG_TEXT_HELP)] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads [default: one per core].")] = None,
     runtime: Annotated[str, typer.Option(help="torch|onnx|onnx-int8: onnx runs the model that `textcnn export DIR --onnx` wrote, in ONNX Runtime.")] = "torch",
+    label_sep: Annotated[Optional[str], typer.Option(help="Separator of the labels in a multi-label CSV/TSV cell [default: as in training].")] = None,
 ) -> None:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix on DATA."""
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix on DATA.
+
+    For a multi-label model: micro-, macro- and samples-F1, subset accuracy, hamming loss and
+    per-label precision/recall/F1/support with each label's threshold.
+    """
     from textcnn.data.readers import read_records
     from textcnn.evaluation import render_report
 
@@ -195,6 +209,8 @@ def evaluate(
             format=format or data_config.format,
             text_column=text_column or data_config.text_column,
             label_column=label_column or data_config.label_column,
+            multi_label=classifier.multi_label,
+            label_sep=label_sep or data_config.label_sep,
         )
         if records.skips.num_skipped:
             err.print(records.skips.describe(), markup=False)
@@ -217,7 +233,7 @@ def predict(
     texts: Annotated[Optional[list[str]], typer.Argument(metavar="[TEXT]...", help="Texts to classify; none: read --input or stdin lines.")] = None,
     input: Annotated[Optional[Path], typer.Option("--input", "-i", help="File of texts: CSV/TSV/JSONL (text column) or plain lines (.txt).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write predictions here (.csv or .jsonl) instead of stdout.")] = None,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Report the K most probable labels.")] = 1,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Report the K most probable labels (multi-label models: as well as the labels over their thresholds).")] = 1,
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="csv|jsonl [default: by --output extension, jsonl on stdout].")] = None,
     format: Annotated[Optional[str], typer.Option(help="Input format: auto|csv|tsv|jsonl|fasttext|lines.")] = None,
     text_column: Annotated[Optional[str], typer.Option(help="Text column of --input [default: as in training].")] = None,
@@ -225,7 +241,12 @@ def predict(
     threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads [default: one per core].")] = None,
     runtime: Annotated[str, typer.Option(help="torch|onnx|onnx-int8: onnx runs the model that `textcnn export DIR --onnx` wrote, in ONNX Runtime.")] = "torch",
 ) -> None:
-    """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin."""
+    """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin.
+
+    A multi-label model gives every label whose probability reaches its threshold (tuned on dev),
+    or the single most probable label when none does: a list in JSONL, joined by the training
+    label separator in CSV.
+    """
     from textcnn.data.readers import read_records
 
     try:
@@ -253,11 +274,15 @@ def predict(
         if encoded.num_truncated:
             err.print(f"note: {encoded.truncation_note()}", markup=False)
         top = classifier.predict_top_k(encoded, top_k)
+        chosen = classifier.predict_scored(encoded) if classifier.multi_label else None
         handle = _open_output(output) if output else sys.stdout
     except TextcnnError as error:
         _fail(error)
     try:
-        _write_predictions(handle, kind, items, top, top_k)
+        if chosen is not None:
+            _write_label_sets(handle, kind, items, chosen, top, top_k, classifier.config.data.label_sep)
+        else:
+            _write_predictions(handle, kind, items, top, top_k)
     finally:
         if output:
             handle.close()
@@ -289,6 +314,32 @@ def _write_predictions(handle, kind: str, texts: list[str], top: list, top_k: in
         row_cells: list[Any] = [text]
         for label, p in pairs:
             row_cells += [label, f"{p:.6f}"]
+        writer.writerow(row_cells)
+
+
+def _write_label_sets(handle, kind: str, texts: list[str], chosen: list, top: list, top_k: int, sep: str) -> None:
+    """Multi-label predictions: the labels over their thresholds (lists in JSONL, joined by ``sep`` in CSV)."""
+    if kind == "jsonl":
+        for text, pairs, best in zip(texts, chosen, top):
+            row: dict[str, Any] = {
+                "text": text,
+                "labels": [label for label, _ in pairs],
+                "probabilities": [round(p, 6) for _, p in pairs],
+            }
+            if top_k > 1:
+                row["top_k"] = [{"label": label, "probability": round(p, 6)} for label, p in best]
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    writer = csv.writer(handle)
+    header = ["text", "labels", "probabilities"]
+    for i in range(1, top_k + 1 if top_k > 1 else 1):
+        header += [f"label_{i}", f"probability_{i}"]
+    writer.writerow(header)
+    for text, pairs, best in zip(texts, chosen, top):
+        row_cells: list[Any] = [text, sep.join(str(label) for label, _ in pairs), sep.join(f"{p:.6f}" for _, p in pairs)]
+        if top_k > 1:
+            for label, p in best:
+                row_cells += [label, f"{p:.6f}"]
         writer.writerow(row_cells)
 
 

@@ -28,6 +28,13 @@ class DataConfig(_Section):
     )
     text_column: str = Field("text", description="Column (CSV/TSV header) or key (JSONL) holding the text.")
     label_column: str = Field("label", description="Column or key holding the label.")
+    multi_label: bool | Literal["auto"] = Field(
+        "auto",
+        description="Each text may carry several labels (one sigmoid per label). `auto`: yes when the "
+        "training labels are JSON lists, a fastText line has several `__label__` tokens, or the CSV/TSV "
+        "label column is named `labels` (then also read when `label` is absent).",
+    )
+    label_sep: str = Field("|", min_length=1, description="Separator of the labels in a multi-label CSV/TSV cell.")
     dev_fraction: float = Field(
         0.1, gt=0.0, lt=0.5, description="Share of TRAIN carved out (stratified, seeded) as dev when no dev file is given."
     )
@@ -223,13 +230,28 @@ class TrainConfig(_Section):
         "and keep it. `auto`: only when dev was carved out of TRAIN (no dev file), so no labelled text is "
         "wasted; `always`: also with a dev file; `never`: keep the best-epoch model.",
     )
-    select_metric: Literal["accuracy", "macro_f1"] = Field(
-        "accuracy", description="Dev metric that picks the best epoch."
+    select_metric: Literal["auto", "accuracy", "macro_f1", "micro_f1"] = Field(
+        "auto",
+        description="Dev metric that picks the best epoch. `auto`: accuracy (single-label), macro_f1 "
+        "(multi-label). For multi-label data accuracy means subset accuracy; for single-label data "
+        "micro_f1 equals accuracy.",
+    )
+    class_weight: Literal["none", "balanced"] = Field(
+        "none",
+        description="`balanced`: weight each class's loss by n_texts / (n_classes * class_count); in "
+        "multi-label mode, weight each label's positives by pos_weight = negatives / positives, at most "
+        "`pos_weight_max`.",
+    )
+    pos_weight_max: float = Field(30.0, ge=1.0, description="Cap of the multi-label pos_weight of `class_weight: balanced`.")
+    sampler: Literal["none", "balanced"] = Field(
+        "none",
+        description="`balanced`: draw each epoch's texts with replacement, with probability 1 / class_count "
+        "(multi-label: of the rarest label of the text), so classes appear about equally often.",
     )
     ema_decay: float | None = Field(
         0.99, gt=0.0, lt=1.0, description="Evaluate and keep an exponential moving average of the weights (e.g. 0.99)."
     )
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss.")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss (single-label).")
     max_grad_norm: float | None = Field(5.0, gt=0.0, description="Clip the gradient norm to this (none: no clipping).")
     seed: int = Field(13, description="Seed for weights, shuffling and the dev split.")
     device: str = Field("auto", description="`auto` (CUDA when available, else CPU), `cpu`, `cuda`, `cuda:1`, ...")

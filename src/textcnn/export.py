@@ -24,7 +24,8 @@ from textcnn.data.cache import file_sha256
 from textcnn.data.encoding import EncodedTexts
 from textcnn.errors import TextcnnError
 from textcnn.runtime import ONNX_FILES, OnnxModel, import_onnx_package, predict_logits_onnx
-from textcnn.training.inference import predict_logits, softmax
+from textcnn.training.inference import predict_logits, sigmoid, softmax
+from textcnn.training.thresholds import apply_thresholds
 from textcnn.version import __version__
 
 
@@ -81,8 +82,11 @@ def export_onnx(
         _write_atomically(int8_path, lambda tmp: _quantize(path, tmp))
         written.append(int8_path)
     encoded = _random_texts(len(classifier.vocab), int(classifier.config.tokenizer.max_len), check_texts)
-    expected = softmax(predict_logits(model, encoded))
-    checks = [_check(file, encoded, expected) for file in written]
+    # a multi-label model is compared on its per-label sigmoids and the labels over their thresholds
+    thresholds = classifier.thresholds if classifier.multi_label else None
+    probabilities = sigmoid if classifier.multi_label else softmax
+    expected = probabilities(predict_logits(model, encoded))
+    checks = [_check(file, encoded, expected, probabilities, thresholds) for file in written]
     if checks[0].max_probability_diff > 1e-4:
         raise TextcnnError(f"the export does not match PyTorch: {checks[0].describe()}")
     return checks
@@ -146,7 +150,16 @@ def _random_texts(vocab_size: int, max_len: int, count: int, seed: int = 0) -> E
     return EncodedTexts(ids, offsets, lengths.astype(np.int64))
 
 
-def _check(path: Path, encoded: EncodedTexts, expected: np.ndarray) -> ExportCheck:
-    got = softmax(predict_logits_onnx(OnnxModel(path), encoded, num_classes=expected.shape[1]))
-    same = float((got.argmax(axis=1) == expected.argmax(axis=1)).mean())
+def _check(
+    path: Path,
+    encoded: EncodedTexts,
+    expected: np.ndarray,
+    probabilities: Callable[[np.ndarray], np.ndarray] = softmax,
+    thresholds: np.ndarray | None = None,
+) -> ExportCheck:
+    got = probabilities(predict_logits_onnx(OnnxModel(path), encoded, num_classes=expected.shape[1]))
+    if thresholds is None:
+        same = float((got.argmax(axis=1) == expected.argmax(axis=1)).mean())
+    else:  # the same label set
+        same = float((apply_thresholds(got, thresholds) == apply_thresholds(expected, thresholds)).all(axis=1).mean())
     return ExportCheck(path, len(encoded), float(np.abs(got - expected).max()), same)

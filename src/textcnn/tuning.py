@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Sequence
 from textcnn.classifier import TextClassifier
 from textcnn.config import RunConfig, build_config, dump_yaml_config
 from textcnn.errors import ConfigError, DataError, TextcnnError
+from textcnn.training.trainer import resolve_select_metric
 
 if TYPE_CHECKING:
     import optuna
@@ -164,7 +165,7 @@ def tune(
     optuna = _import_optuna()
     log = log or (lambda message: None)
     space = SPACES[config.model.name]
-    metric = config.train.select_metric
+    metric = _select_metric(config, labels)
     trials: list[TrialRecord] = []
     best: dict[str, Any] = {}
     if dev is None:
@@ -212,6 +213,11 @@ def format_leaderboard(result: TuneResult, top: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def _select_metric(config: RunConfig, labels: Sequence[Any]) -> str:
+    multi_label = config.data.multi_label is True or any(isinstance(item, (list, tuple)) for item in labels)
+    return resolve_select_metric(config.train.select_metric, multi_label)
+
+
 def _stderr_log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -232,7 +238,10 @@ def tune_files(
     data = config.data
 
     def read(path: str | Path) -> tuple[list[str], list[Hashable]]:
-        records = read_records(path, format=data.format, text_column=data.text_column, label_column=data.label_column)
+        records = read_records(
+            path, format=data.format, text_column=data.text_column, label_column=data.label_column,
+            multi_label=data.multi_label, label_sep=data.label_sep,
+        )
         if records.skips.num_skipped:
             _stderr_log(records.skips.describe())
         if not records.texts:
@@ -242,7 +251,7 @@ def tune_files(
 
     texts, labels = read(train_path)
     dev = read(dev_path) if dev_path is not None else None
-    log(f"searching {config.model.name} settings for {budget} on dev {config.train.select_metric}")
+    log(f"searching {config.model.name} settings for {budget} on dev {_select_metric(config, labels)}")
     result = tune(config, texts, labels, dev=dev, budget=budget, log=log)
     summary = {"budget": str(budget), "trials": len(result.trials), "best_trial": result.best.number}
     out_dir = result.classifier.save(out_dir, extra_info={"tune": summary})

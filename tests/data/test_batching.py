@@ -83,3 +83,28 @@ def test_iter_batches_carries_targets_of_the_same_texts(encoded):
         seen += batch.index.tolist()
 
     assert sorted(seen) == list(range(5))
+
+
+def test_balanced_sampler_draws_classes_about_equally_often():
+    from textcnn.data.batching import balanced_sample_weights
+
+    targets = np.array([0] * 900 + [1] * 90 + [2] * 10)
+    lengths = np.random.default_rng(0).integers(1, 30, size=len(targets))
+    weights = balanced_sample_weights(targets)
+
+    batches = batch_order(lengths, 16, shuffle=True, rng=np.random.default_rng(1), weights=weights)
+
+    drawn = np.concatenate(batches)
+    assert len(drawn) == len(targets)  # an epoch is as long as before
+    counts = np.bincount(targets[drawn], minlength=3)
+    assert counts.min() > 0.8 * len(targets) / 3 and counts.max() < 1.2 * len(targets) / 3
+    spans = [lengths[b].max() - lengths[b].min() for b in batches]
+    assert np.mean(spans) < 5  # still bucketed by length (random batches of 16 span ~25)
+
+
+def test_multilabel_sample_weight_is_that_of_the_rarest_label():
+    from textcnn.data.batching import balanced_sample_weights
+
+    targets = np.array([[1, 0], [1, 0], [1, 0], [1, 1]], dtype=np.float32)  # label 0: 4 texts, label 1: 1
+
+    assert balanced_sample_weights(targets).tolist() == [0.25, 0.25, 0.25, 1.0]

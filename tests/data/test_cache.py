@@ -74,3 +74,19 @@ def test_cache_dir_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("TEXTCNN_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / "textcnn"
+
+
+def test_multilabel_files_keep_label_lists_and_the_reader_settings_are_part_of_the_key(write_data, tmp_path, multilabel):
+    texts, labels = multilabel
+    path = write_data("train.csv", texts, labels, label_column="labels")
+    first = _read(path, tmp_path, label_column="labels")
+
+    second = _read(path, tmp_path, label_column="labels")
+    single = _read(path, tmp_path, label_column="labels", multi_label=False)
+    other_sep = _read(path, tmp_path, label_column="labels", label_sep=";")
+
+    assert (first.cached, second.cached, single.cached, other_sep.cached) == (False, True, False, False)
+    _same(first, second)
+    assert second.multi_label and second.labels == labels
+    assert not single.multi_label and single.labels[0] == "|".join(labels[0])
+    assert other_sep.labels[0] == ["|".join(labels[0])]

@@ -44,3 +44,11 @@ def test_unseen_label_error_names_the_label_and_the_source():
 def test_duplicate_labels_are_rejected():
     with pytest.raises(ValueError, match="unique"):
         LabelSet(["a", "a"])
+
+
+def test_multi_hot_rows_and_unseen_label_names_the_text():
+    labels = LabelSet(["anger", "joy", "love"])
+
+    assert labels.encode_multi_hot([["joy", "love"], ["anger"]]).tolist() == [[0, 1, 1], [1, 0, 0]]
+    with pytest.raises(DataError, match=r"dev.csv: label 'fear' \(item 2\) was not seen in training"):
+        labels.encode_multi_hot([["joy"], ["love", "fear"]], source="dev.csv")

@@ -121,7 +121,6 @@ def test_plain_lines_asked_for_labels_is_an_error(tmp_path):
         ("train.jsonl", '{"text": "good", "label": 1.5}\n', r"train\.jsonl, row 1, column 'label': label must be a string or an integer"),
         ("train.jsonl", '{"text": 5, "label": "pos"}\n', r"train\.jsonl, row 1, column 'text': text must be a string"),
         ("train.ft", "__label__pos good\nno label here\n", r"train\.ft, row 2: no `__label__` token"),
-        ("train.ft", "__label__pos __label__neg mixed\n", r"train\.ft, row 1: 2 labels on one line"),
     ],
 )
 def test_bad_row_error_names_file_and_row(tmp_path, name, content, pattern):
@@ -211,3 +210,73 @@ def test_nothing_skipped_describes_nothing(tmp_path, write_data, english):
     assert len(records) == 40
     assert records.skips.num_skipped == 0
     assert records.skips.describe() == ""
+
+
+# ------------------------------------------------------------------ multi-label
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "options"),
+    [
+        ("train.csv", "text,labels\ngood film,film|pos\nbad meal,food\n", {}),  # a `labels` column: auto
+        ("train.csv", "text,label\ngood film,film;pos\nbad meal,food\n", {"multi_label": True, "label_sep": ";"}),
+        ("train.tsv", "text\tlabels\ngood film\tfilm|pos|film\nbad meal\tfood\n", {}),
+        ("train.jsonl", '{"text": "good film", "label": ["film", "pos"]}\n{"text": "bad meal", "label": "food"}\n', {}),
+        ("train.ft", "__label__film __label__pos good film\n__label__food bad meal\n", {}),
+    ],
+)
+def test_multi_label_rows_read_as_label_lists(tmp_path, name, content, options):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+
+    records = read_records(path, **options)
+
+    assert records.multi_label
+    assert records.texts == ["good film", "bad meal"]
+    assert records.labels == [["film", "pos"], ["food"]]  # split, stripped, deduplicated
+
+
+def test_a_pipe_in_a_label_column_stays_single_label(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("text,label\ngood,a|b\n", encoding="utf-8")
+
+    records = read_records(path)
+
+    assert not records.multi_label
+    assert records.labels == ["a|b"]
+
+
+def test_empty_label_lists_are_skipped_and_counted(tmp_path):
+    csv_path = tmp_path / "train.csv"
+    csv_path.write_text("text,labels\ngood,pos\nmeh,\nfine,|\n", encoding="utf-8")
+    jsonl_path = tmp_path / "train.jsonl"
+    jsonl_path.write_text('{"text": "good", "label": ["pos"]}\n{"text": "meh", "label": []}\n', encoding="utf-8")
+
+    csv_records, jsonl_records = read_records(csv_path), read_records(jsonl_path)
+
+    assert csv_records.labels == [["pos"]] and jsonl_records.labels == [["pos"]]
+    assert "2 rows with empty label list (rows 3, 4)" in csv_records.skips.describe()
+    assert "1 row with empty label list (row 2)" in jsonl_records.skips.describe()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "pattern"),
+    [
+        ("train.ft", "__label__pos __label__neg mixed\n", r"train\.ft, row 1: 2 labels on one line .*multi_label: false"),
+        ("train.jsonl", '{"text": "good", "label": ["a", "b"]}\n', r"train\.jsonl, row 1, column 'label': a list of labels"),
+    ],
+)
+def test_label_lists_with_multi_label_off_are_an_error(tmp_path, name, content, pattern):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(DataError, match=pattern):
+        read_records(path, multi_label=False)
+
+
+def test_a_bad_label_inside_a_list_names_the_row(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"text": "good", "label": ["a"]}\n{"text": "bad", "label": ["b", 1.5]}\n', encoding="utf-8")
+
+    with pytest.raises(DataError, match=r"train\.jsonl, row 2, column 'label': label must be a string or an integer"):
+        read_records(path)

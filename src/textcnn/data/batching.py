@@ -19,7 +19,7 @@ class Batch:
     ids: torch.Tensor  # (batch, seq_len) int64
     lengths: torch.Tensor  # (batch,) int64
     index: np.ndarray  # (batch,) positions in the encoded texts
-    targets: torch.Tensor | None = None  # (batch,) int64 class ids
+    targets: torch.Tensor | None = None  # (batch,) int64 class ids, or (batch, num_labels) float32 multi-hot
 
     def to(self, device: torch.device) -> "Batch":
         if device.type == "cpu":
@@ -41,20 +41,41 @@ def pad_batch(encoded: EncodedTexts, index: np.ndarray, min_len: int = 1) -> tup
     return ids.astype(np.int64), lengths
 
 
+def balanced_sample_weights(targets: np.ndarray) -> np.ndarray:
+    """Per-text sampling weights 1 / count of its class, so every class is drawn about equally often.
+
+    ``targets`` are class ids (num_texts,) or multi-hot rows (num_texts, num_labels); a multi-label
+    text takes the weight of its rarest label.
+    """
+    if targets.ndim == 1:
+        counts = np.bincount(targets)
+        return 1.0 / counts[targets]
+    counts = targets.sum(axis=0)  # (num_labels,)
+    inverse = np.divide(1.0, counts, out=np.zeros_like(counts, dtype=np.float64), where=counts > 0)
+    return (targets * inverse).max(axis=1)
+
+
 def batch_order(
-    lengths: np.ndarray, batch_size: int, *, shuffle: bool, rng: np.random.Generator | None = None, pool: int = 50
+    lengths: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    rng: np.random.Generator | None = None,
+    pool: int = 50,
+    weights: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Batches of indices with similar lengths (little padding).
 
     With ``shuffle``, texts are shuffled, sorted by length within pools of ``pool`` batches, cut into
-    batches, and the batches shuffled; without it, all texts are sorted by length.
+    batches, and the batches shuffled; without it, all texts are sorted by length. With ``weights``
+    (and ``shuffle``), the epoch is as many texts drawn with replacement in proportion to ``weights``.
     """
     n = len(lengths)
     if not shuffle:
         order = np.argsort(lengths, kind="stable")
         return [order[i : i + batch_size] for i in range(0, n, batch_size)]
     rng = rng or np.random.default_rng()
-    order = rng.permutation(n)
+    order = rng.permutation(n) if weights is None else rng.choice(n, size=n, replace=True, p=weights / weights.sum())
     batches: list[np.ndarray] = []
     span = batch_size * pool
     for start in range(0, n, span):
@@ -73,9 +94,13 @@ def iter_batches(
     shuffle: bool = False,
     rng: np.random.Generator | None = None,
     min_len: int = 1,
+    weights: np.ndarray | None = None,
 ) -> Iterator[Batch]:
-    """Padded batches over ``encoded`` (shuffled and bucketed for training, length-sorted otherwise)."""
-    for index in batch_order(encoded.lengths, batch_size, shuffle=shuffle, rng=rng):
+    """Padded batches over ``encoded`` (shuffled and bucketed for training, length-sorted otherwise).
+
+    ``weights``: draw each epoch's texts in proportion to them (see ``batch_order``).
+    """
+    for index in batch_order(encoded.lengths, batch_size, shuffle=shuffle, rng=rng, weights=weights):
         ids, lengths = pad_batch(encoded, index, min_len)
         batch_targets = torch.from_numpy(targets[index]) if targets is not None else None
         yield Batch(torch.from_numpy(ids), torch.from_numpy(lengths), index, batch_targets)

@@ -24,7 +24,7 @@ from textcnn.data.readers import detect_format, read_records
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
 from textcnn.version import __version__
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: multi-label files (label lists, the multi_label flag)
 
 
 def default_cache_dir() -> Path:
@@ -40,11 +40,12 @@ class TokenizedFile:
     """A data file read and tokenized: the texts as token ids, their labels, what was skipped."""
 
     texts: TokenizedTexts
-    labels: list[str | int] | None
+    labels: list[str | int] | list[list[str | int]] | None  # label lists when ``multi_label``
     tokenizer: str  # the tokenizer kind used (``auto`` resolved)
     skipped: str  # the SkipReport line, empty when no row was skipped
     cached: bool  # loaded from the cache
     seconds: float  # time spent reading and tokenizing (or loading)
+    multi_label: bool = False  # read as a multi-label file
 
 
 def file_sha256(path: str | Path) -> str:
@@ -62,6 +63,8 @@ def read_tokenized(
     format: str = "auto",
     text_column: str = "text",
     label_column: str | None = "label",
+    multi_label: bool | str = "auto",
+    label_sep: str = "|",
     tokenizer: str = "auto",
     lowercase: bool = True,
     cache_dir: str | Path | None = None,
@@ -82,7 +85,7 @@ def read_tokenized(
             "cache_format": CACHE_FORMAT,
             "textcnn": __version__,
             "sha256": file_sha256(path),
-            "reader": [detect_format(path, format), text_column, label_column],
+            "reader": [detect_format(path, format), text_column, label_column, multi_label, label_sep],
             "tokenizer": [tokenizer, lowercase, _segmenter_version(tokenizer)],
         }
         key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
@@ -91,10 +94,12 @@ def read_tokenized(
         if loaded is not None:
             loaded.seconds = time.perf_counter() - started
             return loaded
-    records = read_records(path, format=format, text_column=text_column, label_column=label_column)
+    records = read_records(
+        path, format=format, text_column=text_column, label_column=label_column, multi_label=multi_label, label_sep=label_sep
+    )
     kind = resolve_tokenizer_kind(tokenizer, records.texts)
     texts = tokenize_compact(records.texts, build_tokenizer(kind, lowercase))
-    result = TokenizedFile(texts, records.labels, kind, records.skips.describe(), False, 0.0)
+    result = TokenizedFile(texts, records.labels, kind, records.skips.describe(), False, 0.0, records.multi_label)
     if entry is not None:
         _save_entry(entry, key, result, log)
     result.seconds = time.perf_counter() - started
@@ -114,7 +119,10 @@ def _segmenter_version(kind: str) -> str | None:
 
 
 def _save_entry(entry: Path, key: str, data: TokenizedFile, log: Callable[[str], None] | None) -> None:
-    header = {"key": key, "tokens": data.texts.tokens, "labels": data.labels, "tokenizer": data.tokenizer, "skipped": data.skipped}
+    header = {
+        "key": key, "tokens": data.texts.tokens, "labels": data.labels, "tokenizer": data.tokenizer,
+        "skipped": data.skipped, "multi_label": data.multi_label,
+    }
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=entry.parent, prefix=".tmp-", suffix=".npz", delete=False) as handle:
@@ -141,7 +149,7 @@ def _load_entry(entry: Path, key: str, log: Callable[[str], None] | None) -> Tok
         texts = TokenizedTexts(list(header["tokens"]), ids, offsets, lengths)
         labels = header["labels"]
         _check_entry(header, key, texts, labels)
-        return TokenizedFile(texts, labels, header["tokenizer"], header["skipped"], True, 0.0)
+        return TokenizedFile(texts, labels, header["tokenizer"], header["skipped"], True, 0.0, bool(header["multi_label"]))
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, UnicodeDecodeError) as error:
         if log:
             log(f"note: ignoring the damaged tokenization cache entry {entry} ({error}); rebuilding it")

@@ -1,4 +1,4 @@
-"""Class labels (strings or integers) <-> contiguous ids; saved as a JSON list."""
+"""Class labels (strings or integers) <-> contiguous ids (or multi-hot rows); saved as a JSON list."""
 
 from __future__ import annotations
 
@@ -32,20 +32,26 @@ class LabelSet:
 
     def encode(self, labels: Sequence[Hashable], *, source: str = "labels") -> np.ndarray:
         """Ids of ``labels``; a label the model was not trained on is an error naming it."""
-        index = self.index
-        ids = np.empty(len(labels), dtype=np.int64)
-        for i, label in enumerate(labels):
-            found = index.get(label)
-            if found is None:
-                found = self._lookup_loosely(label)
-            if found is None:
-                known = ", ".join(map(str, self.labels[:20]))
-                raise DataError(
-                    f"label {label!r} (item {i + 1}) was not seen in training; known labels: {known}",
-                    path=source,
-                )
-            ids[i] = found
-        return ids
+        return np.fromiter((self._id(label, i, source) for i, label in enumerate(labels)), dtype=np.int64, count=len(labels))
+
+    def encode_multi_hot(self, label_lists: Sequence[Sequence[Hashable]], *, source: str = "labels") -> np.ndarray:
+        """(len(label_lists), num_labels) float32 rows with 1.0 at each text's labels."""
+        multi_hot = np.zeros((len(label_lists), len(self)), dtype=np.float32)
+        for i, labels in enumerate(label_lists):
+            multi_hot[i, [self._id(label, i, source) for label in labels]] = 1.0
+        return multi_hot
+
+    def _id(self, label: Hashable, i: int, source: str) -> int:
+        found = self.index.get(label)
+        if found is None:
+            found = self._lookup_loosely(label)
+        if found is None:
+            known = ", ".join(map(str, self.labels[:20]))
+            raise DataError(
+                f"label {label!r} (item {i + 1}) was not seen in training; known labels: {known}",
+                path=source,
+            )
+        return found
 
     def _lookup_loosely(self, label: Hashable) -> int | None:
         # A CSV gives "1" where the model was fitted on int 1 (or the reverse).

@@ -65,16 +65,22 @@ class SkipReport:
         return f"{self.path}: skipped {self.num_skipped} of {self.total_rows} rows: " + "; ".join(parts)
 
 
+Label = str | int
+MultiLabel = bool | Literal["auto"]
+
+
 @dataclass
 class Records:
     """Texts and their labels (``None`` for unlabelled input), with what was skipped.
 
-    Labels are strings, except that integer labels of a JSONL file stay integers.
+    Labels are strings, except that integer labels of a JSONL file stay integers. In a
+    multi-label file (``multi_label``) each label is a list of distinct labels, never empty.
     """
 
     texts: list[str]
-    labels: list[str | int] | None
+    labels: list[Label] | list[list[Label]] | None
     skips: SkipReport
+    multi_label: bool = False
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -112,8 +118,14 @@ def read_records(
     format: Format = "auto",
     text_column: str = "text",
     label_column: str | None = "label",
+    multi_label: MultiLabel = "auto",
+    label_sep: str = "|",
 ) -> Records:
     """Read texts (and labels unless ``label_column`` is None) from ``path``.
+
+    ``multi_label="auto"`` reads label lists when the file shows them unambiguously: a JSON list,
+    several ``__label__`` tokens on a line, or a CSV/TSV label column named ``labels`` (cells split
+    on ``label_sep``). Rows whose label list is empty are skipped and counted.
 
     Raises:
         DataError: the file is missing or unreadable, a column is absent, or a row is malformed.
@@ -123,14 +135,15 @@ def read_records(
     try:
         with _open_text(path) as handle:
             if kind in ("csv", "tsv"):
-                return _read_delimited(handle, path, "," if kind == "csv" else "\t", text_column, label_column)
+                delimiter = "," if kind == "csv" else "\t"
+                return _read_delimited(handle, path, delimiter, text_column, label_column, multi_label, label_sep)
             if kind == "jsonl":
-                return _read_jsonl(handle, path, text_column, label_column)
+                return _read_jsonl(handle, path, text_column, label_column, multi_label)
             if kind == "fasttext":
-                return _read_fasttext(handle, path, label_column is not None)
+                return _read_fasttext(handle, path, label_column is not None, multi_label)
             if kind == "lines":
                 if label_column is not None and _looks_like_fasttext(path):
-                    return _read_fasttext(handle, path, True)
+                    return _read_fasttext(handle, path, True, multi_label)
                 if label_column is not None:
                     raise DataError(
                         "plain-text lines carry no labels; use CSV/TSV/JSONL or `__label__x text` lines",
@@ -162,8 +175,26 @@ def _clean_label(value: object, path: Path, row: int, column: str) -> str | int:
     return value.strip() if isinstance(value, str) else value
 
 
+def _label_list(values: Iterable[object], path: Path, row: int, column: str | None) -> list[Label]:
+    """Distinct labels in their order; empty strings are dropped (the list may end up empty)."""
+    found: list[Label] = []
+    for value in values:
+        if isinstance(value, str) and not value.strip():
+            continue
+        label = _clean_label(value, path, row, column or "label")
+        if label not in found:
+            found.append(label)
+    return found
+
+
 def _read_delimited(
-    handle: Iterable[str], path: Path, delimiter: str, text_column: str, label_column: str | None
+    handle: Iterable[str],
+    path: Path,
+    delimiter: str,
+    text_column: str,
+    label_column: str | None,
+    multi_label: MultiLabel,
+    label_sep: str,
 ) -> Records:
     reader = csv.reader(handle, delimiter=delimiter)
     skips = SkipReport(str(path))
@@ -174,6 +205,9 @@ def _read_delimited(
     except csv.Error as error:
         raise DataError(f"malformed header: {error}", path=path, row=1) from None
     header = [name.strip() for name in header]
+    if label_column == "label" and "label" not in header and "labels" in header and multi_label is not False:
+        label_column = "labels"  # the usual multi-label layout (`text,labels`) needs no flag
+    multi = multi_label is True or (multi_label == "auto" and label_column == "labels")
     for wanted in (text_column, label_column):
         if wanted is not None and wanted not in header:
             raise DataError(
@@ -185,7 +219,7 @@ def _read_delimited(
     text_index = header.index(text_column)
     label_index = header.index(label_column) if label_column is not None else None
     texts: list[str] = []
-    labels: list[str] = []
+    labels: list = []
     row = 1
     while True:
         try:
@@ -207,15 +241,44 @@ def _read_delimited(
             skips.skip("empty text", row)
             continue
         if label_index is not None:
-            labels.append(_clean_label(cells[label_index], path, row, label_column))
+            cell = cells[label_index]
+            if multi:
+                label_list = _label_list(cell.split(label_sep), path, row, label_column)
+                if not label_list:
+                    skips.skip("empty label list", row)
+                    continue
+                labels.append(label_list)
+            else:
+                labels.append(_clean_label(cell, path, row, label_column))
         texts.append(text)
-    return Records(texts, labels if label_column is not None else None, skips)
+    return Records(texts, labels if label_column is not None else None, skips, multi and label_column is not None)
 
 
-def _read_jsonl(handle: Iterable[str], path: Path, text_column: str, label_column: str | None) -> Records:
+def _finish(
+    rows: list[tuple[int, str, object]], path: Path, skips: SkipReport, multi: bool, column: str | None
+) -> Records:
+    """Records from (row, text, raw label) triples; in multi-label mode a single label becomes a list."""
+    texts: list[str] = []
+    labels: list = []
+    for row, text, raw in rows:
+        if multi:
+            label_list = _label_list(raw if isinstance(raw, list) else [raw], path, row, column)
+            if not label_list:
+                skips.skip("empty label list", row)
+                continue
+            labels.append(label_list)
+        else:
+            labels.append(_clean_label(raw, path, row, column or "label"))
+        texts.append(text)
+    return Records(texts, labels, skips, multi)
+
+
+def _read_jsonl(
+    handle: Iterable[str], path: Path, text_column: str, label_column: str | None, multi_label: MultiLabel
+) -> Records:
     skips = SkipReport(str(path))
     texts: list[str] = []
-    labels: list[str | int] = []
+    rows: list[tuple[int, str, object]] = []
     for row, line in enumerate(handle, start=1):
         if not line.strip():
             continue
@@ -235,18 +298,27 @@ def _read_jsonl(handle: Iterable[str], path: Path, text_column: str, label_colum
         if not text:
             skips.skip("empty text", row)
             continue
-        if label_column is not None:
-            if label_column not in item:
-                raise DataError("missing key", path=path, row=row, column=label_column)
-            labels.append(_clean_label(item[label_column], path, row, label_column))
-        texts.append(text)
-    return Records(texts, labels if label_column is not None else None, skips)
+        if label_column is None:
+            texts.append(text)
+            continue
+        if label_column not in item:
+            raise DataError("missing key", path=path, row=row, column=label_column)
+        raw = item[label_column]
+        if isinstance(raw, list) and multi_label is False:
+            raise DataError(
+                "a list of labels, but multi-label reading is off (data.multi_label: false)",
+                path=path, row=row, column=label_column,
+            )
+        rows.append((row, text, raw))
+    if label_column is None:
+        return Records(texts, None, skips)
+    multi = multi_label is True or any(isinstance(raw, list) for _, _, raw in rows)
+    return _finish(rows, path, skips, multi, label_column)
 
 
-def _read_fasttext(handle: Iterable[str], path: Path, with_labels: bool) -> Records:
+def _read_fasttext(handle: Iterable[str], path: Path, with_labels: bool, multi_label: MultiLabel = "auto") -> Records:
     skips = SkipReport(str(path))
-    texts: list[str] = []
-    labels: list[str] = []
+    rows: list[tuple[int, str, object]] = []
     for row, line in enumerate(handle, start=1):
         if not line.strip():
             continue
@@ -256,21 +328,23 @@ def _read_fasttext(handle: Iterable[str], path: Path, with_labels: bool) -> Reco
         text = " ".join(w for w in words if not w.startswith(_FASTTEXT_PREFIX))
         if with_labels and not found:
             raise DataError("no `__label__` token on the line", path=path, row=row)
-        if with_labels and len(found) > 1:
+        if with_labels and len(found) > 1 and multi_label is False:
             raise DataError(
-                f"{len(found)} labels on one line ({', '.join(found)}); multi-label input is not supported yet",
+                f"{len(found)} labels on one line ({', '.join(found)}); multi-label reading is off "
+                "(data.multi_label: false)",
                 path=path,
                 row=row,
             )
-        if with_labels and not found[0]:
+        if with_labels and not all(found):
             raise DataError("empty label after `__label__`", path=path, row=row)
         if not text:
             skips.skip("empty text", row)
             continue
-        texts.append(text)
-        if with_labels:
-            labels.append(found[0])
-    return Records(texts, labels if with_labels else None, skips)
+        rows.append((row, text, found))
+    if not with_labels:
+        return Records([text for _, text, _ in rows], None, skips)
+    multi = multi_label is True or any(len(found) > 1 for _, _, found in rows)
+    return _finish([(row, text, found if multi else found[0]) for row, text, found in rows], path, skips, multi, None)
 
 
 def _read_lines(handle: Iterable[str], path: Path) -> Records:

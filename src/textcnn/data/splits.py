@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Hashable, Sequence
 
 import numpy as np
@@ -31,3 +31,9 @@ def stratified_split(labels: Sequence[Hashable], fraction: float, seed: int) -> 
     mask = np.ones(len(labels), dtype=bool)
     mask[held_out] = False
     return np.flatnonzero(mask), held_out
+
+
+def rarest_labels(label_lists: Sequence[Sequence[Hashable]]) -> list[Hashable]:
+    """Each multi-label text's rarest label: a stratification key that keeps rare labels in dev."""
+    counts = Counter(label for labels in label_lists for label in labels)
+    return [min(labels, key=lambda label: (counts[label], str(label))) for labels in label_lists]

@@ -1,4 +1,9 @@
-"""The fit loop: shuffled length-bucketed batches, Adam, dev evaluation each epoch, early stopping."""
+"""The fit loop: shuffled length-bucketed batches, Adam, dev evaluation each epoch, early stopping.
+
+Single-label targets are class ids (num_texts,); multi-label targets are multi-hot rows
+(num_texts, num_labels), trained with one binary cross-entropy per label and scored on dev with
+per-label thresholds tuned there each epoch.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,13 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from textcnn.config import TrainConfig
-from textcnn.data.batching import batch_order, iter_batches
+from textcnn.data.batching import balanced_sample_weights, batch_order, iter_batches
 from textcnn.data.encoding import EncodedTexts
-from textcnn.evaluation import classification_report
-from textcnn.training.inference import predict_logits
+from textcnn.evaluation import classification_report, multilabel_report
+from textcnn.training.inference import predict_logits, sigmoid
+from textcnn.training.losses import build_loss
 from textcnn.training.optim import build_optimizer, build_scheduler
+from textcnn.training.thresholds import apply_thresholds, tune_thresholds
 
 
 @dataclass
@@ -26,7 +33,7 @@ class EpochRecord:
 
     epoch: int
     train_loss: float
-    dev_accuracy: float
+    dev_accuracy: float  # subset accuracy for multi-label data
     dev_macro_f1: float
     seconds: float
     examples_per_second: float
@@ -43,6 +50,7 @@ class FitResult:
     stopped_early: bool = False
     seconds: float = 0.0
     best_report: dict = field(default_factory=dict)  # dev report of the kept weights
+    thresholds: np.ndarray | None = None  # multi-label: per-label thresholds tuned on dev for the kept weights
 
 
 class Trainer:
@@ -87,14 +95,16 @@ class Trainer:
         optimizer = build_optimizer(model, config)
         steps_per_epoch = len(batch_order(train.lengths, config.batch_size, shuffle=False))
         scheduler = build_scheduler(optimizer, config, steps_per_epoch)
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        loss_fn = build_loss(config, train_targets, len(labels)).to(self.device)
+        multi_label = train_targets.ndim == 2
+        sample_weights = balanced_sample_weights(train_targets) if config.sampler == "balanced" else None
         ema = None
         if config.ema_decay is not None:
             ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
         scored = ema.module if ema is not None else model  # the weights evaluated and kept
         min_len = getattr(model, "min_len", 1)
         constrain = getattr(model, "apply_constraints", None)  # e.g. Kim's max-norm, after every step
-        best_score, best_epoch, best_state, best_report = -1.0, 0, None, {}
+        best_score, best_epoch, best_state, best_report, best_thresholds = -1.0, 0, None, {}, None
         history: list[EpochRecord] = []
         stale = 0
         started = time.perf_counter()
@@ -103,7 +113,8 @@ class Trainer:
             epoch_start = time.perf_counter()
             total_loss, seen = 0.0, 0
             batches = iter_batches(
-                train, config.batch_size, targets=train_targets, shuffle=True, rng=self.rng, min_len=min_len
+                train, config.batch_size, targets=train_targets, shuffle=True, rng=self.rng, min_len=min_len,
+                weights=sample_weights,
             )
             with _progress_bar(self.progress, f"epoch {epoch}/{config.epochs}", len(train)) as advance:
                 for batch in batches:
@@ -133,21 +144,24 @@ class Trainer:
                 )
                 best_epoch, best_state = epoch, None
                 continue
-            dev_pred = predict_logits(scored, dev, device=self.device).argmax(axis=1)
-            report = classification_report(dev_targets, dev_pred, labels)
-            score = report[config.select_metric]
+            report, thresholds = _score(scored, dev, dev_targets, labels, self.device)
+            score = report[_report_key(config.select_metric, multi_label)]
             improved = score > best_score
+            accuracy = report["subset_accuracy"] if thresholds is not None else report["accuracy"]
             record = EpochRecord(
-                epoch, total_loss / max(1, seen), report["accuracy"], report["macro_f1"], seconds, seen / seconds, improved
+                epoch, total_loss / max(1, seen), accuracy, report["macro_f1"], seconds, seen / seconds, improved
             )
             history.append(record)
+            figures = (
+                f"dev micro-F1 {100 * report['micro_f1']:.2f}" if thresholds is not None else f"dev acc {100 * accuracy:.2f}"
+            )
             self.log(
                 f"epoch {epoch:>2}/{config.epochs}  loss {record.train_loss:.4f}  "
-                f"dev acc {100 * record.dev_accuracy:.2f}  macro-F1 {100 * record.dev_macro_f1:.2f}  "
+                f"{figures}  macro-F1 {100 * record.dev_macro_f1:.2f}  "
                 f"{seconds:.1f}s  {record.examples_per_second:,.0f} ex/s" + ("  *" if improved else "")
             )
             if improved:
-                best_score, best_epoch, best_report, stale = score, epoch, report, 0
+                best_score, best_epoch, best_report, best_thresholds, stale = score, epoch, report, thresholds, 0
                 best_state = copy.deepcopy(scored.state_dict())
             else:
                 stale += 1
@@ -161,7 +175,36 @@ class Trainer:
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
-        return FitResult(best_epoch, best_score, history, stopped_early, time.perf_counter() - started, best_report)
+        return FitResult(
+            best_epoch, best_score, history, stopped_early, time.perf_counter() - started, best_report, best_thresholds
+        )
+
+
+def resolve_select_metric(metric: str, multi_label: bool) -> str:
+    """``auto`` -> accuracy (single-label) or macro_f1 (multi-label); other names stay."""
+    if metric != "auto":
+        return metric
+    return "macro_f1" if multi_label else "accuracy"
+
+
+def _report_key(metric: str, multi_label: bool) -> str:
+    """The report entry of a select_metric: multi-label accuracy is subset accuracy, single-label micro-F1 is accuracy."""
+    metric = resolve_select_metric(metric, multi_label)
+    if multi_label:
+        return "subset_accuracy" if metric == "accuracy" else metric
+    return "accuracy" if metric == "micro_f1" else metric
+
+
+def _score(
+    model: nn.Module, dev: EncodedTexts, dev_targets: np.ndarray, labels: list, device: torch.device
+) -> tuple[dict, np.ndarray | None]:
+    """The dev report of ``model``; multi-label: with thresholds tuned on these dev texts (returned too)."""
+    logits = predict_logits(model, dev, device=device)  # (num_texts, num_classes)
+    if dev_targets.ndim == 1:
+        return classification_report(dev_targets, logits.argmax(axis=1), labels), None
+    probabilities = sigmoid(logits)
+    thresholds = tune_thresholds(probabilities, dev_targets)
+    return multilabel_report(dev_targets, apply_thresholds(probabilities, thresholds), labels, thresholds), thresholds
 
 
 class _progress_bar:
