@@ -15,11 +15,13 @@ from typing import Callable
 import torch
 from torch import nn
 
+from textcnn.config import resolve_embedding_mode
+
 MODES = ("rand", "static", "nonstatic", "multichannel")
 
 
 class TokenEmbedding(nn.Embedding):
-    """Token ids (batch, seq_len) -> vectors (batch, seq_len, embed_dim) in one of ``MODES``.
+    """Token ids (batch, seq_len) -> vectors (batch, seq_len, embed_dim) in one of ``MODES`` (or ``auto``).
 
     ``weight`` is the trained table (frozen in ``static`` mode), so bundles of the ``rand`` mode keep
     the key ``embedding.weight``; ``multichannel`` adds the frozen table ``static``. Without ``vectors``
@@ -37,6 +39,7 @@ class TokenEmbedding(nn.Embedding):
         vectors: torch.Tensor | None = None,
     ) -> None:
         super().__init__(vocab_size, embed_dim, padding_idx=pad_id)
+        mode = resolve_embedding_mode(mode, vectors is not None)  # auto -> nonstatic with vectors, else rand
         if mode not in MODES:
             raise ValueError(f"unknown embedding mode {mode!r}; known: {', '.join(MODES)}")
         if mode == "rand" and vectors is not None:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from textcnn.config import GatedCNNConfig, resolve_embedding_mode
+from textcnn.config import GatedCNNConfig
 from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import PositionEmbedding, apply_token_dropout, length_mask, masked_avg_pool, masked_max_pool
 
@@ -57,8 +57,9 @@ class GatedCNN(nn.Module):
         self.config = config
         self.pad_id, self.unk_id = pad_id, unk_id
         self.min_len = 1
-        mode = resolve_embedding_mode(config.embedding_mode, vectors is not None)
-        self.embedding = TokenEmbedding(vocab_size, config.embed_dim, mode=mode, pad_id=pad_id, vectors=vectors)
+        self.embedding = TokenEmbedding(
+            vocab_size, config.embed_dim, mode=config.embedding_mode, pad_id=pad_id, vectors=vectors
+        )
         self.positions = PositionEmbedding(config.positions, config.max_positions, config.embed_dim)
         self.project = nn.Linear(config.embed_dim, config.hidden_dim)
         self.blocks = nn.ModuleList(GatedConvBlock(config) for _ in range(config.num_layers))

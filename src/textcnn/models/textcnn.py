@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from textcnn.config import TextCNNConfig, resolve_embedding_mode
+from textcnn.config import TextCNNConfig
 from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import (
     AttentionPool,
@@ -75,11 +75,7 @@ class TextCNN(nn.Module):
         self.unk_id = unk_id
         self.min_len = max(config.kernel_sizes) if config.padding == "valid" else 1
         self.embedding = TokenEmbedding(
-            vocab_size,
-            config.embed_dim,
-            mode=resolve_embedding_mode(config.embedding_mode, vectors is not None),
-            pad_id=pad_id,
-            vectors=vectors,
+            vocab_size, config.embed_dim, mode=config.embedding_mode, pad_id=pad_id, vectors=vectors
         )
         self.positions = PositionEmbedding(config.positions, config.max_positions, config.embed_dim)
         self.embed_dropout = nn.Dropout(config.embed_dropout)

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from textcnn.config import TransformerConfig, resolve_embedding_mode
+from textcnn.config import TransformerConfig
 from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import PositionEmbedding, apply_token_dropout, length_mask, masked_avg_pool
 
@@ -36,11 +36,7 @@ class TransformerClassifier(nn.Module):
         self.pad_id, self.unk_id = pad_id, unk_id
         self.min_len = 1
         self.embedding = TokenEmbedding(
-            vocab_size,
-            config.embed_dim,
-            mode=resolve_embedding_mode(config.embedding_mode, vectors is not None),
-            pad_id=pad_id,
-            vectors=vectors,
+            vocab_size, config.embed_dim, mode=config.embedding_mode, pad_id=pad_id, vectors=vectors
         )
         self.positions = PositionEmbedding(config.positions, config.max_positions, config.embed_dim)
         self.embed_dropout = nn.Dropout(config.dropout)
