@@ -141,7 +141,7 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
             raise BundleError(f"{directory / 'thresholds.json'}: expected a list of {len(labels)} thresholds, one per label")
     metrics_path = directory / "metrics.json"
     metrics = _read_json(metrics_path) if metrics_path.exists() else {}
-    model = build_model(config.model, vocab_size=len(vocab), num_classes=len(labels))
+    model = build_model(config.model, vocab_size=len(vocab), num_classes=len(labels), ensemble=config.train.ensemble)
     weights = directory / "model.safetensors"
     if not weights.exists():
         raise BundleError(f"{directory} is not a textcnn bundle: model.safetensors is missing")

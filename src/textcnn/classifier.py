@@ -29,12 +29,12 @@ from textcnn.data.vectors import read_vectors
 from textcnn.data.vocab import Vocab
 from textcnn.errors import BundleError, ConfigError, DataError, TextcnnError
 from textcnn.evaluation import classification_report, multilabel_report
-from textcnn.models import build_model
+from textcnn.models import Ensemble, build_model
 from textcnn.runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package, predict_logits_onnx
 from textcnn.training.inference import predict_logits, sigmoid, softmax
 from textcnn.training.reproducibility import describe_files, resolve_device, run_info, seed_everything, set_threads
 from textcnn.training.thresholds import apply_thresholds
-from textcnn.training.trainer import FitResult, Trainer, resolve_select_metric
+from textcnn.training.trainer import FitResult, Trainer, report_key, resolve_select_metric, score_logits
 
 Log = Callable[[str], None]
 
@@ -111,7 +111,6 @@ class TextClassifier:
         metric = resolve_select_metric(self.config.train.select_metric, multi_label)
         self.config = config = build_config(self.config, {"data.multi_label": multi_label, "train.select_metric": metric})
         set_threads(config.train.threads)
-        rng = seed_everything(config.train.seed)
         carved = dev is None
         if dev is None:
             strata = rarest_labels(labels) if multi_label else labels
@@ -124,15 +123,56 @@ class TextClassifier:
             train, labels = train.select(keep), [labels[i] for i in keep]
         dev_tokens, dev_labels = dev
 
+        size = config.train.ensemble
+        members, member_logits, member_scores, seconds = [], [], [], 0.0
+        for index in range(size):
+            if size > 1:
+                log(f"ensemble member {index + 1} of {size}: seed {config.train.seed + index}")
+            self.config = config  # each member resolves max_len: auto from its own training texts
+            logits = self._fit_member(
+                train, labels, dev_tokens, dev_labels, carved, seed=config.train.seed + index, kind=kind,
+                verbose=verbose, log=log, dev_logits=size > 1,
+            )
+            members.append(self.model)
+            member_logits.append(logits)
+            member_scores.append(self.fit_result.best_score)
+            seconds += self.fit_result.seconds
+        if size > 1:
+            self._join_members(members, member_logits, member_scores, dev_labels, seconds, log)
+        self.metrics["run"] = run_info(self.config, self._device)
+        return self
+
+    def _fit_member(
+        self,
+        train: TokenizedTexts,
+        labels: list[Hashable],
+        dev_tokens: TokenizedTexts,
+        dev_labels: list[Hashable],
+        carved: bool,
+        *,
+        seed: int,
+        kind: str,
+        verbose: bool,
+        log: Log,
+        dev_logits: bool,
+    ) -> np.ndarray | None:
+        """Train one model with ``seed``: pick its best epoch on dev, then refit on train + dev if
+        ``train.refit`` says so. Returns the dev logits of the selection run's model if ``dev_logits``."""
+        config = self.config
+        rng = seed_everything(seed)
         self._fit_once(train, labels, dev_tokens, dev_labels, kind=kind, rng=rng, verbose=verbose, log=log)
         result = self.fit_result
+        logits = None
+        if dev_logits:
+            encoded = _encode(dev_tokens, self.vocab, self.config.tokenizer)
+            logits = predict_logits(self.model, encoded, device=self._device)
         refit = self.config.train.refit
         if refit == "always" or (refit == "auto" and carved):
             log(
                 f"refit: training a fresh model on train + dev ({len(train) + len(dev_tokens):,} texts) "
                 f"for the best epoch count, {result.best_epoch}"
             )
-            rng = seed_everything(config.train.seed)
+            rng = seed_everything(seed)
             self.config = config  # let max_len: auto follow all the texts
             self._fit_once(
                 concat_compact(train, dev_tokens), labels + dev_labels, None, None, kind=kind, rng=rng,
@@ -145,8 +185,41 @@ class TextClassifier:
                 result.stopped_early, result.seconds + self.fit_result.seconds, result.best_report, result.thresholds,
             )
         self.metrics["dev"] = result.best_report
-        self.metrics["run"] = run_info(self.config, self._device)
-        return self
+        return logits
+
+    def _join_members(
+        self,
+        members: list[torch.nn.Module],
+        member_logits: list[np.ndarray],
+        member_scores: list[float],
+        dev_labels: list[Hashable],
+        seconds: float,
+        log: Log,
+    ) -> None:
+        """Make the trained ``members`` one ``Ensemble``, scored on dev by the mean of their selection runs' logits."""
+        self.model = Ensemble(members).eval()
+        logits = np.mean(member_logits, axis=0)  # (num_dev, num_classes)
+        if self.multi_label:
+            targets = self.labels.encode_multi_hot(dev_labels, source="dev")
+        else:
+            targets = self.labels.encode(dev_labels, source="dev")
+        report, thresholds = score_logits(logits, targets, self.labels.labels)
+        key = report_key(self.config.train.select_metric, self.multi_label)
+        self.thresholds = thresholds
+        self.metrics["dev"] = report
+        self.metrics["ensemble"] = {
+            "members": len(members),
+            "seeds": [self.config.train.seed + index for index in range(len(members))],
+            f"member_dev_{key}": member_scores,
+        }
+        self.fit_result = FitResult(
+            self.fit_result.best_epoch, report[key], self.fit_result.history, self.fit_result.stopped_early,
+            seconds, report, thresholds,
+        )
+        log(
+            f"ensemble of {len(members)}: dev {key} {100 * report[key]:.2f} "
+            f"(members {', '.join(f'{100 * score:.2f}' for score in member_scores)}), trained in {seconds:.1f}s"
+        )
 
     def _fit_once(
         self,

@@ -254,6 +254,14 @@ class TrainConfig(_Section):
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss (single-label).")
     max_grad_norm: float | None = Field(5.0, gt=0.0, description="Clip the gradient norm to this (none: no clipping).")
     seed: int = Field(13, description="Seed for weights, shuffling and the dev split.")
+    ensemble: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Train this many models, with seeds seed, seed + 1, ..., on the same data and dev split, "
+        "and predict with the mean of their logits: usually more accurate, at this many times the training "
+        "and prediction time.",
+    )
     device: str = Field("auto", description="`auto` (CUDA when available, else CPU), `cpu`, `cuda`, `cuda:1`, ...")
     threads: int | None = Field(
         None,

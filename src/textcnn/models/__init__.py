@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from textcnn.config import GatedCNNConfig, TextCNNConfig, TransformerConfig
+from textcnn.models.ensemble import Ensemble
 from textcnn.models.gated_cnn import GatedCNN
 from textcnn.models.textcnn import TextCNN
 from textcnn.models.transformer import TransformerClassifier
@@ -19,17 +20,21 @@ def build_model(
     vocab_size: int,
     num_classes: int,
     vectors: torch.Tensor | None = None,
+    ensemble: int = 1,
 ) -> nn.Module:
     """The architecture named by ``config.name``, sized for the data.
 
     ``vectors`` (vocab_size, embed_dim) are the pretrained embeddings of the static, nonstatic and
-    multichannel modes (``auto``: nonstatic when given, else rand).
+    multichannel modes (``auto``: nonstatic when given, else rand). ``ensemble`` > 1: an
+    ``Ensemble`` of that many such models (the shape a saved ensemble is loaded into).
     """
     try:
         cls = MODELS[config.name]
     except KeyError:
         raise ValueError(f"unknown model {config.name!r}; known: {', '.join(MODELS)}") from None
+    if ensemble > 1:
+        return Ensemble([cls(config, vocab_size=vocab_size, num_classes=num_classes, vectors=vectors) for _ in range(ensemble)])
     return cls(config, vocab_size=vocab_size, num_classes=num_classes, vectors=vectors)
 
 
-__all__ = ["MODELS", "GatedCNN", "TextCNN", "TransformerClassifier", "build_model"]
+__all__ = ["MODELS", "Ensemble", "GatedCNN", "TextCNN", "TransformerClassifier", "build_model"]

@@ -31,7 +31,7 @@ def predict_logits(
     if was_training:
         model.train()
     if out is None:
-        num_classes = model.classifier.out_features if hasattr(model, "classifier") else 0
+        num_classes = getattr(model, "num_classes", None) or model.classifier.out_features
         return np.zeros((0, num_classes), dtype=np.float32)
     if isinstance(encoded, WindowedTexts):
         return pool_windows(out, encoded.window_text, encoded.pool)

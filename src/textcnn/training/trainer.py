@@ -145,7 +145,7 @@ class Trainer:
                 best_epoch, best_state = epoch, None
                 continue
             report, thresholds = _score(scored, dev, dev_targets, labels, self.device)
-            score = report[_report_key(config.select_metric, multi_label)]
+            score = report[report_key(config.select_metric, multi_label)]
             improved = score > best_score
             accuracy = report["subset_accuracy"] if thresholds is not None else report["accuracy"]
             record = EpochRecord(
@@ -187,7 +187,7 @@ def resolve_select_metric(metric: str, multi_label: bool) -> str:
     return "macro_f1" if multi_label else "accuracy"
 
 
-def _report_key(metric: str, multi_label: bool) -> str:
+def report_key(metric: str, multi_label: bool) -> str:
     """The report entry of a select_metric: multi-label accuracy is subset accuracy, single-label micro-F1 is accuracy."""
     metric = resolve_select_metric(metric, multi_label)
     if multi_label:
@@ -199,7 +199,11 @@ def _score(
     model: nn.Module, dev: EncodedTexts, dev_targets: np.ndarray, labels: list, device: torch.device
 ) -> tuple[dict, np.ndarray | None]:
     """The dev report of ``model``; multi-label: with thresholds tuned on these dev texts (returned too)."""
-    logits = predict_logits(model, dev, device=device)  # (num_texts, num_classes)
+    return score_logits(predict_logits(model, dev, device=device), dev_targets, labels)
+
+
+def score_logits(logits: np.ndarray, dev_targets: np.ndarray, labels: list) -> tuple[dict, np.ndarray | None]:
+    """The dev report of (num_texts, num_classes) ``logits``; multi-label: with thresholds tuned on them (returned too)."""
     if dev_targets.ndim == 1:
         return classification_report(dev_targets, logits.argmax(axis=1), labels), None
     probabilities = sigmoid(logits)
