@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from textcnn.data.encoding import choose_max_len, encode_texts, encode_tokens
-from textcnn.data.tokenizers import WordTokenizer
+from textcnn.data.encoding import choose_max_len, encode_texts, encode_tokens, tokenize_compact
+from textcnn.data.tokenizers import WordTokenizer, build_tokenizer
 from textcnn.data.vocab import UNK_ID, build_vocab
 
 
@@ -111,3 +111,41 @@ def test_concat_compact_keeps_every_text_over_one_table():
     for joined, expected in ((concat_compact(first, second), TOKEN_LISTS), (concat_compact(subset, whole.select(np.array([2, 1]))), [TOKEN_LISTS[i] for i in (4, 0, 2, 1)])):
         assert [[joined.tokens[j] for j in joined.select(np.array([i])).flat_ids()] for i in range(len(joined))] == expected
         assert build_compact_vocab(joined).tokens == build_vocab(expected).tokens
+
+
+# Texts that test the batched tokenizing: empty and blank texts, NFKC (fullwidth forms, ligatures,
+# spacing accents that become a space plus a combining mark, a combining accent), Greek final sigma,
+# clitics and quotes, CJK with and without spaces, line breaks and tabs inside a text.
+TRICKY_TEXTS = [
+    "The film isn't great.", "", "   ", "ΟΔΟΣ Σ σ.", "ΑΣ¨ x", "这家酒店很好，服务 好!", "ｆｕｌｌ　ｗｉｄｔｈ",
+    "e\u0301cole café", "a\nb\tc", "😀 emoji's 'quoted'", "we're", "x'", "'s", "l'amour", "１２３ abc",
+    "a ¨b ´c", "ﬁne ㎏", "non\u00a0breaking", "我们去公园 hello world",
+]
+
+
+@pytest.mark.parametrize("kind", ["word", "char", "jieba"])
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_batched_tokenizing_equals_tokenizing_one_text_at_a_time(kind, lowercase):
+    import random
+
+    rng = random.Random(0)
+    alphabet = list("ab 'Σς’\u0301这很好，. \n\t1２ÉéX-¨´ﬁ㎏\u3000\u00a0")
+    texts = TRICKY_TEXTS + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 15))) for _ in range(5000)]
+    tokenizer = build_tokenizer(kind, lowercase)
+
+    tokenized = tokenize_compact(texts, tokenizer)  # more texts than one batch of pieces (4096)
+
+    for i, text in enumerate(texts):
+        start = tokenized.offsets[i]
+        ids = tokenized.ids[start : start + tokenized.lengths[i]]
+        assert [tokenized.tokens[j] for j in ids] == tokenizer(text), text
+    assert len(set(tokenized.tokens)) == len(tokenized.tokens)
+
+
+def test_texts_holding_the_batch_separator_are_tokenized_one_by_one():
+    texts = ["a\x00b c", "d e"]
+
+    tokenized = tokenize_compact(texts, WordTokenizer())
+
+    assert tokenized.lengths.tolist() == [4, 2]
+    assert tokenized.tokens == ["a", "\x00", "b", "c", "d", "e"]

@@ -242,6 +242,42 @@ def test_matmul_convolutions_equal_conv1d(monkeypatch, pooling, padding):
     torch.testing.assert_close(by_matmul, by_conv1d, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("mode", ["rand", "multichannel"])
+def test_inference_from_folded_kernel_products_equals_conv1d(monkeypatch, padding, mode):
+    import textcnn.models.textcnn as module
+
+    torch.manual_seed(0)
+    vectors = torch.randn(VOCAB_SIZE, 32) if mode != "rand" else None
+    config = TextCNNConfig(embed_dim=32, kernel_sizes=(1, 2, 4), num_filters=2, padding=padding, embedding_mode=mode)
+    model = build_model(config, vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES, vectors=vectors).eval()
+    ids, lengths = _batch([7, 3, 1, 5], extra_padding=2)
+    with torch.inference_mode():
+        folded = model(ids, lengths)
+    assert model._folded is not None  # 7 kernel rows x 2 filters are narrower than 32 dimensions
+    monkeypatch.setattr(module, "_MATMUL_BELOW_FILTERS", 0)
+    with torch.no_grad():
+        by_conv1d = model(ids, lengths)
+
+    torch.testing.assert_close(folded, by_conv1d, rtol=0, atol=1e-5)
+
+
+def test_folded_kernel_products_follow_changed_weights():
+    torch.manual_seed(0)
+    model = build_model(TextCNNConfig(embed_dim=32, kernel_sizes=(2, 3), num_filters=2), vocab_size=VOCAB_SIZE, num_classes=2).eval()
+    ids, lengths = _batch([6, 4])
+    with torch.inference_mode():
+        before = model(ids, lengths)
+    with torch.no_grad():
+        model.embedding.weight[2:].mul_(-1.0)  # an optimizer step or a load changes the weights in place
+        expected = model(ids, lengths)  # outside inference mode: never folded
+    with torch.inference_mode():
+        after = model(ids, lengths)
+
+    torch.testing.assert_close(after, expected, rtol=0, atol=1e-5)
+    assert not torch.allclose(after, before)
+
+
 # The bag-of-n-grams branch (model.ngram_bag).
 
 

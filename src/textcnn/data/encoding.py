@@ -80,8 +80,54 @@ def _positions(offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return shift + np.arange(len(shift), dtype=np.int64)
 
 
+# Separates texts in the string handed to ``Tokenizer.pieces``: a control character, not a word
+# character and not whitespace, so no tokenizer glues it to a neighbour; spaces around it make it a
+# whitespace chunk of its own. Texts that contain it are tokenized one by one.
+_SEP = "\x00"
+_JOIN = f" {_SEP} "
+_CHUNK_TEXTS = 4096  # texts per ``pieces`` call: bounds the list of piece strings held at once
+
+
+class _FirstSight(dict):
+    """item -> id in order of first sight; ``index[item]`` adds an unseen item (C speed for seen ones)."""
+
+    def __missing__(self, item: str) -> int:
+        value = self[item] = len(self)
+        return value
+
+
 def tokenize_compact(texts: Sequence[str], tokenizer: Tokenizer) -> TokenizedTexts:
-    """Tokenize each text once into a ``TokenizedTexts`` (no per-text token lists are kept)."""
+    """Tokenize each text once into a ``TokenizedTexts`` (no per-text token lists are kept).
+
+    Texts are cut into pieces a few thousand at a time and each distinct piece is tokenized once
+    (see ``Tokenizer``); the result is the same as tokenizing the texts one by one.
+    """
+    texts = texts if isinstance(texts, list) else list(texts)
+    if not hasattr(tokenizer, "pieces") or any(_SEP in text for text in texts):
+        return _tokenize_one_by_one(texts, tokenizer)
+    pieces = _FirstSight({_SEP: 0})
+    chunks: list[np.ndarray] = []
+    for start in range(0, len(texts), _CHUNK_TEXTS):
+        cut = tokenizer.pieces(_JOIN.join(texts[start : start + _CHUNK_TEXTS]) + _JOIN)
+        chunks.append(np.fromiter(map(pieces.__getitem__, cut), dtype=np.int32, count=len(cut)))
+    piece_ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)  # (num_pieces,)
+    # Each distinct piece's tokens, in the order pieces were first seen: tokens get ids in order of first sight.
+    tokens = _FirstSight()
+    counts = np.zeros(len(pieces), dtype=np.int64)  # tokens per distinct piece; the separator has none
+    flat: list[int] = []
+    for i, piece in enumerate(pieces):
+        if i:
+            ids = [tokens[token] for token in tokenizer.piece_tokens(piece)]
+            counts[i] = len(ids)
+            flat += ids
+    piece_lengths = counts[piece_ids]  # (num_pieces,) tokens of each piece
+    ids = np.asarray(flat, dtype=np.int32)[_positions(_starts(counts)[piece_ids], piece_lengths)]
+    ends = np.flatnonzero(piece_ids == 0)  # (num_texts,) the separator after each text
+    lengths = np.diff(np.cumsum(piece_lengths)[ends], prepend=0) if len(ends) else np.zeros(0, dtype=np.int64)
+    return TokenizedTexts(list(tokens), ids, _starts(lengths), lengths.astype(np.int64))
+
+
+def _tokenize_one_by_one(texts: Sequence[str], tokenizer: Tokenizer) -> TokenizedTexts:
     index: dict[str, int] = {}
     ids = array("i")
     lengths = np.empty(len(texts), dtype=np.int64)

@@ -16,11 +16,22 @@ _CJK_RE = re.compile(rf"[{_CJK}]")
 
 
 class Tokenizer(Protocol):
-    """Turns one text into a list of string tokens."""
+    """Turns one text into a list of string tokens.
+
+    For speed on many texts at once, a tokenizer also cuts a long string (texts joined by a
+    separator that none of them holds) into ``pieces`` in one C-level pass, and turns each distinct
+    piece into its tokens (``piece_tokens``, called once per distinct piece). The pieces never
+    straddle a separator, which comes back as a piece of its own, and the tokens of the pieces of
+    one text, in order, are ``tokenizer(text)``.
+    """
 
     name: str
 
     def __call__(self, text: str) -> list[str]: ...
+
+    def pieces(self, joined: str) -> list[str]: ...
+
+    def piece_tokens(self, piece: str) -> list[str]: ...
 
 
 def _normalize(text: str, lowercase: bool) -> str:
@@ -40,6 +51,13 @@ class WordTokenizer:
     def __call__(self, text: str) -> list[str]:
         return _WORD_RE.findall(_normalize(text, self.lowercase))
 
+    def pieces(self, joined: str) -> list[str]:
+        # No token spans whitespace, and whitespace blocks NFKC composition: a text's tokens are its
+        # whitespace-separated chunks' tokens, in order (the separator is a chunk of its own).
+        return joined.split()
+
+    piece_tokens = __call__
+
 
 class CharTokenizer:
     """One token per non-space character, for Chinese or any script."""
@@ -51,6 +69,12 @@ class CharTokenizer:
 
     def __call__(self, text: str) -> list[str]:
         return [c for c in _normalize(text, self.lowercase) if not c.isspace()]
+
+    def pieces(self, joined: str) -> list[str]:
+        return list(_normalize(joined, self.lowercase))  # NFKC composes across characters: normalize first
+
+    def piece_tokens(self, piece: str) -> list[str]:
+        return [] if piece.isspace() else [piece]
 
 
 class JiebaTokenizer:
@@ -68,6 +92,12 @@ class JiebaTokenizer:
 
     def __call__(self, text: str) -> list[str]:
         return [w for w in self._cut(_normalize(text, self.lowercase), False) if not w.isspace()]
+
+    def pieces(self, joined: str) -> list[str]:
+        return self._cut(_normalize(joined, self.lowercase), False)  # words never span a separator
+
+    def piece_tokens(self, piece: str) -> list[str]:
+        return [] if piece.isspace() else [piece]
 
 
 _TOKENIZERS = {"word": WordTokenizer, "char": CharTokenizer, "jieba": JiebaTokenizer}

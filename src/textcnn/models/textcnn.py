@@ -102,6 +102,7 @@ class TextCNN(nn.Module):
                 self.ngram_classifier = nn.Linear(config.ngram_dim, num_classes)
         self.classifier = nn.Linear(num_features, num_classes)
         self.embedding.init_random(lambda weight: nn.init.uniform_(weight, -0.25, 0.25))  # Kim's range for random vectors
+        self._folded: tuple[tuple, torch.Tensor] | None = None  # inference cache of _folded_products, never saved
 
     def _pool(self, index: int, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(batch, num_filters, out_len) conv outputs of kernel ``index`` -> (batch, num_filters * per_filter)."""
@@ -131,13 +132,18 @@ class TextCNN(nn.Module):
     def _conv_features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``features`` of ``ids`` already through ``_input_ids``."""
         mask = length_mask(lengths, ids.size(1))  # (batch, seq_len), True at real tokens
-        # Zero at padding, positions included, so batch padding equals the zeros of 'same' padding.
-        x = self.positions(self.embedding(ids)) * mask[:, :, None]  # (batch, seq_len, embed_dim)
-        x = self.embed_dropout(x)
-        if x.device.type == "cpu" and self.config.num_filters < _MATMUL_BELOW_FILTERS:
-            maps = self._convolve_by_matmul(x)
+        by_matmul = ids.device.type == "cpu" and self.config.num_filters < _MATMUL_BELOW_FILTERS
+        products = self._folded_products(ids, mask) if by_matmul else None
+        if products is not None:
+            maps = self._convolve_by_matmul(ids.size(1), products)
         else:
-            maps = self._convolve(x.transpose(1, 2))  # from (batch, embed_dim, seq_len)
+            # Zero at padding, positions included, so batch padding equals the zeros of 'same' padding.
+            x = self.positions(self.embedding(ids)) * mask[:, :, None]  # (batch, seq_len, embed_dim)
+            x = self.embed_dropout(x)
+            if by_matmul:
+                maps = self._convolve_by_matmul(ids.size(1), x @ self._kernel_rows())
+            else:
+                maps = self._convolve(x.transpose(1, 2))  # from (batch, embed_dim, seq_len)
         pooled = []
         for index, (conv, h) in enumerate(zip(self.convs, maps)):
             if self.config.padding == "same":
@@ -158,15 +164,41 @@ class TextCNN(nn.Module):
                 maps.append(conv(x))  # (batch, num_filters, seq_len - k + 1)
         return maps
 
-    def _convolve_by_matmul(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """``_convolve`` of (batch, seq_len, embed_dim) ``x`` as one matmul with every kernel row, then shifted sums."""
-        seq_len = x.size(1)
+    def _kernel_rows(self) -> torch.Tensor:
+        """Every kernel row of every convolution side by side: (embed_dim, sum(k) * num_filters)."""
+        return torch.cat([conv.weight.permute(1, 2, 0).flatten(1) for conv in self.convs], dim=1)
+
+    def _folded_products(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
+        """In inference, ``embedding(ids) @ _kernel_rows()`` looked up from a table of every token's products.
+
+        Without positions or dropout, a token's products with the kernel rows depend on the token
+        alone, so (vocab_size, sum(k) * num_filters) products are worked out once per weights and
+        gathered: narrower than the embeddings when the kernels are few (the lecture's 2 per size),
+        which makes batch prediction several times faster. None where this does not apply.
+        """
+        columns = sum(self.config.kernel_sizes) * self.config.num_filters
+        if (
+            self.training
+            or not torch.is_inference_mode_enabled()
+            or self.config.positions != "none"
+            or columns >= self.config.embed_dim
+        ):
+            return None
+        tables = [self.embedding.weight] + ([self.embedding.static.weight] if self.embedding.static is not None else [])
+        weights = tables + [conv.weight for conv in self.convs]
+        key = tuple((weight.data_ptr(), weight._version) for weight in weights)
+        if self._folded is None or self._folded[0] != key:  # the weights changed (training, loading): redo
+            embedded = self.embedding(torch.arange(self.embedding.num_embeddings, device=ids.device))  # (vocab, embed_dim)
+            self._folded = (key, embedded @ self._kernel_rows())  # (vocab_size, sum(k) * num_filters)
+        return self._folded[1][ids] * mask[:, :, None]  # (batch, seq_len, sum(k) * num_filters), zero at padding
+
+    def _convolve_by_matmul(self, seq_len: int, products: torch.Tensor) -> list[torch.Tensor]:
+        """``_convolve`` from the (batch, seq_len, sum(k) * num_filters) ``products`` of the (batch, seq_len,
+        embed_dim) inputs with ``_kernel_rows()``: one matmul with every kernel row, then shifted sums."""
         same = self.config.padding == "same"
         before = max((k - 1) // 2 for k in self.config.kernel_sizes) if same else 0
         if same:  # zeros around the text, enough for the widest kernel on each side
-            x = F.pad(x, (0, 0, before, max(self.config.kernel_sizes) // 2))  # (batch, padded_len, embed_dim)
-        rows = [conv.weight.permute(1, 2, 0).flatten(1) for conv in self.convs]  # each (embed_dim, k * num_filters)
-        products = x @ torch.cat(rows, dim=1)  # (batch, padded_len, sum(k) * num_filters)
+            products = F.pad(products, (0, 0, before, max(self.config.kernel_sizes) // 2))  # (batch, padded_len, ...)
         maps, column = [], 0
         for conv in self.convs:
             k, filters = conv.kernel_size[0], conv.out_channels
