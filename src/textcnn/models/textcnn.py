@@ -143,7 +143,8 @@ class TextCNN(nn.Module):
             if by_matmul:
                 maps = self._convolve_by_matmul(ids.size(1), x @ self._kernel_rows())
             else:
-                maps = self._convolve(x.transpose(1, 2))  # from (batch, embed_dim, seq_len)
+                # One contiguous copy for all the kernels (each Conv1d would otherwise copy the view itself).
+                maps = self._convolve(x.transpose(1, 2).contiguous())  # from (batch, embed_dim, seq_len)
         pooled = []
         for index, (conv, h) in enumerate(zip(self.convs, maps)):
             if self.config.padding == "same":
