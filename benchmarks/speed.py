@@ -282,7 +282,7 @@ def worker_textcnn(job: dict) -> dict:
 
     torch.set_num_threads(job["threads"])
     settings = {**{f"model.{k}": v for k, v in job["size"].items()}, "train.epochs": job["epochs"],
-                "train.threads": job["threads"], "train.device": "cpu"}  # fmt: skip
+                "train.threads": job["threads"], "train.device": "cpu", "train.ensemble": 1}  # fmt: skip
     started = time.perf_counter()
     trained = train_on_files(build_config(None, settings), job["train"], dev_path=job["dev"], verbose=False)
     seconds = time.perf_counter() - started
