@@ -152,7 +152,9 @@ def multilabel_bundle(tmp_path_factory):
 def test_multilabel_bundle_stores_thresholds_as_json(multilabel_bundle):
     thresholds = _read(multilabel_bundle, "thresholds.json")
 
-    assert {path.name for path in multilabel_bundle.iterdir()} == BUNDLE_FILES | {"thresholds.json"}
+    config = _read(multilabel_bundle, "config.json")["config"]
+    naive_bayes = {"naive_bayes.safetensors"} if config["nb"]["weight"] > 0 else set()
+    assert {path.name for path in multilabel_bundle.iterdir()} == BUNDLE_FILES | {"thresholds.json"} | naive_bayes
     assert len(thresholds) == len(_read(multilabel_bundle, "labels.json")) == 6
     assert all(isinstance(value, float) for value in thresholds)
     assert _read(multilabel_bundle, "config.json")["config"]["data"]["multi_label"] is True

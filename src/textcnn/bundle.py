@@ -5,6 +5,7 @@
     vocab.json         tokens in id order
     labels.json        class labels in id order
     thresholds.json    multi-label models only: each label's decision threshold, in the order of labels.json
+    naive_bayes.safetensors  the n-gram Naive Bayes whose log-probabilities join the logits (nb.weight > 0)
     metrics.json       dev and test reports of the saved model (the shape of ``evaluate --json``)
 """
 
@@ -21,6 +22,8 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 from safetensors import SafetensorError
+from safetensors.numpy import load_file as load_numpy_file
+from safetensors.numpy import save_file as save_numpy_file
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -29,10 +32,15 @@ from textcnn.data.labels import LabelSet
 from textcnn.data.vocab import Vocab
 from textcnn.errors import BundleError
 from textcnn.models import build_model
+from textcnn.training.naive_bayes import NaiveBayes
 from textcnn.version import __version__
 
 FORMAT_VERSION = 1
-FILES = ("model.safetensors", "config.json", "vocab.json", "labels.json", "thresholds.json", "metrics.json")
+FILES = (
+    "model.safetensors", "config.json", "vocab.json", "labels.json", "thresholds.json", "naive_bayes.safetensors",
+    "metrics.json",
+)  # fmt: skip
+NAIVE_BAYES_FILE = "naive_bayes.safetensors"
 
 
 @dataclass
@@ -46,6 +54,12 @@ class Bundle:
     metrics: dict[str, Any]
     info: dict[str, Any]
     thresholds: list[float] | None = None  # multi-label models only
+    naive_bayes: NaiveBayes | None = None  # when config.nb.weight > 0
+
+
+def uses_naive_bayes(config: RunConfig) -> bool:
+    """Whether the model's scores include the n-gram Naive Bayes (a resolved weight above 0)."""
+    return config.nb.ngrams > 0 and not isinstance(config.nb.weight, str) and config.nb.weight > 0
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -62,11 +76,15 @@ def save_bundle(
     metrics: dict[str, Any] | None = None,
     extra_info: dict[str, Any] | None = None,
     thresholds: list[float] | None = None,
+    naive_bayes: NaiveBayes | None = None,
 ) -> Path:
     """Write the bundle to ``directory`` atomically (a temporary sibling renamed into place).
 
     ``thresholds`` (multi-label models): one decision threshold per label, written to thresholds.json.
+    ``naive_bayes``: written when ``config.nb.weight`` > 0.
     """
+    if uses_naive_bayes(config) and naive_bayes is None:
+        raise BundleError(f"nb.weight is {config.nb.weight} but no Naive Bayes was given to save")
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     if directory.exists() and not directory.is_dir():
@@ -90,6 +108,8 @@ def save_bundle(
         _write_json(staging / "labels.json", labels.to_json())
         if thresholds is not None:
             _write_json(staging / "thresholds.json", [float(t) for t in thresholds])
+        if uses_naive_bayes(config):
+            save_numpy_file(naive_bayes.state(), str(staging / NAIVE_BAYES_FILE), metadata={"textcnn_version": __version__})
         _write_json(staging / "metrics.json", metrics or {})
         if directory.exists():
             for name in FILES:
@@ -154,4 +174,19 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
     except RuntimeError as error:
         raise BundleError(f"{weights}: weights do not match config.json: {error}") from None
     model.to(device).eval()
-    return Bundle(config, model, vocab, labels, metrics, info, thresholds)
+    return Bundle(config, model, vocab, labels, metrics, info, thresholds, _load_naive_bayes(directory, config, len(vocab)))
+
+
+def _load_naive_bayes(directory: Path, config: RunConfig, vocab_size: int) -> NaiveBayes | None:
+    if not uses_naive_bayes(config):
+        return None
+    path = directory / NAIVE_BAYES_FILE
+    if not path.exists():
+        raise BundleError(f"{directory} is not a complete bundle: {NAIVE_BAYES_FILE} is missing (config.json has nb.weight {config.nb.weight})")
+    try:
+        naive_bayes = NaiveBayes.from_state(load_numpy_file(str(path)))
+    except (SafetensorError, OSError, KeyError, ValueError) as error:
+        raise BundleError(f"{path}: cannot read the Naive Bayes: {error}") from None
+    if naive_bayes.vocab_size != vocab_size:
+        raise BundleError(f"{path}: made for {naive_bayes.vocab_size} vocabulary ids, vocab.json has {vocab_size}")
+    return naive_bayes

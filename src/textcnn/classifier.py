@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
@@ -21,7 +22,7 @@ from textcnn.data.encoding import (
     encode_compact,
     tokenize_compact,
 )
-from textcnn.data.long_texts import fit_long_texts
+from textcnn.data.long_texts import WindowedTexts, fit_long_texts
 from textcnn.data.labels import LabelSet
 from textcnn.data.splits import rarest_labels, stratified_split
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
@@ -31,7 +32,8 @@ from textcnn.errors import BundleError, ConfigError, DataError, TextcnnError
 from textcnn.evaluation import classification_report, multilabel_report
 from textcnn.models import Ensemble, build_model
 from textcnn.runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package, predict_logits_onnx
-from textcnn.training.inference import predict_logits, sigmoid, softmax
+from textcnn.training.inference import pool_windows, predict_logits, sigmoid, softmax
+from textcnn.training.naive_bayes import WEIGHT_GRID, NaiveBayes, fit_naive_bayes
 from textcnn.training.reproducibility import describe_files, resolve_device, run_info, seed_everything, set_threads
 from textcnn.training.thresholds import apply_thresholds
 from textcnn.training.trainer import FitResult, Trainer, report_key, resolve_select_metric, score_logits
@@ -62,6 +64,8 @@ class TextClassifier:
         self.metrics: dict[str, Any] = {}
         self.fit_result: FitResult | None = None
         self.thresholds: np.ndarray | None = None  # multi-label: per-label decision thresholds
+        self.naive_bayes: NaiveBayes | None = None  # added to the logits with weight config.nb.weight
+        self._run: _Run | None = None  # the encoded data of the last training run
         self._tokenizer = None
         self._device = torch.device("cpu")
         self._onnx: OnnxModel | None = None  # set by load(..., runtime="onnx")
@@ -124,14 +128,15 @@ class TextClassifier:
         dev_tokens, dev_labels = dev
 
         size = config.train.ensemble
+        with_naive_bayes = config.nb.ngrams > 0
         members, member_logits, member_scores, seconds = [], [], [], 0.0
         for index in range(size):
             if size > 1:
                 log(f"ensemble member {index + 1} of {size}: seed {config.train.seed + index}")
             self.config = config  # each member resolves max_len: auto from its own training texts
-            logits = self._fit_member(
+            logits, selection, final = self._fit_member(
                 train, labels, dev_tokens, dev_labels, carved, seed=config.train.seed + index, kind=kind,
-                verbose=verbose, log=log, dev_logits=size > 1,
+                verbose=verbose, log=log, dev_logits=size > 1 or with_naive_bayes,
             )
             members.append(self.model)
             member_logits.append(logits)
@@ -139,6 +144,10 @@ class TextClassifier:
             seconds += self.fit_result.seconds
         if size > 1:
             self._join_members(members, member_logits, member_scores, dev_labels, seconds, log)
+        if with_naive_bayes:  # members share their data: the last one's runs stand for all
+            self._add_naive_bayes(selection, final, np.mean(member_logits, axis=0), log)
+        else:
+            self.config = build_config(self.config, {"nb.weight": 0.0})
         self.metrics["run"] = run_info(self.config, self._device)
         return self
 
@@ -155,17 +164,21 @@ class TextClassifier:
         verbose: bool,
         log: Log,
         dev_logits: bool,
-    ) -> np.ndarray | None:
+    ) -> tuple[np.ndarray | None, "_Run", "_Run"]:
         """Train one model with ``seed``: pick its best epoch on dev, then refit on train + dev if
-        ``train.refit`` says so. Returns the dev logits of the selection run's model if ``dev_logits``."""
+        ``train.refit`` says so.
+
+        Returns the dev logits of the selection run's model (if ``dev_logits``), and the encoded data
+        of the selection run and of the final run (the same run without a refit).
+        """
         config = self.config
         rng = seed_everything(seed)
         self._fit_once(train, labels, dev_tokens, dev_labels, kind=kind, rng=rng, verbose=verbose, log=log)
         result = self.fit_result
+        selection = self._run
         logits = None
         if dev_logits:
-            encoded = _encode(dev_tokens, self.vocab, self.config.tokenizer)
-            logits = predict_logits(self.model, encoded, device=self._device)
+            logits = predict_logits(self.model, selection.dev, device=self._device)
         refit = self.config.train.refit
         if refit == "always" or (refit == "auto" and carved):
             log(
@@ -185,7 +198,7 @@ class TextClassifier:
                 result.stopped_early, result.seconds + self.fit_result.seconds, result.best_report, result.thresholds,
             )
         self.metrics["dev"] = result.best_report
-        return logits
+        return logits, selection, self._run
 
     def _join_members(
         self,
@@ -220,6 +233,47 @@ class TextClassifier:
             f"ensemble of {len(members)}: dev {key} {100 * report[key]:.2f} "
             f"(members {', '.join(f'{100 * score:.2f}' for score in member_scores)}), trained in {seconds:.1f}s"
         )
+
+    def _add_naive_bayes(self, selection: "_Run", final: "_Run", dev_logits: np.ndarray, log: Log) -> None:
+        """Fit the n-gram Naive Bayes and weigh it against the network on dev (``nb.weight: auto``).
+
+        The weight is chosen with the selection run's data (Naive Bayes counted on train, scored with
+        the network on dev); the saved Naive Bayes is counted on the final run's texts (train + dev
+        after a refit), as the saved network was trained on them.
+        """
+        settings = self.config.nb
+        key = report_key(self.config.train.select_metric, self.multi_label)
+
+        def fit(run: _Run) -> NaiveBayes:
+            return fit_naive_bayes(
+                run.train, run.train_targets, vocab_size=run.vocab_size, ngrams=settings.ngrams, smoothing=settings.smoothing
+            )
+
+        naive_bayes = fit(selection)
+        nb_logits = _naive_bayes_logits(naive_bayes, selection.dev)
+        weights = WEIGHT_GRID if settings.weight == "auto" else (float(settings.weight),)
+        scores, best = {}, None
+        for weight in weights:
+            report, thresholds = score_logits(dev_logits + weight * nb_logits, selection.dev_targets, self.labels.labels)
+            scores[weight] = report[key]
+            if best is None or report[key] > best[1][key]:  # ties keep the smaller weight
+                best = (weight, report, thresholds)
+        weight, report, thresholds = best
+        if weight > 0 and final is not selection:
+            naive_bayes = fit(final)
+        self.naive_bayes = naive_bayes if weight > 0 else None
+        self.config = build_config(self.config, {"nb.weight": weight})
+        self.metrics["dev"] = report
+        if thresholds is not None:
+            self.thresholds = thresholds
+        self.metrics["naive_bayes"] = {
+            "ngrams": settings.ngrams,
+            "weight": weight,
+            "features": int(len(naive_bayes.keys)),
+            f"dev_{key}_by_weight": {f"{w:g}": score for w, score in scores.items()},
+        }
+        shown = ", ".join(f"{w:g}: {100 * score:.2f}" for w, score in scores.items())
+        log(f"n-gram Naive Bayes (1-{settings.ngrams}-grams, {len(naive_bayes.keys):,} of them): weight {weight:g} (dev {key} by weight: {shown})")
 
     def _fit_once(
         self,
@@ -276,6 +330,7 @@ class TextClassifier:
                 f"{100 * self.fit_result.best_score:.2f}), trained in {self.fit_result.seconds:.1f}s"
             )
         self.model, self.vocab, self.labels = model, vocab, label_set
+        self._run = _Run(train_encoded, train_targets, dev_encoded, dev_targets, len(vocab))
         self._tokenizer = build_tokenizer(kind, config.tokenizer.lowercase)
         self.thresholds = self.fit_result.thresholds
         self.metrics = {"dev": self.fit_result.best_report}
@@ -322,8 +377,12 @@ class TextClassifier:
         """Raw scores (num_texts, num_classes) of texts (or of texts already ``encode``d)."""
         encoded = texts if isinstance(texts, EncodedTexts) else self.encode(texts)
         if self._onnx is not None:
-            return predict_logits_onnx(self._onnx, encoded, num_classes=len(self.labels), batch_size=batch_size)
-        return predict_logits(self.model, encoded, batch_size=batch_size, device=self._device)
+            logits = predict_logits_onnx(self._onnx, encoded, num_classes=len(self.labels), batch_size=batch_size)
+        else:
+            logits = predict_logits(self.model, encoded, batch_size=batch_size, device=self._device)
+        if self.naive_bayes is not None:
+            logits = logits + np.float32(self.config.nb.weight) * _naive_bayes_logits(self.naive_bayes, encoded)
+        return logits
 
     @property
     def multi_label(self) -> bool:
@@ -407,6 +466,7 @@ class TextClassifier:
             metrics=self.metrics,
             extra_info=extra_info,
             thresholds=self.thresholds.tolist() if self.thresholds is not None else None,
+            naive_bayes=self.naive_bayes,
         )
 
     @classmethod
@@ -429,11 +489,31 @@ class TextClassifier:
         classifier.model, classifier.vocab, classifier.labels = bundle.model, bundle.vocab, bundle.labels
         classifier.metrics = bundle.metrics
         classifier.thresholds = np.array(bundle.thresholds, dtype=np.float64) if bundle.thresholds is not None else None
+        classifier.naive_bayes = bundle.naive_bayes
         classifier._tokenizer = build_tokenizer(bundle.config.tokenizer.kind, bundle.config.tokenizer.lowercase)
         classifier._device = torch_device
         if runtime != "torch":
             classifier._onnx = _load_onnx(Path(directory), runtime, threads)
         return classifier
+
+
+@dataclass
+class _Run:
+    """The encoded data of one training run (what the Naive Bayes is counted on and weighed with)."""
+
+    train: EncodedTexts
+    train_targets: np.ndarray
+    dev: EncodedTexts | None
+    dev_targets: np.ndarray | None
+    vocab_size: int
+
+
+def _naive_bayes_logits(naive_bayes: NaiveBayes, encoded: EncodedTexts) -> np.ndarray:
+    """(num_texts, num_classes) Naive Bayes scores; windows of a text pooled as its logits are."""
+    scores = naive_bayes.logits(encoded)
+    if isinstance(encoded, WindowedTexts):
+        return pool_windows(scores, encoded.window_text, encoded.pool)
+    return scores
 
 
 def _encode(texts: TokenizedTexts, vocab: Vocab, config: TokenizerConfig, *, training: bool = False) -> EncodedTexts:

@@ -73,7 +73,7 @@ def train(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the model bundle to.")],
     dev: Annotated[Optional[Path], typer.Option(help="Labelled dev file; without it 10% of TRAIN (stratified, seeded) is held out.")] = None,
     test: Annotated[Optional[Path], typer.Option(help="Labelled test file, evaluated with the best model.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file of settings (sections data, tokenizer, model, train).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file of settings (sections data, tokenizer, model, train, nb).")] = None,
     format: Annotated[Optional[str], typer.Option(help="auto|csv|tsv|jsonl|fasttext (auto: by extension).")] = None,
     text_column: Annotated[Optional[str], typer.Option(help=_help("Text column or JSON key", "data.text_column"))] = None,
     label_column: Annotated[Optional[str], typer.Option(help=_help("Label column or JSON key", "data.label_column"))] = None,

@@ -278,12 +278,38 @@ class TrainConfig(_Section):
         return value
 
 
+class NaiveBayesConfig(_Section):
+    """A multinomial Naive Bayes over the token n-grams, whose log-probabilities join the network's logits.
+
+    Wang & Manning (2012): on short texts an n-gram Naive Bayes is a strong classifier that errs
+    differently from a network; the model's scores are ``logits + weight * NB log-probabilities``
+    (multi-label: each label's NB log-odds). The n-grams are those of the ids the network reads, each
+    counted once per text (binarized), Laplace-smoothed; n-grams never seen in training count nothing.
+    """
+
+    ngrams: int = Field(2, ge=0, le=3, description="Longest n-gram of the Naive Bayes (1: words or characters alone; 0: no Naive Bayes).")
+    weight: float | Literal["auto"] = Field(
+        "auto",
+        description="Weight of the Naive Bayes log-probabilities added to the logits. `auto`: the value of "
+        "0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0 with the best dev score (ties: the smallest); the bundle saves the number.",
+    )
+    smoothing: float = Field(1.0, gt=0.0, description="Additive (Laplace) smoothing of the n-gram counts.")
+
+    @field_validator("weight")
+    @classmethod
+    def _non_negative_weight(cls, value: float | str) -> float | str:
+        if not isinstance(value, str) and value < 0:
+            raise ValueError(f"must be 'auto' or a number >= 0, got {value}")
+        return value
+
+
 # The sections of a RunConfig and the config classes each may hold (model: one per architecture).
 SECTIONS: dict[str, tuple[type[_Section], ...]] = {
     "data": (DataConfig,),
     "tokenizer": (TokenizerConfig,),
     "model": tuple(MODEL_CONFIGS.values()),
     "train": (TrainConfig,),
+    "nb": (NaiveBayesConfig,),
 }
 
 
@@ -294,6 +320,7 @@ class RunConfig(_Section):
     tokenizer: TokenizerConfig = TokenizerConfig()
     model: ModelConfig = TextCNNConfig()
     train: TrainConfig = TrainConfig()
+    nb: NaiveBayesConfig = NaiveBayesConfig()
 
 
 def _field_owner() -> dict[str, str]:
@@ -388,7 +415,7 @@ def load_yaml_config(path: str | Path, base: RunConfig | None = None) -> RunConf
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections (data, tokenizer, model, train)")
+        raise ConfigError(f"{path}: expected a mapping of sections (data, tokenizer, model, train, nb)")
     bad = [f"  {key}: unknown section" for key in raw if key not in SECTIONS]
     known = {key: value for key, value in raw.items() if key in SECTIONS}
     try:

@@ -30,6 +30,10 @@ class EncodedTexts:
         """A view of the texts at ``index`` (ids are shared, not copied)."""
         return EncodedTexts(self.ids, self.offsets[index], self.lengths[index])
 
+    def flat_ids(self) -> np.ndarray:
+        """The ids of all texts, one text after the other (num_tokens,)."""
+        return self.ids[_positions(self.offsets, self.lengths)]
+
     def truncation_note(self) -> str:
         """A sentence for the user when texts were cut, else an empty string."""
         if not self.num_truncated:

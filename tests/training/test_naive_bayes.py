@@ -1,0 +1,225 @@
+"""The n-gram Naive Bayes: its keys, its counts (against scikit-learn), and how the classifier uses it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from textcnn import TextClassifier
+from textcnn.config import build_config
+from textcnn.data.encoding import EncodedTexts
+from textcnn.data.long_texts import expand_windows
+from textcnn.errors import BundleError, ConfigError
+from textcnn.training.inference import pool_windows
+from textcnn.training.naive_bayes import WEIGHT_GRID, NaiveBayes, fit_naive_bayes, ngram_keys
+
+
+def _encoded(texts: list[list[int]]) -> EncodedTexts:
+    lengths = np.array([len(text) for text in texts], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    ids = np.array([i for text in texts for i in text], dtype=np.int32)
+    return EncodedTexts(ids, offsets, lengths)
+
+
+def _random_texts(seed: int, num_texts: int = 300, vocab_size: int = 30) -> EncodedTexts:
+    rng = np.random.default_rng(seed)
+    return _encoded([rng.integers(1, vocab_size, rng.integers(0, 12)).tolist() for _ in range(num_texts)])
+
+
+def test_keys_number_each_ngram_inside_its_text():
+    encoded = _encoded([[2, 3, 4], [], [5, 6], [7]])
+
+    texts, keys = ngram_keys(encoded, vocab_size=10, ngrams=3)
+
+    found = sorted(zip(texts.tolist(), keys.tolist()))
+    unigrams = [(0, 2), (0, 3), (0, 4), (2, 5), (2, 6), (3, 7)]
+    bigrams = [(0, 10 + 23), (0, 10 + 34), (2, 10 + 56)]  # V + a * V + b; never (4, 5) across texts
+    trigrams = [(0, 10 + 100 + 234)]  # V + V**2 + (a * V + b) * V + c
+    assert found == sorted(unigrams + bigrams + trigrams)
+
+
+def _documents(encoded: EncodedTexts) -> list[str]:
+    return [" ".join(f"w{i}" for i in encoded.ids[o : o + n]) for o, n in zip(encoded.offsets, encoded.lengths)]
+
+
+def test_single_label_counts_equal_scikit_learns_binarized_multinomial_nb():
+    sklearn = pytest.importorskip("sklearn")
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+
+    encoded = _random_texts(0)
+    targets = np.random.default_rng(1).integers(0, 3, len(encoded))
+    vectorizer = CountVectorizer(ngram_range=(1, 2), binary=True, token_pattern=r"\S+", lowercase=False)
+    features = vectorizer.fit_transform(_documents(encoded))
+
+    naive_bayes = fit_naive_bayes(encoded, targets, vocab_size=30, ngrams=2, smoothing=1.0)
+    expected = MultinomialNB(alpha=1.0).fit(features, targets).predict_log_proba(features)
+
+    assert sklearn is not None and len(naive_bayes.keys) == features.shape[1]
+    np.testing.assert_allclose(naive_bayes.logits(encoded), expected, rtol=0, atol=1e-4)
+
+
+def test_multilabel_scores_are_each_labels_naive_bayes_log_odds():
+    pytest.importorskip("sklearn")
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+
+    encoded = _random_texts(2)
+    targets = np.random.default_rng(3).integers(0, 2, (len(encoded), 4))
+    features = CountVectorizer(ngram_range=(1, 2), binary=True, token_pattern=r"\S+", lowercase=False).fit_transform(
+        _documents(encoded)
+    )
+
+    scores = fit_naive_bayes(encoded, targets, vocab_size=30, ngrams=2).logits(encoded)
+
+    for label in range(4):
+        joint = MultinomialNB(alpha=1.0).fit(features, targets[:, label]).predict_joint_log_proba(features)
+        np.testing.assert_allclose(scores[:, label], joint[:, 1] - joint[:, 0], rtol=0, atol=1e-4)
+
+
+def test_repeats_within_a_text_count_once_and_unseen_ngrams_count_nothing():
+    naive_bayes = fit_naive_bayes(_encoded([[2, 3], [4, 5]]), np.array([0, 1]), vocab_size=10, ngrams=2)
+
+    once, twice = naive_bayes.logits(_encoded([[2, 3], [2, 3, 2, 3]]))  # the second adds only the bigram (3, 2)
+    unseen = naive_bayes.logits(_encoded([[6, 7], []]))
+
+    np.testing.assert_allclose(once, twice, atol=1e-6)
+    np.testing.assert_allclose(unseen[0], unseen[1], atol=1e-6)  # = the prior
+    assert once[0] > once[1]
+
+
+def test_state_round_trip():
+    naive_bayes = fit_naive_bayes(_random_texts(4), np.arange(300) % 2, vocab_size=30, ngrams=3)
+
+    restored = NaiveBayes.from_state(naive_bayes.state())
+
+    np.testing.assert_array_equal(restored.logits(_random_texts(5)), naive_bayes.logits(_random_texts(5)))
+    assert (restored.ngrams, restored.vocab_size, restored.multi_label) == (3, 30, False)
+
+
+def test_weight_must_be_auto_or_non_negative():
+    assert build_config(None, {"nb.weight": 0.5}).nb.weight == 0.5
+    with pytest.raises(ConfigError, match="nb.weight"):
+        build_config(None, {"nb.weight": -1})
+    with pytest.raises(ConfigError, match="nb.ngrams"):
+        build_config(None, {"nb.ngrams": 4})
+
+
+# The classifier: logits = network + weight * Naive Bayes, chosen on dev, saved and reloaded.
+
+
+def test_fixed_weight_adds_the_naive_bayes_to_the_networks_logits(tiny_settings, english, tmp_path):
+    texts, labels = english
+    classifier = TextClassifier(**tiny_settings, nb={"weight": 0.5}).fit(texts, labels, dev=(texts, labels), verbose=False)
+    encoded = classifier.encode(texts)
+
+    network = classifier.model(*_as_batch(encoded)).detach().numpy()
+    expected = network + 0.5 * classifier.naive_bayes.logits(encoded)
+
+    np.testing.assert_allclose(classifier.predict_logits(encoded), expected, rtol=0, atol=1e-5)
+    assert classifier.config.nb.weight == 0.5
+    bundle = classifier.save(tmp_path / "model")
+    assert (bundle / "naive_bayes.safetensors").exists()
+    reloaded = TextClassifier.load(bundle)
+    np.testing.assert_array_equal(reloaded.predict_proba(texts), classifier.predict_proba(texts))
+
+
+def _as_batch(encoded: EncodedTexts):
+    import torch
+
+    width = max(3, int(encoded.lengths.max()))  # at least the widest kernel of the tiny settings
+    ids = torch.zeros(len(encoded), width, dtype=torch.long)
+    for row, (offset, length) in enumerate(zip(encoded.offsets, encoded.lengths)):
+        ids[row, :length] = torch.from_numpy(encoded.ids[offset : offset + length].astype(np.int64))
+    return ids, torch.from_numpy(encoded.lengths)
+
+
+def test_auto_weight_is_the_best_of_the_grid_on_dev_and_is_saved(tiny_settings, english, tmp_path):
+    texts, labels = english
+    messages: list[str] = []
+
+    classifier = TextClassifier(**tiny_settings).fit(texts[:30], labels[:30], dev=(texts[30:], labels[30:]), verbose=False, log=messages.append)
+
+    report = classifier.metrics["naive_bayes"]
+    by_weight = report["dev_accuracy_by_weight"]
+    assert list(by_weight) == [f"{weight:g}" for weight in WEIGHT_GRID]
+    chosen = report["weight"]
+    assert by_weight[f"{chosen:g}"] == max(by_weight.values())
+    assert all(score < by_weight[f"{chosen:g}"] for weight, score in by_weight.items() if float(weight) < chosen)
+    assert classifier.metrics["dev"]["accuracy"] == by_weight[f"{chosen:g}"]
+    assert any("n-gram Naive Bayes" in message for message in messages)
+    saved = json.loads((classifier.save(tmp_path / "model") / "config.json").read_text())
+    assert saved["config"]["nb"]["weight"] == chosen
+
+
+def test_no_naive_bayes_with_ngrams_0(tiny_settings, english, tmp_path):
+    texts, labels = english
+
+    classifier = TextClassifier(**tiny_settings, nb={"ngrams": 0}).fit(texts, labels, dev=(texts, labels), verbose=False)
+
+    assert classifier.naive_bayes is None and classifier.config.nb.weight == 0.0
+    assert "naive_bayes" not in classifier.metrics
+    assert not (classifier.save(tmp_path / "model") / "naive_bayes.safetensors").exists()
+
+
+def test_after_a_refit_the_naive_bayes_counts_every_training_text(tiny_settings, english):
+    texts, labels = english
+    texts = [f"{text} word{i}" for i, text in enumerate(texts)]  # each text has a word of its own
+
+    classifier = TextClassifier(**tiny_settings, nb={"weight": 1.0}).fit(texts, labels, verbose=False)
+
+    own_words = {classifier.vocab.index[f"word{i}"] for i in range(40)}
+    assert own_words <= set(classifier.naive_bayes.keys.tolist())  # the 4 held-out texts' words too
+
+
+def test_windows_pool_the_naive_bayes_scores_like_the_logits():
+    naive_bayes = fit_naive_bayes(_random_texts(6), np.arange(300) % 2, vocab_size=30, ngrams=2)
+    whole = _encoded([list(range(2, 29)), [3, 4]])
+    windows = expand_windows(whole, 8, 4, pool="max")
+
+    from textcnn.classifier import _naive_bayes_logits
+
+    expected = pool_windows(naive_bayes.logits(windows), windows.window_text, "max")
+    np.testing.assert_array_equal(_naive_bayes_logits(naive_bayes, windows), expected)
+    assert expected.shape == (2, 2)
+
+
+def test_missing_naive_bayes_file_is_a_bundle_error_naming_it(tiny_settings, english, tmp_path):
+    texts, labels = english
+    classifier = TextClassifier(**tiny_settings, nb={"weight": 0.5}).fit(texts, labels, dev=(texts, labels), verbose=False)
+    bundle = classifier.save(tmp_path / "model")
+    (bundle / "naive_bayes.safetensors").unlink()
+
+    with pytest.raises(BundleError, match="naive_bayes.safetensors is missing"):
+        TextClassifier.load(bundle)
+
+
+def test_multilabel_classifier_with_naive_bayes_reloads_identically(tiny_settings, multilabel, tmp_path):
+    texts, label_lists = multilabel
+    settings = {**tiny_settings, "epochs": 20, "patience": 20, "ema_decay": None}
+
+    classifier = TextClassifier(**settings, nb={"weight": 0.3}).fit(texts, label_lists, dev=(texts, label_lists), verbose=False)
+    reloaded = TextClassifier.load(classifier.save(tmp_path / "ml"))
+
+    assert classifier.naive_bayes.multi_label
+    assert [sorted(item) for item in classifier.predict(texts)] == [sorted(item) for item in label_lists]
+    assert reloaded.predict(texts) == classifier.predict(texts)
+    np.testing.assert_array_equal(reloaded.thresholds, classifier.thresholds)
+
+
+def test_onnx_runtime_adds_the_same_naive_bayes(tiny_settings, english, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from textcnn.export import export_onnx
+
+    texts, labels = english
+    classifier = TextClassifier(**tiny_settings, nb={"weight": 0.5}).fit(texts, labels, dev=(texts, labels), verbose=False)
+    bundle = classifier.save(tmp_path / "model")
+    export_onnx(bundle)
+
+    onnx_model = TextClassifier.load(bundle, runtime="onnx", threads=1)
+
+    assert onnx_model.naive_bayes is not None
+    np.testing.assert_allclose(onnx_model.predict_proba(texts), classifier.predict_proba(texts), rtol=0, atol=1e-4)
