@@ -98,6 +98,8 @@ def train(
     sampler: Annotated[Optional[str], typer.Option(help=_help("none|balanced: draw classes about equally often", "train.sampler"))] = None,
     seed: Annotated[Optional[int], typer.Option(help=_help("Random seed", "train.seed"))] = None,
     ensemble: Annotated[Optional[int], typer.Option(min=1, max=16, help=_help("Train N models (seeds seed..seed+N-1) and average their logits: more accurate, N times slower", "train.ensemble"))] = None,
+    nb_ngrams: Annotated[Optional[int], typer.Option(min=0, max=3, help=_help("Longest n-gram of the Naive Bayes added to the logits (0: none)", "nb.ngrams"))] = None,
+    nb_weight: Annotated[Optional[str], typer.Option(help=_help("Weight of the Naive Bayes log-probabilities, or auto (picked on dev)", "nb.weight"))] = None,
     device: Annotated[Optional[str], typer.Option(help=_help("auto|cpu|cuda[:N]", "train.device"))] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help=_help("CPU threads (none: one per core; 1 on a busy shared machine)", "train.threads"))] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Any setting as KEY=VALUE, e.g. --set model.embed_dropout=0.2 (repeatable).")] = [],
@@ -135,6 +137,8 @@ def train(
             "train.sampler": sampler,
             "train.seed": seed,
             "train.ensemble": ensemble,
+            "nb.ngrams": nb_ngrams,
+            "nb.weight": nb_weight if nb_weight in (None, "auto") else _float(nb_weight, "--nb-weight"),
             "train.device": device,
             "train.threads": threads,
             "data.cache": False if no_cache else None,
@@ -159,6 +163,13 @@ def _int(value: str, flag: str) -> int:
         return int(value)
     except ValueError:
         raise TextcnnError(f"{flag}: expected an integer or auto, got {value!r}") from None
+
+
+def _float(value: str, flag: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise TextcnnError(f"{flag}: expected a number or auto, got {value!r}") from None
 
 
 def _int_list(value: str, flag: str) -> list[int]:
