@@ -13,7 +13,8 @@ and single texts in its own process (so peak RSS is its own), on the same thread
                              large Conv1d) measured in the same run
     test accuracy            of the kept (best dev) model
 
-Sizes: lecture = embed 128, kernels 2,3,4 x 2 filters (the lecture's code; it gives no embedding
+textcnn trains one CNN without the n-gram Naive Bayes (``train.ensemble: 1``, ``nb.ngrams: 0``), the
+reference's model. Sizes: lecture = embed 128, kernels 2,3,4 x 2 filters (the lecture's code; it gives no embedding
 size, 128 is textcnn's default); kim = embed 300, kernels 3,4,5 x 100 filters (Kim 2014). Dropout,
 learning rate, batch size, epochs: textcnn's defaults, passed to the reference as well. fastText:
 word bigrams, 25 epochs (as benchmarks/accuracy.py), Chinese segmented by rjieba (HMM off).
@@ -282,7 +283,8 @@ def worker_textcnn(job: dict) -> dict:
 
     torch.set_num_threads(job["threads"])
     settings = {**{f"model.{k}": v for k, v in job["size"].items()}, "train.epochs": job["epochs"],
-                "train.threads": job["threads"], "train.device": "cpu", "train.ensemble": 1}  # fmt: skip
+                "train.threads": job["threads"], "train.device": "cpu", "train.ensemble": 1,
+                "nb.ngrams": 0}  # fmt: skip  # the reference's model: one CNN, no Naive Bayes
     started = time.perf_counter()
     trained = train_on_files(build_config(None, settings), job["train"], dev_path=job["dev"], verbose=False)
     seconds = time.perf_counter() - started
