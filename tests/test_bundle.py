@@ -28,8 +28,14 @@ def _read(bundle, name):
     return json.loads((bundle / name).read_text(encoding="utf-8"))
 
 
+def _expected_files(bundle) -> set[str]:
+    """BUNDLE_FILES, and the Naive Bayes where the bundle's config gives it a weight."""
+    weight = _read(bundle, "config.json")["config"]["nb"]["weight"]
+    return BUNDLE_FILES | ({"naive_bayes.safetensors"} if weight > 0 else set())
+
+
 def test_bundle_holds_weights_and_json_files(tiny_bundle):
-    assert {path.name for path in tiny_bundle.iterdir()} == BUNDLE_FILES
+    assert {path.name for path in tiny_bundle.iterdir()} == _expected_files(tiny_bundle)
 
 
 def test_config_json_records_versions_and_the_resolved_config(tiny_bundle, tiny_classifier):
@@ -83,14 +89,14 @@ def test_saving_over_a_bundle_replaces_it_and_leaves_no_temporary_files(tiny_cla
     tiny_classifier.save(target)
 
     assert [path.name for path in tmp_path.iterdir()] == ["model"]
-    assert {path.name for path in target.iterdir()} == BUNDLE_FILES
+    assert {path.name for path in target.iterdir()} == _expected_files(target)
     assert TextClassifier.load(target).predict(["the film was great"]) == ["positive"]
 
 
 def test_save_creates_missing_parent_folders(tiny_classifier, tmp_path):
     saved = tiny_classifier.save(tmp_path / "a" / "b" / "model")
 
-    assert {path.name for path in saved.iterdir()} == BUNDLE_FILES
+    assert {path.name for path in saved.iterdir()} == _expected_files(saved)
 
 
 def test_missing_directory_is_a_bundle_error(tmp_path):
@@ -152,9 +158,7 @@ def multilabel_bundle(tmp_path_factory):
 def test_multilabel_bundle_stores_thresholds_as_json(multilabel_bundle):
     thresholds = _read(multilabel_bundle, "thresholds.json")
 
-    config = _read(multilabel_bundle, "config.json")["config"]
-    naive_bayes = {"naive_bayes.safetensors"} if config["nb"]["weight"] > 0 else set()
-    assert {path.name for path in multilabel_bundle.iterdir()} == BUNDLE_FILES | {"thresholds.json"} | naive_bayes
+    assert {path.name for path in multilabel_bundle.iterdir()} == _expected_files(multilabel_bundle) | {"thresholds.json"}
     assert len(thresholds) == len(_read(multilabel_bundle, "labels.json")) == 6
     assert all(isinstance(value, float) for value in thresholds)
     assert _read(multilabel_bundle, "config.json")["config"]["data"]["multi_label"] is True

@@ -33,7 +33,7 @@ from textcnn.evaluation import classification_report, multilabel_report
 from textcnn.models import Ensemble, build_model
 from textcnn.runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package, predict_logits_onnx
 from textcnn.training.inference import pool_windows, predict_logits, sigmoid, softmax
-from textcnn.training.naive_bayes import WEIGHT_GRID, NaiveBayes, fit_naive_bayes
+from textcnn.training.naive_bayes import NaiveBayes, fit_naive_bayes, fit_weight
 from textcnn.training.reproducibility import describe_files, resolve_device, run_info, seed_everything, set_threads
 from textcnn.training.thresholds import apply_thresholds
 from textcnn.training.trainer import FitResult, Trainer, report_key, resolve_select_metric, score_logits
@@ -237,9 +237,9 @@ class TextClassifier:
     def _add_naive_bayes(self, selection: "_Run", final: "_Run", dev_logits: np.ndarray, log: Log) -> None:
         """Fit the n-gram Naive Bayes and weigh it against the network on dev (``nb.weight: auto``).
 
-        The weight is chosen with the selection run's data (Naive Bayes counted on train, scored with
-        the network on dev); the saved Naive Bayes is counted on the final run's texts (train + dev
-        after a refit), as the saved network was trained on them.
+        The weight is fitted with the selection run's data (Naive Bayes counted on train, scored with
+        the network on dev, by likelihood: ``fit_weight``); the saved Naive Bayes is counted on the
+        final run's texts (train + dev after a refit), as the saved network was trained on them.
         """
         settings = self.config.nb
         key = report_key(self.config.train.select_metric, self.multi_label)
@@ -251,14 +251,13 @@ class TextClassifier:
 
         naive_bayes = fit(selection)
         nb_logits = _naive_bayes_logits(naive_bayes, selection.dev)
-        weights = WEIGHT_GRID if settings.weight == "auto" else (float(settings.weight),)
-        scores, best = {}, None
-        for weight in weights:
-            report, thresholds = score_logits(dev_logits + weight * nb_logits, selection.dev_targets, self.labels.labels)
-            scores[weight] = report[key]
-            if best is None or report[key] > best[1][key]:  # ties keep the smaller weight
-                best = (weight, report, thresholds)
-        weight, report, thresholds = best
+        if settings.weight == "auto":
+            scale, weight = fit_weight(dev_logits, nb_logits, selection.dev_targets)
+            weight = round(weight / scale, 4)
+        else:
+            weight = float(settings.weight)
+        network_report, _ = score_logits(dev_logits, selection.dev_targets, self.labels.labels)
+        report, thresholds = score_logits(dev_logits + weight * nb_logits, selection.dev_targets, self.labels.labels)
         if weight > 0 and final is not selection:
             naive_bayes = fit(final)
         self.naive_bayes = naive_bayes if weight > 0 else None
@@ -270,10 +269,13 @@ class TextClassifier:
             "ngrams": settings.ngrams,
             "weight": weight,
             "features": int(len(naive_bayes.keys)),
-            f"dev_{key}_by_weight": {f"{w:g}": score for w, score in scores.items()},
+            f"dev_{key}_network": network_report[key],
+            f"dev_{key}_with_naive_bayes": report[key],
         }
-        shown = ", ".join(f"{w:g}: {100 * score:.2f}" for w, score in scores.items())
-        log(f"n-gram Naive Bayes (1-{settings.ngrams}-grams, {len(naive_bayes.keys):,} of them): weight {weight:g} (dev {key} by weight: {shown})")
+        log(
+            f"n-gram Naive Bayes (1-{settings.ngrams}-grams, {len(naive_bayes.keys):,} of them): weight {weight:g}, "
+            f"dev {key} {100 * network_report[key]:.2f} -> {100 * report[key]:.2f}"
+        )
 
     def _fit_once(
         self,

@@ -13,7 +13,7 @@ from textcnn.data.encoding import EncodedTexts
 from textcnn.data.long_texts import expand_windows
 from textcnn.errors import BundleError, ConfigError
 from textcnn.training.inference import pool_windows
-from textcnn.training.naive_bayes import WEIGHT_GRID, NaiveBayes, fit_naive_bayes, ngram_keys
+from textcnn.training.naive_bayes import NaiveBayes, _likelihood, fit_naive_bayes, fit_weight, ngram_keys
 
 
 def _encoded(texts: list[list[int]]) -> EncodedTexts:
@@ -135,22 +135,64 @@ def _as_batch(encoded: EncodedTexts):
     return ids, torch.from_numpy(encoded.lengths)
 
 
-def test_auto_weight_is_the_best_of_the_grid_on_dev_and_is_saved(tiny_settings, english, tmp_path):
+def test_auto_weight_is_fitted_on_dev_and_saved(tiny_settings, english, tmp_path):
     texts, labels = english
     messages: list[str] = []
 
-    classifier = TextClassifier(**tiny_settings).fit(texts[:30], labels[:30], dev=(texts[30:], labels[30:]), verbose=False, log=messages.append)
+    classifier = TextClassifier(**tiny_settings, refit="never").fit(
+        texts[:30], labels[:30], dev=(texts[30:], labels[30:]), verbose=False, log=messages.append
+    )
 
     report = classifier.metrics["naive_bayes"]
-    by_weight = report["dev_accuracy_by_weight"]
-    assert list(by_weight) == [f"{weight:g}" for weight in WEIGHT_GRID]
-    chosen = report["weight"]
-    assert by_weight[f"{chosen:g}"] == max(by_weight.values())
-    assert all(score < by_weight[f"{chosen:g}"] for weight, score in by_weight.items() if float(weight) < chosen)
-    assert classifier.metrics["dev"]["accuracy"] == by_weight[f"{chosen:g}"]
+    dev = classifier.encode(texts[30:])
+    network = classifier.model(*_as_batch(dev)).detach().numpy()
+    naive_bayes = fit_naive_bayes(
+        classifier.encode(texts[:30]), np.array([classifier.classes.index(label) for label in labels[:30]]),
+        vocab_size=len(classifier.vocab),
+    )
+    scale, weight = fit_weight(network, naive_bayes.logits(dev), np.array([classifier.classes.index(label) for label in labels[30:]]))
+    assert report["weight"] == pytest.approx(weight / scale, abs=1e-3)
+    assert classifier.config.nb.weight == report["weight"]
+    assert classifier.metrics["dev"]["accuracy"] == report["dev_accuracy_with_naive_bayes"]
     assert any("n-gram Naive Bayes" in message for message in messages)
     saved = json.loads((classifier.save(tmp_path / "model") / "config.json").read_text())
-    assert saved["config"]["nb"]["weight"] == chosen
+    assert saved["config"]["nb"]["weight"] == report["weight"]
+
+
+def _synthetic(seed: int, multi_label: bool, strengths=(2.0, 1.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two noisy views of the targets, the first twice as informative: the best log-odds weigh them 2 : 1."""
+    rng = np.random.default_rng(seed)
+    if multi_label:
+        targets = rng.integers(0, 2, (4000, 5))
+        signs = 2.0 * targets - 1.0
+    else:
+        targets = rng.integers(0, 3, 4000)
+        signs = 2.0 * np.eye(3)[targets] - 1.0
+    views = [strength * signs + rng.normal(size=signs.shape) for strength in strengths]
+    return views[0], views[1], targets
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_fitted_weight_finds_the_best_likelihood(multi_label):
+    network, naive_bayes, targets = _synthetic(0, multi_label)
+
+    scale, weight = fit_weight(network, naive_bayes, targets)
+
+    assert weight / scale == pytest.approx(0.5, abs=0.1)  # the views' strengths are 2 : 1
+    best = _likelihood(np.array([scale, weight]), network, naive_bayes, targets)[0]
+    for other in ([1.0, 0.0], [scale * 1.2, weight], [scale, weight * 1.2], [scale, weight * 0.8]):
+        assert best <= _likelihood(np.array(other), network, naive_bayes, targets)[0]
+
+
+def test_an_uninformative_naive_bayes_gets_no_weight():
+    network, _, targets = _synthetic(1, False)
+    noise = np.random.default_rng(2).normal(size=network.shape)
+
+    scale, weight = fit_weight(network, noise, targets)
+
+    assert weight / scale < 0.1  # the informative views' ratio above is 0.5
+    agree = (network.argmax(axis=1) == (network + weight / scale * noise).argmax(axis=1)).mean()
+    assert agree > 0.98
 
 
 def test_no_naive_bayes_with_ngrams_0(tiny_settings, english, tmp_path):
