@@ -290,8 +290,9 @@ class NaiveBayesConfig(_Section):
     ngrams: int = Field(2, ge=0, le=3, description="Longest n-gram of the Naive Bayes (1: words or characters alone; 0: no Naive Bayes).")
     weight: float | Literal["auto"] = Field(
         "auto",
-        description="Weight of the Naive Bayes log-probabilities added to the logits. `auto`: the value of "
-        "0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0 with the best dev score (ties: the smallest); the bundle saves the number.",
+        description="Weight of the Naive Bayes log-probabilities added to the logits. `auto`: fitted on the dev "
+        "split by likelihood (the scale a and weight b of `a * logits + b * NB` that give the dev labels the "
+        "highest probability; weight = b / a); the bundle saves the number.",
     )
     smoothing: float = Field(1.0, gt=0.0, description="Additive (Laplace) smoothing of the n-gram counts.")
 
