@@ -51,7 +51,8 @@ def run_textcnn(name: str, seed: int, overrides: dict, reads: list[tuple[str, di
     seconds = time.perf_counter() - started
     common = {"seconds": seconds, "best_epoch": clf.fit_result.best_epoch, "tokenizer": clf.config.tokenizer.kind,
               "max_len": clf.config.tokenizer.max_len, "seed": seed, "dev_accuracy": _figures(clf.metrics["dev"])["accuracy"],
-              "embedding_mode": clf.config.model.embedding_mode}
+              "dev_macro_f1": clf.metrics["dev"]["macro_f1"], "embedding_mode": clf.config.model.embedding_mode,
+              "nb_weight": clf.config.nb.weight}
     results = []
     for read, changes in [("", {})] + list(reads):
         report = (reading(clf, changes) if changes else clf).evaluate(*test)
@@ -217,8 +218,9 @@ def main() -> None:
                     runs.setdefault(label, []).append(result)
                     print(f"{label:<20} {name:<14} {100 * result['accuracy']:13.2f} {100 * result['macro_f1']:13.2f} "
                           f"{result['seconds']:8.1f}  seed {seed}, best epoch {result['best_epoch']}, "
-                          f"dev {100 * result['dev_accuracy']:.2f}, {result['embedding_mode']}, "
-                          f"{result['tokenizer']}, max_len {result['max_len']}", flush=True)
+                          f"dev {100 * result['dev_accuracy']:.2f} (macro-F1 {100 * result['dev_macro_f1']:.2f}), "
+                          f"{result['embedding_mode']}, {result['tokenizer']}, max_len {result['max_len']}, "
+                          f"nb.weight {result['nb_weight']:g}", flush=True)
             for label, label_runs in runs.items():
                 results[name][label] = label_runs
                 if len(label_runs) > 1:

@@ -384,6 +384,6 @@ def test_train_nb_flags_set_the_naive_bayes(tmp_path):
     assert fixed.returncode == 0 and off.returncode == 0, fixed.stderr + off.stderr
     assert json.loads((tmp_path / "fixed" / "config.json").read_text())["config"]["nb"]["weight"] == 0.5
     assert (tmp_path / "fixed" / "naive_bayes.safetensors").exists()
-    assert json.loads((tmp_path / "off" / "config.json").read_text())["config"]["nb"] == {"ngrams": 0, "weight": 0.0, "smoothing": 1.0}
+    assert json.loads((tmp_path / "off" / "config.json").read_text())["config"]["nb"] == {"ngrams": 0, "weight": 0.0, "smoothing": 1.0, "multi_label": False}
     assert not (tmp_path / "off" / "naive_bayes.safetensors").exists()
     assert_clean_failure(bad, "--nb-weight", "'much'")

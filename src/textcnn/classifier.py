@@ -128,7 +128,7 @@ class TextClassifier:
         dev_tokens, dev_labels = dev
 
         size = config.train.ensemble
-        with_naive_bayes = config.nb.ngrams > 0
+        with_naive_bayes = config.nb.ngrams > 0 and (config.nb.multi_label or not multi_label)
         members, member_logits, member_scores, seconds = [], [], [], 0.0
         for index in range(size):
             if size > 1:

@@ -241,7 +241,9 @@ def test_multilabel_classifier_with_naive_bayes_reloads_identically(tiny_setting
     texts, label_lists = multilabel
     settings = {**tiny_settings, "epochs": 20, "patience": 20, "ema_decay": None}
 
-    classifier = TextClassifier(**settings, nb={"weight": 0.3}).fit(texts, label_lists, dev=(texts, label_lists), verbose=False)
+    classifier = TextClassifier(**settings, nb={"weight": 0.3, "multi_label": True}).fit(
+        texts, label_lists, dev=(texts, label_lists), verbose=False
+    )
     reloaded = TextClassifier.load(classifier.save(tmp_path / "ml"))
 
     assert classifier.naive_bayes.multi_label
@@ -264,3 +266,11 @@ def test_onnx_runtime_adds_the_same_naive_bayes(tiny_settings, english, tmp_path
 
     assert onnx_model.naive_bayes is not None
     np.testing.assert_allclose(onnx_model.predict_proba(texts), classifier.predict_proba(texts), rtol=0, atol=1e-4)
+
+
+def test_multilabel_data_gets_no_naive_bayes_unless_asked(tiny_settings, multilabel):
+    texts, label_lists = multilabel
+
+    classifier = TextClassifier(**tiny_settings).fit(texts, label_lists, dev=(texts, label_lists), verbose=False)
+
+    assert classifier.naive_bayes is None and classifier.config.nb.weight == 0.0
