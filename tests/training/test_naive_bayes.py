@@ -57,7 +57,9 @@ def test_single_label_counts_equal_scikit_learns_multinomial_nb():
     expected = MultinomialNB(alpha=1.0).fit(features, targets).predict_log_proba(features)
 
     assert sklearn is not None and len(naive_bayes.keys) == features.shape[1]
-    np.testing.assert_allclose(naive_bayes.logits(encoded), expected, rtol=0, atol=1e-4)
+    # float16 table: each n-gram's log-probabilities to ~1e-3, summed over a dozen n-grams
+    np.testing.assert_allclose(naive_bayes.logits(encoded), expected, rtol=0, atol=5e-3)
+    assert naive_bayes.table.dtype == np.float16
 
 
 def test_multilabel_scores_are_each_labels_naive_bayes_log_odds():
@@ -75,7 +77,7 @@ def test_multilabel_scores_are_each_labels_naive_bayes_log_odds():
 
     for label in range(4):
         joint = MultinomialNB(alpha=1.0).fit(features, targets[:, label]).predict_joint_log_proba(features)
-        np.testing.assert_allclose(scores[:, label], joint[:, 1] - joint[:, 0], rtol=0, atol=1e-4)
+        np.testing.assert_allclose(scores[:, label], joint[:, 1] - joint[:, 0], rtol=0, atol=5e-3)
 
 
 def test_unseen_ngrams_count_nothing():
