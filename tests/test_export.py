@@ -178,3 +178,22 @@ def test_onnx_multilabel_predictions_apply_sigmoid_and_thresholds_as_pytorch(tmp
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [sorted(row["labels"]) for row in rows] == [sorted(p) for p in torch_model.predict(["the film was great", "about our hotel"])]
+
+
+def test_a_model_with_few_kernels_exports_its_folded_kernel_products(english, tmp_path):
+    import onnx
+
+    from textcnn.export import export_onnx
+
+    texts, labels = english
+    settings = {"embed_dim": 32, "num_filters": 2, "kernel_sizes": [2, 3], "epochs": 3, "device": "cpu", "nb": {"ngrams": 0}}
+    classifier = TextClassifier(**settings).fit(texts, labels, dev=(texts, labels), verbose=False)
+    bundle = classifier.save(tmp_path / "model")
+
+    export_onnx(bundle)
+    graph = onnx.load(bundle / "model.onnx").graph
+    onnx_model = TextClassifier.load(bundle, runtime="onnx", threads=1)
+
+    tables = [list(tensor.dims) for tensor in graph.initializer]
+    assert [len(classifier.vocab), 2 * (2 + 3)] in tables  # (vocab, sum(k) * filters), gathered per token
+    np.testing.assert_allclose(onnx_model.predict_proba(texts + PROBES), classifier.predict_proba(texts + PROBES), rtol=0, atol=1e-4)

@@ -7,6 +7,8 @@ Needs ``pip install "textcnn[onnx]"``.
 
 from __future__ import annotations
 
+import copy
+
 import logging
 import os
 import tempfile
@@ -92,7 +94,22 @@ def export_onnx(
     return checks
 
 
+def _foldable_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """``model``, or a copy whose TextCNNs with few kernels gather precomputed kernel products
+    (``TextCNN.freeze_folded_products``): the form PyTorch itself predicts with, several times faster."""
+    from textcnn.models import TextCNN
+
+    if not any(isinstance(module, TextCNN) and module.can_fold() for module in model.modules()):
+        return model
+    model = copy.deepcopy(model)
+    for module in model.modules():
+        if isinstance(module, TextCNN) and module.can_fold():
+            module.freeze_folded_products()
+    return model
+
+
 def _export(model: torch.nn.Module, path: Path, min_len: int, metadata: dict[str, str]) -> None:
+    model = _foldable_copy(model)
     batch, seq_len = torch.export.Dim("batch"), torch.export.Dim("seq_len", min=min_len)
     ids = torch.full((2, min_len + 1), 2, dtype=torch.long)
     lengths = torch.tensor([min_len + 1, 1])

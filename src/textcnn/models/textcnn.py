@@ -103,6 +103,7 @@ class TextCNN(nn.Module):
         self.classifier = nn.Linear(num_features, num_classes)
         self.embedding.init_random(lambda weight: nn.init.uniform_(weight, -0.25, 0.25))  # Kim's range for random vectors
         self._folded: tuple[tuple, torch.Tensor] | None = None  # inference cache of _folded_products, never saved
+        self._frozen_products: torch.Tensor | None = None  # set by freeze_folded_products, never saved
 
     def _pool(self, index: int, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(batch, num_filters, out_len) conv outputs of kernel ``index`` -> (batch, num_filters * per_filter)."""
@@ -177,13 +178,9 @@ class TextCNN(nn.Module):
         gathered: narrower than the embeddings when the kernels are few (the lecture's 2 per size),
         which makes batch prediction several times faster. None where this does not apply.
         """
-        columns = sum(self.config.kernel_sizes) * self.config.num_filters
-        if (
-            self.training
-            or not torch.is_inference_mode_enabled()
-            or self.config.positions != "none"
-            or columns >= self.config.embed_dim
-        ):
+        if self._frozen_products is not None:  # fixed for an export: a table in the graph
+            return self._frozen_products[ids] * mask[:, :, None]
+        if self.training or not torch.is_inference_mode_enabled() or not self.can_fold():
             return None
         tables = [self.embedding.weight] + ([self.embedding.static.weight] if self.embedding.static is not None else [])
         weights = tables + [conv.weight for conv in self.convs]
@@ -192,6 +189,24 @@ class TextCNN(nn.Module):
             embedded = self.embedding(torch.arange(self.embedding.num_embeddings, device=ids.device))  # (vocab, embed_dim)
             self._folded = (key, embedded @ self._kernel_rows())  # (vocab_size, sum(k) * num_filters)
         return self._folded[1][ids] * mask[:, :, None]  # (batch, seq_len, sum(k) * num_filters), zero at padding
+
+    def can_fold(self) -> bool:
+        """Whether inference can look the kernel products up per token (see ``_folded_products``)."""
+        columns = sum(self.config.kernel_sizes) * self.config.num_filters
+        return (
+            self.config.positions == "none"
+            and self.config.num_filters < _MATMUL_BELOW_FILTERS
+            and columns < self.config.embed_dim
+        )
+
+    def freeze_folded_products(self) -> None:
+        """Fix the table of ``_folded_products`` from the current weights, for every later forward pass
+        (an eval-mode copy exported to ONNX then gathers from a small table instead of the embeddings)."""
+        if not self.can_fold():
+            raise ValueError("this model's kernel products are not narrower than its embeddings")
+        with torch.no_grad():
+            embedded = self.embedding(torch.arange(self.embedding.num_embeddings))  # (vocab, embed_dim)
+            self._frozen_products = embedded @ self._kernel_rows()  # (vocab_size, sum(k) * num_filters)
 
     def _convolve_by_matmul(self, seq_len: int, products: torch.Tensor) -> list[torch.Tensor]:
         """``_convolve`` from the (batch, seq_len, sum(k) * num_filters) ``products`` of the (batch, seq_len,
