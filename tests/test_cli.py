@@ -378,12 +378,14 @@ def test_train_nb_flags_set_the_naive_bayes(tmp_path):
     train = write_dataset(tmp_path / "train.csv", texts, labels)
 
     fixed = textcnn("train", train, "--dev", train, "--out", tmp_path / "fixed", "--nb-weight", "0.5", "--quiet", *TINY_FLAGS)
-    off = textcnn("train", train, "--dev", train, "--out", tmp_path / "off", "--nb-ngrams", "0", "--quiet", *TINY_FLAGS)
+    off = textcnn("train", train, "--dev", train, "--out", tmp_path / "off", "--nb-ngrams", "0", "--nb-kind", "multinomial", "--quiet", *TINY_FLAGS)
     bad = textcnn("train", train, "--out", tmp_path / "bad", "--nb-weight", "much", "--quiet", *TINY_FLAGS)
 
     assert fixed.returncode == 0 and off.returncode == 0, fixed.stderr + off.stderr
     assert json.loads((tmp_path / "fixed" / "config.json").read_text())["config"]["nb"]["weight"] == 0.5
     assert (tmp_path / "fixed" / "naive_bayes.safetensors").exists()
-    assert json.loads((tmp_path / "off" / "config.json").read_text())["config"]["nb"] == {"ngrams": 0, "weight": 0.0, "smoothing": 1.0, "multi_label": False}
+    assert json.loads((tmp_path / "off" / "config.json").read_text())["config"]["nb"] == {
+        "kind": "multinomial", "ngrams": 0, "weight": 0.0, "smoothing": 1.0, "c": 0.3, "multi_label": False
+    }
     assert not (tmp_path / "off" / "naive_bayes.safetensors").exists()
     assert_clean_failure(bad, "--nb-weight", "'much'")

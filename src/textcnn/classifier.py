@@ -33,7 +33,7 @@ from textcnn.evaluation import classification_report, multilabel_report
 from textcnn.models import Ensemble, build_model
 from textcnn.runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package, predict_logits_onnx
 from textcnn.training.inference import pool_windows, predict_logits, sigmoid, softmax
-from textcnn.training.naive_bayes import NaiveBayes, fit_naive_bayes, fit_weight
+from textcnn.training.naive_bayes import NaiveBayes, fit_naive_bayes, fit_nb_logistic, fit_weight
 from textcnn.training.reproducibility import describe_files, resolve_device, run_info, seed_everything, set_threads
 from textcnn.training.thresholds import apply_thresholds
 from textcnn.training.trainer import FitResult, Trainer, report_key, resolve_select_metric, score_logits
@@ -245,6 +245,11 @@ class TextClassifier:
         key = report_key(self.config.train.select_metric, self.multi_label)
 
         def fit(run: _Run) -> NaiveBayes:
+            if settings.kind == "logistic":
+                return fit_nb_logistic(
+                    run.train, run.train_targets, vocab_size=run.vocab_size, ngrams=settings.ngrams,
+                    smoothing=settings.smoothing, c=settings.c,
+                )
             return fit_naive_bayes(
                 run.train, run.train_targets, vocab_size=run.vocab_size, ngrams=settings.ngrams, smoothing=settings.smoothing
             )

@@ -13,7 +13,7 @@ from textcnn.data.encoding import EncodedTexts
 from textcnn.data.long_texts import expand_windows
 from textcnn.errors import BundleError, ConfigError
 from textcnn.training.inference import pool_windows
-from textcnn.training.naive_bayes import NaiveBayes, _likelihood, fit_naive_bayes, fit_weight, ngram_keys
+from textcnn.training.naive_bayes import NaiveBayes, _likelihood, fit_naive_bayes, fit_nb_logistic, fit_weight, ngram_keys
 
 
 def _encoded(texts: list[list[int]]) -> EncodedTexts:
@@ -100,12 +100,67 @@ def test_state_round_trip():
     assert (restored.ngrams, restored.vocab_size, restored.multi_label) == (3, 30, False)
 
 
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_logistic_kind_equals_scikit_learns_nbsvm_log_loss(num_classes):
+    """Wang & Manning's NBSVM with a log-loss: one-vs-rest logistic regressions on the texts' distinct
+    n-grams scaled by the Naive Bayes log-count ratios, fitted here independently by scikit-learn."""
+    pytest.importorskip("sklearn")
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    encoded = _random_texts(6)
+    targets = np.random.default_rng(7).integers(0, num_classes, len(encoded))
+    vectorizer = CountVectorizer(ngram_range=(1, 2), token_pattern=r"\S+", lowercase=False, binary=True)
+    features = vectorizer.fit_transform(_documents(encoded)).astype(np.float64).tocsc()
+
+    scores = fit_nb_logistic(encoded, targets, vocab_size=30, ngrams=2, c=0.5, max_iter=500).logits(encoded)
+
+    expected = []
+    for k in [1] if num_classes == 2 else range(num_classes):  # two classes: one regression, 1 against 0
+        positive = targets == k
+        p = np.asarray(features[positive].sum(axis=0)).ravel() + 1.0
+        q = np.asarray(features[~positive].sum(axis=0)).ravel() + 1.0
+        scaled = features.multiply(np.log(p / p.sum()) - np.log(q / q.sum())).tocsr()
+        regression = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(scaled, positive)
+        expected.append(regression.decision_function(scaled))
+    if num_classes == 2:
+        np.testing.assert_allclose(scores[:, 1] - scores[:, 0], expected[0], rtol=0, atol=2e-2)
+    else:  # each class's score up to a constant per text (the log posterior's normalisation)
+        expected = np.stack(expected, axis=1)
+        np.testing.assert_allclose(scores - scores[:, :1], expected - expected[:, :1], rtol=0, atol=2e-2)
+    assert np.mean(scores.argmax(axis=1) == targets) > 0.8  # random labels, yet it fits most of its training texts
+
+
+def test_logistic_kind_counts_each_ngram_once_per_text():
+    encoded = _random_texts(8)
+    naive_bayes = fit_nb_logistic(encoded, np.arange(300) % 2, vocab_size=30, ngrams=2)
+
+    repeated, once = naive_bayes.logits(_encoded([[4, 4, 4, 9, 4], [4, 4, 9]]))  # 4, 9, 4-4, 4-9 (and 9-4)
+    np.testing.assert_array_equal(naive_bayes.logits(_encoded([[4, 4, 9, 4]]))[0], repeated)
+    assert not np.allclose(repeated, once)  # 9-4 is an n-gram of the first only
+
+    restored = NaiveBayes.from_state(naive_bayes.state())
+    assert restored.binary and restored.logits(encoded).tolist() == naive_bayes.logits(encoded).tolist()
+
+
+def test_a_naive_bayes_saved_before_the_logistic_kind_loads_as_counts():
+    naive_bayes = fit_naive_bayes(_random_texts(4), np.arange(300) % 2, vocab_size=30, ngrams=2)
+    state = naive_bayes.state()
+    state["meta"] = state["meta"][:3]  # textcnn 0.x before the logistic kind saved three numbers
+
+    assert not NaiveBayes.from_state(state).binary
+
+
 def test_weight_must_be_auto_or_non_negative():
     assert build_config(None, {"nb.weight": 0.5}).nb.weight == 0.5
     with pytest.raises(ConfigError, match="nb.weight"):
         build_config(None, {"nb.weight": -1})
     with pytest.raises(ConfigError, match="nb.ngrams"):
         build_config(None, {"nb.ngrams": 4})
+    with pytest.raises(ConfigError, match="nb.kind"):
+        build_config(None, {"nb.kind": "svm"})
+    with pytest.raises(ConfigError, match="nb.c"):
+        build_config(None, {"nb.c": 0})
 
 
 # The classifier: logits = network + weight * Naive Bayes, chosen on dev, saved and reloaded.
@@ -148,9 +203,11 @@ def test_auto_weight_is_fitted_on_dev_and_saved(tiny_settings, english, tmp_path
     report = classifier.metrics["naive_bayes"]
     dev = classifier.encode(texts[30:])
     network = classifier.model(*_as_batch(dev)).detach().numpy()
-    naive_bayes = fit_naive_bayes(
+    settings = classifier.config.nb
+    assert settings.kind == "logistic"  # the default
+    naive_bayes = fit_nb_logistic(
         classifier.encode(texts[:30]), np.array([classifier.classes.index(label) for label in labels[:30]]),
-        vocab_size=len(classifier.vocab),
+        vocab_size=len(classifier.vocab), ngrams=settings.ngrams, c=settings.c,
     )
     scale, weight = fit_weight(network, naive_bayes.logits(dev), np.array([classifier.classes.index(label) for label in labels[30:]]))
     assert report["weight"] == pytest.approx(weight / scale, abs=1e-3)
