@@ -278,7 +278,7 @@ class TextClassifier:
             f"dev_{key}_with_naive_bayes": report[key],
         }
         log(
-            f"n-gram Naive Bayes (1-{settings.ngrams}-grams, {len(naive_bayes.keys):,} of them): weight {weight:g}, "
+            f"n-gram model ({settings.kind}, 1-{settings.ngrams}-grams, {len(naive_bayes.keys):,} of them): weight {weight:g}, "
             f"dev {key} {100 * network_report[key]:.2f} -> {100 * report[key]:.2f}"
         )
 

@@ -213,7 +213,7 @@ def test_auto_weight_is_fitted_on_dev_and_saved(tiny_settings, english, tmp_path
     assert report["weight"] == pytest.approx(weight / scale, abs=1e-3)
     assert classifier.config.nb.weight == report["weight"]
     assert classifier.metrics["dev"]["accuracy"] == report["dev_accuracy_with_naive_bayes"]
-    assert any("n-gram Naive Bayes" in message for message in messages)
+    assert any("n-gram model (logistic, 1-2-grams" in message for message in messages)
     saved = json.loads((classifier.save(tmp_path / "model") / "config.json").read_text())
     assert saved["config"]["nb"]["weight"] == report["weight"]
 
