@@ -129,7 +129,9 @@ def _distinct_per_text(
     """The distinct rows of each text, text after text, and how many each text has, from the rows of
     each n-gram order (``rows[i]`` text after text, ``per_text[i]`` of them per text)."""
     text_of = np.concatenate([np.repeat(np.arange(num_texts, dtype=np.int64), count) for count in per_text])
-    pairs = np.unique(text_of * num_rows + np.concatenate(rows))  # sorted: text-major
+    pairs = np.sort(text_of * num_rows + np.concatenate(rows))  # text-major
+    # np.unique's hash table took 8x as long as this sort on 100k texts (NumPy 2.4)
+    pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
     return pairs % num_rows, np.bincount(pairs // num_rows, minlength=num_texts)
 
 
