@@ -5,7 +5,7 @@
     vocab.json         tokens in id order
     labels.json        class labels in id order
     thresholds.json    multi-label models only: each label's decision threshold, in the order of labels.json
-    naive_bayes.safetensors  the n-gram Naive Bayes whose log-probabilities join the logits (nb.weight > 0)
+    naive_bayes.safetensors  the n-gram model (NBSVM or multinomial Naive Bayes) whose scores join the logits (nb.weight > 0)
     metrics.json       dev and test reports of the saved model (the shape of ``evaluate --json``)
 """
 
@@ -58,7 +58,7 @@ class Bundle:
 
 
 def uses_naive_bayes(config: RunConfig) -> bool:
-    """Whether the model's scores include the n-gram Naive Bayes (a resolved weight above 0)."""
+    """Whether the model's scores include the n-gram model (a resolved weight above 0)."""
     return config.nb.ngrams > 0 and not isinstance(config.nb.weight, str) and config.nb.weight > 0
 
 
