@@ -52,7 +52,7 @@ def run_textcnn(name: str, seed: int, overrides: dict, reads: list[tuple[str, di
     common = {"seconds": seconds, "best_epoch": clf.fit_result.best_epoch, "tokenizer": clf.config.tokenizer.kind,
               "max_len": clf.config.tokenizer.max_len, "seed": seed, "dev_accuracy": _figures(clf.metrics["dev"])["accuracy"],
               "dev_macro_f1": clf.metrics["dev"]["macro_f1"], "embedding_mode": clf.config.model.embedding_mode,
-              "nb_weight": clf.config.nb.weight}
+              "nb_weight": clf.config.nb.weight / clf.config.nb.scale}  # relative to the network's logits
     results = []
     for read, changes in [("", {})] + list(reads):
         report = (reading(clf, changes) if changes else clf).evaluate(*test)
@@ -220,7 +220,7 @@ def main() -> None:
                           f"{result['seconds']:8.1f}  seed {seed}, best epoch {result['best_epoch']}, "
                           f"dev {100 * result['dev_accuracy']:.2f} (macro-F1 {100 * result['dev_macro_f1']:.2f}), "
                           f"{result['embedding_mode']}, {result['tokenizer']}, max_len {result['max_len']}, "
-                          f"nb.weight {result['nb_weight']:g}", flush=True)
+                          f"nb.weight/scale {result['nb_weight']:.4g}", flush=True)
             for label, label_runs in runs.items():
                 results[name][label] = label_runs
                 if len(label_runs) > 1:

@@ -257,28 +257,31 @@ class TextClassifier:
         naive_bayes = fit(selection)
         nb_logits = _naive_bayes_logits(naive_bayes, selection.dev)
         if settings.weight == "auto":
-            scale, weight = fit_weight(dev_logits, nb_logits, selection.dev_targets)
-            weight = round(weight / scale, 4)
+            scale, weight = (round(value, 4) for value in fit_weight(dev_logits, nb_logits, selection.dev_targets))
+            scale = max(scale, 1e-4)
         else:
-            weight = float(settings.weight)
+            scale, weight = settings.scale, float(settings.weight)
+        if weight == 0:
+            scale = 1.0  # the network alone, as trained
         network_report, _ = score_logits(dev_logits, selection.dev_targets, self.labels.labels)
-        report, thresholds = score_logits(dev_logits + weight * nb_logits, selection.dev_targets, self.labels.labels)
+        report, thresholds = score_logits(scale * dev_logits + weight * nb_logits, selection.dev_targets, self.labels.labels)
         if weight > 0 and final is not selection:
             naive_bayes = fit(final)
         self.naive_bayes = naive_bayes if weight > 0 else None
-        self.config = build_config(self.config, {"nb.weight": weight})
+        self.config = build_config(self.config, {"nb.weight": weight, "nb.scale": scale})
         self.metrics["dev"] = report
         if thresholds is not None:
             self.thresholds = thresholds
         self.metrics["naive_bayes"] = {
             "ngrams": settings.ngrams,
             "weight": weight,
+            "scale": scale,
             "features": int(len(naive_bayes.keys)),
             f"dev_{key}_network": network_report[key],
             f"dev_{key}_with_naive_bayes": report[key],
         }
         log(
-            f"n-gram model ({settings.kind}, 1-{settings.ngrams}-grams, {len(naive_bayes.keys):,} of them): weight {weight:g}, "
+            f"n-gram model ({settings.kind}, 1-{settings.ngrams}-grams, {len(naive_bayes.keys):,} of them): scores = {scale:g} x network + {weight:g} x n-gram model, "
             f"dev {key} {100 * network_report[key]:.2f} -> {100 * report[key]:.2f}"
         )
 
@@ -388,7 +391,8 @@ class TextClassifier:
         else:
             logits = predict_logits(self.model, encoded, batch_size=batch_size, device=self._device)
         if self.naive_bayes is not None:
-            logits = logits + np.float32(self.config.nb.weight) * _naive_bayes_logits(self.naive_bayes, encoded)
+            nb = self.config.nb
+            logits = np.float32(nb.scale) * logits + np.float32(nb.weight) * _naive_bayes_logits(self.naive_bayes, encoded)
         return logits
 
     @property

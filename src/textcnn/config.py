@@ -298,9 +298,15 @@ class NaiveBayesConfig(_Section):
     ngrams: int = Field(2, ge=0, le=3, description="Longest n-gram of the Naive Bayes (1: words or characters alone; 0: no Naive Bayes).")
     weight: float | Literal["auto"] = Field(
         "auto",
-        description="Weight of the Naive Bayes log-probabilities added to the logits. `auto`: fitted on the dev "
-        "split by likelihood (the scale a and weight b of `a * logits + b * NB` that give the dev labels the "
-        "highest probability; weight = b / a); the bundle saves the number.",
+        description="Weight b of the n-gram model's scores in `scale * logits + b * n-gram scores`. `auto`: fitted "
+        "on the dev split by likelihood together with `scale` (the a and b that give the dev labels the highest "
+        "probability, so the probabilities are calibrated on dev); the bundle saves both numbers.",
+    )
+    scale: float = Field(
+        1.0, gt=0.0,
+        description="Scale of the network's logits when the n-gram model joins them (set with `weight: auto`; "
+        "1 with a fixed weight). Only the ratio weight / scale decides the labels; the scale sets how "
+        "confident the probabilities are.",
     )
     smoothing: float = Field(1.0, gt=0.0, description="Additive (Laplace) smoothing of the n-gram counts (of the texts holding each n-gram, for `logistic`).")
     c: float = Field(

@@ -210,12 +210,15 @@ def test_auto_weight_is_fitted_on_dev_and_saved(tiny_settings, english, tmp_path
         vocab_size=len(classifier.vocab), ngrams=settings.ngrams, c=settings.c,
     )
     scale, weight = fit_weight(network, naive_bayes.logits(dev), np.array([classifier.classes.index(label) for label in labels[30:]]))
-    assert report["weight"] == pytest.approx(weight / scale, abs=1e-3)
-    assert classifier.config.nb.weight == report["weight"]
+    assert (report["scale"], report["weight"]) == (pytest.approx(scale, abs=1e-4), pytest.approx(weight, abs=1e-4))
+    assert (classifier.config.nb.scale, classifier.config.nb.weight) == (report["scale"], report["weight"])
+    # the probabilities are those of the dev-fitted sum: scale x network + weight x n-gram model
+    expected = report["scale"] * network + report["weight"] * naive_bayes.logits(dev)
+    np.testing.assert_allclose(classifier.predict_logits(dev), expected, rtol=0, atol=1e-4)
     assert classifier.metrics["dev"]["accuracy"] == report["dev_accuracy_with_naive_bayes"]
     assert any("n-gram model (logistic, 1-2-grams" in message for message in messages)
     saved = json.loads((classifier.save(tmp_path / "model") / "config.json").read_text())
-    assert saved["config"]["nb"]["weight"] == report["weight"]
+    assert saved["config"]["nb"]["weight"] == report["weight"] and saved["config"]["nb"]["scale"] == report["scale"]
 
 
 def _synthetic(seed: int, multi_label: bool, strengths=(2.0, 1.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
