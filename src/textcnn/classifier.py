@@ -257,8 +257,8 @@ class TextClassifier:
         naive_bayes = fit(selection)
         nb_logits = _naive_bayes_logits(naive_bayes, selection.dev)
         if settings.weight == "auto":
+            # fit_weight keeps scale >= 1e-3, which 4 decimals keep above 0
             scale, weight = (round(value, 4) for value in fit_weight(dev_logits, nb_logits, selection.dev_targets))
-            scale = max(scale, 1e-4)
         else:
             scale, weight = settings.scale, float(settings.weight)
         if weight == 0:

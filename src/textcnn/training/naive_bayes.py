@@ -66,7 +66,7 @@ class NaiveBayes:
             else:
                 scores += _sum_per_text(table[rows], per_text)
         if self.binary:  # each distinct row of a text once
-            rows, per_text = _distinct_per_text(found_rows, found_per_text, len(encoded), len(table))
+            rows, per_text = _distinct_per_text(np.concatenate(found_rows), found_per_text, len(encoded), len(table))
             scores += _sum_per_text(table[rows], per_text)
         scores += self.prior
         if not self.multi_label:  # log posterior: the joint log-probability less its log-sum-exp
@@ -124,12 +124,12 @@ def ngram_keys(encoded: EncodedTexts, vocab_size: int, ngrams: int) -> list[tupl
 
 
 def _distinct_per_text(
-    rows: list[np.ndarray], per_text: list[np.ndarray], num_texts: int, num_rows: int
+    rows: np.ndarray, per_text: list[np.ndarray], num_texts: int, num_rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The distinct rows of each text, text after text, and how many each text has, from the rows of
-    each n-gram order (``rows[i]`` text after text, ``per_text[i]`` of them per text)."""
+    every n-gram order one after the other (order i: text after text, ``per_text[i]`` of them per text)."""
     text_of = np.concatenate([np.repeat(np.arange(num_texts, dtype=np.int64), count) for count in per_text])
-    pairs = np.sort(text_of * num_rows + np.concatenate(rows))  # text-major
+    pairs = np.sort(text_of * num_rows + rows)  # text-major
     # np.unique's hash table took 8x as long as this sort on 100k texts (NumPy 2.4)
     pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
     return pairs % num_rows, np.bincount(pairs // num_rows, minlength=num_texts)
@@ -213,7 +213,7 @@ def fit_nb_logistic(
     num_texts = len(encoded)
     orders = ngram_keys(encoded, vocab_size, ngrams)
     features, inverse = np.unique(np.concatenate([keys for keys, _ in orders]), return_inverse=True)
-    rows, per_text = _distinct_per_text(_split_by_order(inverse, orders), [count for _, count in orders], num_texts, len(features))
+    rows, per_text = _distinct_per_text(inverse, [count for _, count in orders], num_texts, len(features))
     text_of = np.repeat(np.arange(num_texts, dtype=np.int64), per_text)
     multi_label = targets.ndim == 2
     if multi_label:
@@ -227,7 +227,7 @@ def fit_nb_logistic(
     p = np.stack([np.bincount(rows, weights=outputs[text_of, k], minlength=num_features) for k in range(num_outputs)], axis=1)
     p, q = p + smoothing, holding[:, None] - p + smoothing
     ratio = np.log(p / p.sum(axis=0)) - np.log(q / q.sum(axis=0))  # (num_features, num_outputs)
-    weights, bias = _fit_logistic(rows, per_text, ratio, outputs, c=c, max_iter=max_iter)
+    weights, bias = _fit_logistic(rows, per_text, text_of, ratio, outputs, c=c, max_iter=max_iter)
     table = weights * ratio
     prior = bias
     if not multi_label and num_outputs == 1:  # binary: scores (-s/2, s/2) for (class 0, class 1)
@@ -238,22 +238,17 @@ def fit_nb_logistic(
     return NaiveBayes(features, table.astype(np.float16), prior.astype(np.float32), vocab_size, ngrams, multi_label, binary=True)
 
 
-def _split_by_order(inverse: np.ndarray, orders: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """``inverse`` (the rows of every order's keys, concatenated) cut back into one array per order."""
-    return np.split(inverse, np.cumsum([len(keys) for keys, _ in orders])[:-1])
-
-
 def _fit_logistic(
-    rows: np.ndarray, per_text: np.ndarray, ratio: np.ndarray, outputs: np.ndarray, *, c: float, max_iter: int
+    rows: np.ndarray, per_text: np.ndarray, text_of: np.ndarray, ratio: np.ndarray, outputs: np.ndarray, *, c: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(weights (num_features, num_outputs), biases (num_outputs,)) of the one-vs-rest logistic regressions
-    on the ratio-scaled binary features of each text (its ``per_text`` distinct ``rows``).
+    on the ratio-scaled binary features of each text (its ``per_text`` distinct ``rows``; ``text_of``: the
+    text of each row).
 
     The texts are a sparse 0/1 matrix X (CSR, and its transpose for the gradient ``X.T @ (p - y)``):
     hand-written gradients over sparse products run ~6x faster than autograd through ``embedding_bag``.
     """
     num_texts, num_features = len(per_text), ratio.shape[0]
-    text_of = np.repeat(np.arange(num_texts, dtype=np.int64), per_text)
     by_feature = np.argsort(rows, kind="stable")
     texts = _csr(per_text, rows, num_features)  # (num_texts, num_features)
     features = _csr(np.bincount(rows, minlength=num_features), text_of[by_feature], num_texts)  # its transpose
