@@ -282,8 +282,8 @@ class NaiveBayesConfig(_Section):
     """An n-gram model next to the network, whose scores join the network's logits.
 
     Wang & Manning (2012): on short texts an n-gram model built on Naive Bayes log-count ratios is a
-    strong classifier that errs differently from a network; the model's scores are ``logits + weight
-    * NB scores`` (log posteriors; multi-label: each label's log-odds). The n-grams are those of the ids
+    strong classifier that errs differently from a network; the model's scores are ``scale * logits +
+    weight * n-gram scores`` (log posteriors; multi-label: each label's log-odds). The n-grams are those of the ids
     the network reads; n-grams never seen in training count nothing. The default `logistic` kind (their
     NBSVM with a log-loss) scored higher than the multinomial Naive Bayes on held-out dev, most on
     THUCNews (docs/benchmarks.md).

@@ -33,8 +33,8 @@ class NaiveBayes:
     """A fitted n-gram model: n-gram keys, their per-output score table (log-probabilities for the
     multinomial kind) and the prior.
 
-    Single-label: ``logits`` are the log posterior over the classes. Multi-label: each label is a
-    yes/no Naive Bayes and ``logits`` are its log-odds (``table`` holds log P(f|yes) - log P(f|no)).
+    Single-label: ``logits`` are the log posterior over the classes. Multi-label: ``logits`` are each
+    label's log-odds (multinomial: ``table`` holds log P(f|yes) - log P(f|no)).
     N-grams never seen in training count nothing.
     """
 
@@ -204,7 +204,7 @@ def fit_nb_logistic(
     ``r[f, k] = log(p[f, k] / |p[:, k]|) - log(q[f, k] / |q[:, k]|)`` with ``p`` (``q``) the smoothed
     number of texts of class k (of the other classes) that hold n-gram f. The weights ``w`` minimise
     ``c * sum of log-losses + |w|**2 / 2`` (scikit-learn's ``C``; biases unpenalised), by L-BFGS in
-    float64. The scores ``b[k] + sum over the text's distinct n-grams of w[f, k] * r[f, k]`` are the
+    float32. The scores ``b[k] + sum over the text's distinct n-grams of w[f, k] * r[f, k]`` are the
     ``NaiveBayes`` table and prior (``binary``): prediction is the same lookup as the multinomial's.
 
     Args:
