@@ -121,6 +121,17 @@ def test_unknown_format_version_is_refused(bundle_copy):
         load_bundle(bundle_copy)
 
 
+def test_bundle_saved_before_case_markers_reads_text_without_them(bundle_copy):
+    info = _read(bundle_copy, "config.json")
+    assert info["config"]["tokenizer"].pop("case_markers") is True  # today's default
+    (bundle_copy / "config.json").write_text(json.dumps(info), encoding="utf-8")
+
+    classifier = TextClassifier.load(bundle_copy)
+
+    assert classifier.config.tokenizer.case_markers is False
+    assert classifier._tokenizer("Good Film") == ["good", "film"]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "pattern"),
     [

@@ -83,14 +83,20 @@ def test_refit_trains_the_final_model_on_all_training_texts(tiny_settings, engli
     assert len(refit.fit_result.history) == selection_epochs + refit.fit_result.best_epoch
 
 
-def test_refit_always_also_uses_a_given_dev_set(tiny_settings, english):
+@pytest.mark.parametrize(
+    ("refit", "limit", "refits"),
+    [("auto", 40, True), ("auto", 39, False), ("always", 39, True), ("never", 40, False)],
+)
+def test_refit_with_a_given_dev_set_follows_the_setting_and_the_size(tiny_settings, english, monkeypatch, refit, limit, refits):
+    # `auto` refits on train + a dev file only up to REFIT_AUTO_MAX_TEXTS texts (here 30 + 10 = 40)
+    monkeypatch.setattr("textcnn.classifier.REFIT_AUTO_MAX_TEXTS", limit)
     texts, labels = english
 
-    classifier = TextClassifier(**tiny_settings, refit="always").fit(
+    classifier = TextClassifier(**tiny_settings, refit=refit).fit(
         texts[:30], labels[:30], dev=(texts[30:], labels[30:]), verbose=False
     )
 
-    assert classifier.metrics["refit"]["texts"] == 40
+    assert classifier.metrics.get("refit", {}).get("texts") == (40 if refits else None)
     assert classifier.metrics["dev"]["num_examples"] == 10
 
 

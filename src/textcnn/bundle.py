@@ -145,6 +145,9 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
             f"{directory}: bundle format_version {version!r} is not supported by textcnn {__version__} "
             f"(reads {FORMAT_VERSION})"
         )
+    saved = info.get("config")
+    if isinstance(saved, dict) and isinstance(saved.get("tokenizer"), dict):
+        saved["tokenizer"].setdefault("case_markers", False)  # bundles made before case markers read without them
     try:
         config = RunConfig.model_validate(info["config"])
     except (KeyError, ValidationError) as error:

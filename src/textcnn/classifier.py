@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from textcnn.bundle import load_bundle, save_bundle
-from textcnn.config import RunConfig, TokenizerConfig, build_config, resolve_embedding_mode
+from textcnn.config import REFIT_AUTO_MAX_TEXTS, RunConfig, TokenizerConfig, build_config, resolve_embedding_mode
 from textcnn.data.cache import default_cache_dir, file_sha256, read_tokenized
 from textcnn.data.encoding import (
     EncodedTexts,
@@ -91,7 +91,7 @@ class TextClassifier:
         if len(texts) != len(labels):
             raise DataError(f"{len(texts)} texts but {len(labels)} labels")
         kind = resolve_tokenizer_kind(self.config.tokenizer.kind, texts)
-        tokenizer = build_tokenizer(kind, self.config.tokenizer.lowercase)
+        tokenizer = build_tokenizer(kind, self.config.tokenizer.lowercase, self.config.tokenizer.case_markers)
         tokenized_dev = None
         if dev is not None:
             dev_texts, dev_labels = list(dev[0]), list(dev[1])
@@ -180,7 +180,10 @@ class TextClassifier:
         if dev_logits:
             logits = predict_logits(self.model, selection.dev, device=self._device)
         refit = self.config.train.refit
-        if refit == "always" or (refit == "auto" and carved):
+        # with a dev file, `auto` refits small single-label sets: multi-label thresholds are tuned on the
+        # selection run's dev scores, and a refit model's scores drift from them
+        small = not self.multi_label and len(train) + len(dev_tokens) <= REFIT_AUTO_MAX_TEXTS
+        if refit == "always" or (refit == "auto" and (carved or small)):
             log(
                 f"refit: training a fresh model on train + dev ({len(train) + len(dev_tokens):,} texts) "
                 f"for the best epoch count, {result.best_epoch}"
@@ -341,7 +344,7 @@ class TextClassifier:
             )
         self.model, self.vocab, self.labels = model, vocab, label_set
         self._run = _Run(train_encoded, train_targets, dev_encoded, dev_targets, len(vocab))
-        self._tokenizer = build_tokenizer(kind, config.tokenizer.lowercase)
+        self._tokenizer = build_tokenizer(kind, config.tokenizer.lowercase, config.tokenizer.case_markers)
         self.thresholds = self.fit_result.thresholds
         self.metrics = {"dev": self.fit_result.best_report}
 
@@ -501,7 +504,9 @@ class TextClassifier:
         classifier.metrics = bundle.metrics
         classifier.thresholds = np.array(bundle.thresholds, dtype=np.float64) if bundle.thresholds is not None else None
         classifier.naive_bayes = bundle.naive_bayes
-        classifier._tokenizer = build_tokenizer(bundle.config.tokenizer.kind, bundle.config.tokenizer.lowercase)
+        classifier._tokenizer = build_tokenizer(
+            bundle.config.tokenizer.kind, bundle.config.tokenizer.lowercase, bundle.config.tokenizer.case_markers
+        )
         classifier._device = torch_device
         if runtime != "torch":
             classifier._onnx = _load_onnx(Path(directory), runtime, threads)
@@ -601,6 +606,7 @@ def train_on_files(
             label_sep=data.label_sep,
             tokenizer=tokenizer,
             lowercase=config.tokenizer.lowercase,
+            case_markers=config.tokenizer.case_markers,
             cache_dir=cache_dir,
             log=log,
         )

@@ -60,6 +60,11 @@ class TokenizerConfig(_Section):
         "mostly CJK, else `word`.",
     )
     lowercase: bool = Field(True, description="Lowercase text before tokenizing.")
+    case_markers: bool = Field(
+        True,
+        description="With lowercase and the `word` tokenizer: put `<maj>` before each word that began with a "
+        "capital and `<up>` before each ALL-CAPS word, so case is seen without splitting the vocabulary.",
+    )
     min_freq: int = Field(1, ge=1, description="Tokens seen fewer times in training become <unk>.")
     max_vocab: int | None = Field(None, ge=2, description="Keep at most this many tokens (most frequent first), <pad>/<unk> included.")
     max_len: int | Literal["auto"] = Field(
@@ -212,6 +217,9 @@ ModelConfig = Annotated[Union[TextCNNConfig, GatedCNNConfig, TransformerConfig],
 MODEL_CONFIGS: dict[str, type[_Section]] = {"textcnn": TextCNNConfig, "gated_cnn": GatedCNNConfig, "transformer": TransformerConfig}
 
 
+REFIT_AUTO_MAX_TEXTS = 30_000  # `refit: auto` also refits with a dev file up to this many train + dev texts
+
+
 class TrainConfig(_Section):
     """The optimisation loop."""
 
@@ -227,8 +235,9 @@ class TrainConfig(_Section):
     refit: Literal["auto", "always", "never"] = Field(
         "auto",
         description="After the best epoch is found, train a fresh model on train + dev for that many epochs "
-        "and keep it. `auto`: only when dev was carved out of TRAIN (no dev file), so no labelled text is "
-        "wasted; `always`: also with a dev file; `never`: keep the best-epoch model.",
+        "and keep it. `auto`: when dev was carved out of TRAIN (no dev file), or, single-label, when train + the "
+        f"dev file hold at most {REFIT_AUTO_MAX_TEXTS:,} texts (there the dev texts add most and the refit costs least); "
+        "`always`: also with a larger dev file; `never`: keep the best-epoch model.",
     )
     select_metric: Literal["auto", "accuracy", "macro_f1", "micro_f1"] = Field(
         "auto",

@@ -124,14 +124,14 @@ TRICKY_TEXTS = [
 
 
 @pytest.mark.parametrize("kind", ["word", "char", "jieba"])
-@pytest.mark.parametrize("lowercase", [True, False])
-def test_batched_tokenizing_equals_tokenizing_one_text_at_a_time(kind, lowercase):
+@pytest.mark.parametrize(("lowercase", "case_markers"), [(True, False), (False, False), (True, True)])
+def test_batched_tokenizing_equals_tokenizing_one_text_at_a_time(kind, lowercase, case_markers):
     import random
 
     rng = random.Random(0)
     alphabet = list("ab 'Σς’\u0301这很好，. \n\t1２ÉéX-¨´ﬁ㎏\u3000\u00a0")
     texts = TRICKY_TEXTS + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 15))) for _ in range(5000)]
-    tokenizer = build_tokenizer(kind, lowercase)
+    tokenizer = build_tokenizer(kind, lowercase, case_markers)
 
     tokenized = tokenize_compact(texts, tokenizer)  # more texts than one batch of pieces (4096)
 

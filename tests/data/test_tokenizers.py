@@ -23,6 +23,23 @@ def test_word_tokenizer_can_keep_case():
     assert WordTokenizer(lowercase=False)("Paris in May") == ["Paris", "in", "May"]
 
 
+def test_case_markers_put_case_before_lowercased_words():
+    tokens = WordTokenizer(case_markers=True)("What is NASA's budget in Paris, said iPhone's maker")
+    assert tokens == [
+        "<maj>", "what", "is", "<up>", "nasa's", "budget", "in", "<maj>", "paris", ",", "said", "iphone's", "maker",
+    ]
+
+
+def test_case_markers_cannot_be_forged_by_text_and_need_lowercase():
+    assert WordTokenizer(case_markers=True)("<maj> x") == ["<", "maj", ">", "x"]
+    assert WordTokenizer(lowercase=False, case_markers=True)("Paris") == ["Paris"]
+
+
+def test_case_markers_reach_word_only():
+    assert build_tokenizer("word", case_markers=True)("Hi") == ["<maj>", "hi"]
+    assert build_tokenizer("char", case_markers=True)("Hi") == ["h", "i"]
+
+
 @pytest.mark.parametrize(
     ("text", "tokens"),
     [

@@ -67,6 +67,7 @@ def read_tokenized(
     label_sep: str = "|",
     tokenizer: str = "auto",
     lowercase: bool = True,
+    case_markers: bool = False,
     cache_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> TokenizedFile:
@@ -86,7 +87,7 @@ def read_tokenized(
             "textcnn": __version__,
             "sha256": file_sha256(path),
             "reader": [detect_format(path, format), text_column, label_column, multi_label, label_sep],
-            "tokenizer": [tokenizer, lowercase, _segmenter_version(tokenizer)],
+            "tokenizer": [tokenizer, lowercase, case_markers, _segmenter_version(tokenizer)],
         }
         key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
         entry = Path(cache_dir) / f"{key}.npz"
@@ -98,7 +99,7 @@ def read_tokenized(
         path, format=format, text_column=text_column, label_column=label_column, multi_label=multi_label, label_sep=label_sep
     )
     kind = resolve_tokenizer_kind(tokenizer, records.texts)
-    texts = tokenize_compact(records.texts, build_tokenizer(kind, lowercase))
+    texts = tokenize_compact(records.texts, build_tokenizer(kind, lowercase, case_markers))
     result = TokenizedFile(texts, records.labels, kind, records.skips.describe(), False, 0.0, records.multi_label)
     if entry is not None:
         _save_entry(entry, key, result, log)

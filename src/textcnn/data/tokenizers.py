@@ -13,6 +13,7 @@ _WORD_RE = re.compile(
     rf"[{_CJK}]|['’](?:s|re|ve|ll|d|m)(?![^\W{_CJK}])|[^\W{_CJK}]+(?:['’][^\W{_CJK}]+)*|[^\w\s]"
 )
 _CJK_RE = re.compile(rf"[{_CJK}]")
+_APOSTROPHE_RE = re.compile("['’]")
 
 
 class Tokenizer(Protocol):
@@ -40,15 +41,43 @@ def _normalize(text: str, lowercase: bool) -> str:
     return text.lower() if lowercase else text
 
 
+MAJ = "<maj>"  # before a lowercased word that began with a capital (fastai's xxmaj)
+UP = "<up>"  # before a lowercased word of two or more capitals (before any apostrophe: NASA's) (fastai's xxup)
+CASE_MARKERS = (MAJ, UP)  # the word tokenizer never makes these from text: `<` and `>` are tokens of their own
+
+
+def _mark_case(tokens: list[str]) -> list[str]:
+    marked: list[str] = []
+    for token in tokens:
+        lower = token.lower()
+        if lower != token:
+            head = _APOSTROPHE_RE.split(token, 1)[0]
+            if len(head) > 1 and head.isupper():
+                marked.append(UP)
+            elif token[0].isupper():
+                marked.append(MAJ)
+        marked.append(lower)
+    return marked
+
+
 class WordTokenizer:
-    """Regex words and punctuation; CJK characters become one token each."""
+    """Regex words and punctuation; CJK characters become one token each.
+
+    With ``case_markers`` (and ``lowercase``), a word that had capitals is lowercased and follows a
+    marker token: ``<up>`` for ALL-CAPS words of two or more letters, ``<maj>`` for a capital first
+    letter (``Paris`` -> ``<maj> paris``). Case then reaches the model without splitting the
+    vocabulary into ``Paris`` and ``paris``.
+    """
 
     name = "word"
 
-    def __init__(self, lowercase: bool = True) -> None:
+    def __init__(self, lowercase: bool = True, case_markers: bool = False) -> None:
         self.lowercase = lowercase
+        self.case_markers = case_markers and lowercase
 
     def __call__(self, text: str) -> list[str]:
+        if self.case_markers:
+            return _mark_case(_WORD_RE.findall(_normalize(text, False)))
         return _WORD_RE.findall(_normalize(text, self.lowercase))
 
     def pieces(self, joined: str) -> list[str]:
@@ -121,8 +150,13 @@ def resolve_tokenizer_kind(kind: str, texts: Sequence[str]) -> str:
     return "char" if cjk_share(texts) >= 0.3 else "word"
 
 
-def build_tokenizer(kind: str, lowercase: bool = True) -> Tokenizer:
-    """A tokenizer by name (``word``, ``char`` or ``jieba``; resolve ``auto`` first)."""
+def build_tokenizer(kind: str, lowercase: bool = True, case_markers: bool = False) -> Tokenizer:
+    """A tokenizer by name (``word``, ``char`` or ``jieba``; resolve ``auto`` first).
+
+    ``case_markers`` applies to ``word`` only (see ``WordTokenizer``); ``char`` and ``jieba`` ignore it.
+    """
     if kind not in _TOKENIZERS:
         raise ValueError(f"unknown tokenizer {kind!r}; choose one of {', '.join(_TOKENIZERS)} (or auto)")
+    if kind == "word":
+        return WordTokenizer(lowercase=lowercase, case_markers=case_markers)
     return _TOKENIZERS[kind](lowercase=lowercase)
