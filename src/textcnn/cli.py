@@ -366,6 +366,7 @@ def vectors_command(
     text_column: Annotated[str, typer.Option(help="Text column or JSON key of CSV/TSV/JSONL input.")] = "text",
     tokenizer: Annotated[str, typer.Option(help="auto|word|char|jieba, as for train.")] = "auto",
     lowercase: Annotated[bool, typer.Option(help="Lowercase before tokenizing, as train does by default.")] = True,
+    case_markers: Annotated[bool, typer.Option(help="<maj>/<up> before words that had capitals (word tokenizer), as train does by default.")] = True,
     dim: Annotated[int, typer.Option(help="Vector size.")] = 100,
     epochs: Annotated[int, typer.Option(help="Passes over the texts.")] = 5,
     window: Annotated[int, typer.Option(help="Context words on each side.")] = 5,
@@ -378,7 +379,7 @@ def vectors_command(
     try:
         summary = train_word2vec(
             texts, out_file, format=format, text_column=text_column, tokenizer=tokenizer, lowercase=lowercase,
-            dim=dim, epochs=epochs, window=window, min_count=min_count, seed=seed,
+            case_markers=case_markers, dim=dim, epochs=epochs, window=window, min_count=min_count, seed=seed,
             log=lambda message: err.print(message, markup=False),
         )  # fmt: skip
     except TextcnnError as error:

@@ -52,6 +52,7 @@ def train_word2vec(
     text_column: str = "text",
     tokenizer: str = "auto",
     lowercase: bool = True,
+    case_markers: bool = True,
     dim: int = 100,
     epochs: int = 5,
     window: int = 5,
@@ -86,7 +87,7 @@ def train_word2vec(
     if not records.texts:
         raise DataError("no texts to train word vectors on", path=input_path)
     kind = resolve_tokenizer_kind(tokenizer, records.texts)
-    corpus = _TokenizedTexts(records.texts, build_tokenizer(kind, lowercase))
+    corpus = _TokenizedTexts(records.texts, build_tokenizer(kind, lowercase, case_markers))
     model = Word2Vec(vector_size=dim, window=window, min_count=min_count, sg=1, seed=seed, workers=1)
     model.build_vocab(corpus)
     if not len(model.wv):
