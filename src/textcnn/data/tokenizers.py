@@ -41,9 +41,9 @@ def _normalize(text: str, lowercase: bool) -> str:
     return text.lower() if lowercase else text
 
 
-MAJ = "<maj>"  # before a lowercased word that began with a capital (fastai's xxmaj)
-UP = "<up>"  # before a lowercased word of two or more capitals (before any apostrophe: NASA's) (fastai's xxup)
-CASE_MARKERS = (MAJ, UP)  # the word tokenizer never makes these from text: `<` and `>` are tokens of their own
+# Case markers (fastai's xxmaj / xxup). The word tokenizer never makes them from text: `<` and `>` are tokens of their own.
+MAJ = "<maj>"  # before a lowercased word that began with a capital
+UP = "<up>"  # before a lowercased word of two or more capitals (before any apostrophe: NASA's)
 
 
 def _mark_case(tokens: list[str]) -> list[str]:
