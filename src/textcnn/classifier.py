@@ -25,7 +25,7 @@ from textcnn.data.encoding import (
 from textcnn.data.long_texts import WindowedTexts, fit_long_texts
 from textcnn.data.labels import LabelSet
 from textcnn.data.splits import rarest_labels, stratified_split
-from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
+from textcnn.data.tokenizers import Tokenizer, build_tokenizer, resolve_tokenizer_kind
 from textcnn.data.vectors import read_vectors
 from textcnn.data.vocab import Vocab
 from textcnn.errors import BundleError, ConfigError, DataError, TextcnnError
@@ -91,7 +91,7 @@ class TextClassifier:
         if len(texts) != len(labels):
             raise DataError(f"{len(texts)} texts but {len(labels)} labels")
         kind = resolve_tokenizer_kind(self.config.tokenizer.kind, texts)
-        tokenizer = build_tokenizer(kind, self.config.tokenizer.lowercase, self.config.tokenizer.case_markers)
+        tokenizer = _make_tokenizer(kind, self.config.tokenizer)
         tokenized_dev = None
         if dev is not None:
             dev_texts, dev_labels = list(dev[0]), list(dev[1])
@@ -344,7 +344,7 @@ class TextClassifier:
             )
         self.model, self.vocab, self.labels = model, vocab, label_set
         self._run = _Run(train_encoded, train_targets, dev_encoded, dev_targets, len(vocab))
-        self._tokenizer = build_tokenizer(kind, config.tokenizer.lowercase, config.tokenizer.case_markers)
+        self._tokenizer = _make_tokenizer(kind, config.tokenizer)
         self.thresholds = self.fit_result.thresholds
         self.metrics = {"dev": self.fit_result.best_report}
 
@@ -504,9 +504,7 @@ class TextClassifier:
         classifier.metrics = bundle.metrics
         classifier.thresholds = np.array(bundle.thresholds, dtype=np.float64) if bundle.thresholds is not None else None
         classifier.naive_bayes = bundle.naive_bayes
-        classifier._tokenizer = build_tokenizer(
-            bundle.config.tokenizer.kind, bundle.config.tokenizer.lowercase, bundle.config.tokenizer.case_markers
-        )
+        classifier._tokenizer = _make_tokenizer(bundle.config.tokenizer.kind, bundle.config.tokenizer)
         classifier._device = torch_device
         if runtime != "torch":
             classifier._onnx = _load_onnx(Path(directory), runtime, threads)
@@ -522,6 +520,11 @@ class _Run:
     dev: EncodedTexts | None
     dev_targets: np.ndarray | None
     vocab_size: int
+
+
+def _make_tokenizer(kind: str, settings: TokenizerConfig) -> Tokenizer:
+    """The tokenizer ``kind`` (resolved, not ``auto``) with the case settings of ``settings``."""
+    return build_tokenizer(kind, settings.lowercase, settings.case_markers)
 
 
 def _naive_bayes_logits(naive_bayes: NaiveBayes, encoded: EncodedTexts) -> np.ndarray:
