@@ -6,6 +6,14 @@ micro-F1.
 
     python benchmarks/tune.py --sets mr sst2 trec --config base= --config wide=model.num_filters=256
 
+`--cv K` scores single-label sets by K-fold cross-validation instead: train (and dev.csv, where there is
+one) are pooled and cut into K stratified folds (seed 12345); each fold is scored by a classifier
+given the other folds only (it carves its own dev and refits, as `textcnn train` without --dev), and
+the row reports accuracy and macro-F1 over all the out-of-fold predictions, K times as many texts as
+one dev split holds, at K times the training time:
+
+    python benchmarks/tune.py --cv 5 --sets trec mr --config base= --config kmax=model.pooling=kmax
+
 `--read NAME=key=value` also scores every trained model on dev with other tokenizer settings (e.g.
 `--read windows=tokenizer.long_text=windows`: trained on truncated texts, read in windows); its row is
 named CONFIG>NAME. The header states versions, device, threads, seeds and the sha256 of every split.
@@ -16,12 +24,49 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from collections import defaultdict
 
+import numpy as np
 import torch
 
 from _data import load_split, parse_config, print_header, reading, run_header
 from textcnn import TextClassifier
 from textcnn.data.splits import stratified_split
+from textcnn.evaluation import classification_report
+
+
+def stratified_folds(labels: list, k: int, seed: int) -> list[np.ndarray]:
+    """K disjoint index arrays covering every text, each holding about 1/K of every class."""
+    by_class: dict = defaultdict(list)
+    for i, label in enumerate(labels):
+        by_class[label].append(i)
+    rng = np.random.default_rng(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    offset = 0
+    for label in sorted(by_class, key=str):
+        members = np.array(by_class[label])
+        rng.shuffle(members)
+        for j, index in enumerate(members.tolist()):
+            folds[(offset + j) % k].append(index)
+        offset += len(members)  # the next class starts where this one left off, so folds stay even
+    return [np.array(sorted(fold), dtype=np.int64) for fold in folds]
+
+
+def cross_validate(overrides: dict, texts: list, labels: list, k: int, seed: int) -> tuple[dict, list[int]]:
+    """Out-of-fold report over all texts (single-label) and each fold's best epoch."""
+    classes = sorted(set(labels), key=str)
+    index = {label: i for i, label in enumerate(classes)}
+    predictions = np.empty(len(texts), dtype=np.int64)
+    epochs = []
+    for fold in stratified_folds(labels, k, seed=12345):
+        held = set(fold.tolist())
+        keep = [i for i in range(len(texts)) if i not in held]
+        clf = TextClassifier(**{**overrides, "train.seed": seed})
+        clf.fit([texts[i] for i in keep], [labels[i] for i in keep], verbose=False)
+        predictions[fold] = [index[label] for label in clf.predict([texts[i] for i in fold])]
+        epochs.append(clf.fit_result.best_epoch)
+    targets = np.array([index[label] for label in labels])
+    return classification_report(targets, predictions, classes), epochs
 
 
 def main() -> None:
@@ -35,6 +80,7 @@ def main() -> None:
         help="give the classifier TRAIN only (it carves its own dev, as `textcnn train` without --dev) and "
         "score on dev.csv; a set without dev.csv is scored on a stratified 10%% of train held out first",
     )
+    parser.add_argument("--cv", type=int, default=0, help="K-fold cross-validation on train + dev (single-label sets)")
     parser.add_argument("--read", action="append", default=[], help="NAME=key=value,,...: also score on dev read so")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: immune to other busy processes)")
     args = parser.parse_args()
@@ -47,6 +93,18 @@ def main() -> None:
         for set_name in args.sets:
             texts, labels = load_split(set_name, "train")
             dev = load_split(set_name, "dev")
+            if args.cv:
+                if dev is not None:
+                    texts, labels = texts + dev[0], labels + dev[1]
+                for seed in args.seeds:
+                    started = time.perf_counter()
+                    report, epochs = cross_validate(overrides, texts, labels, args.cv, seed)
+                    print(
+                        f"{name:<24} {set_name:<14} {seed:>5} {100 * report['accuracy']:8.2f} {100 * report['macro_f1']:8.2f} "
+                        f"{sum(epochs) / len(epochs):5.1f} {time.perf_counter() - started:6.1f}",
+                        flush=True,
+                    )
+                continue
             if dev is None and args.no_dev:  # score on an outer held-out part of train
                 keep, held = stratified_split(labels, 0.1, seed=12345)
                 dev = [texts[i] for i in held], [labels[i] for i in held]
