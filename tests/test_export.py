@@ -149,6 +149,24 @@ def test_onnx_export_of_the_ngram_bag_branch(english, tiny_settings, tmp_path):
     )
 
 
+@pytest.mark.parametrize("positions", ["learned", "sinusoidal"])
+def test_onnx_export_of_position_embeddings(english, tiny_settings, tmp_path, positions):
+    from textcnn.export import export_onnx
+
+    texts, labels = english
+    bundle = TextClassifier(**tiny_settings, model={"positions": positions}).fit(texts, labels, verbose=False).save(
+        tmp_path / positions
+    )
+
+    checks = export_onnx(bundle)
+    onnx_model = TextClassifier.load(bundle, runtime="onnx", threads=1)
+
+    assert checks[0].max_probability_diff <= 1e-4
+    np.testing.assert_allclose(
+        onnx_model.predict_proba(texts + PROBES), TextClassifier.load(bundle).predict_proba(texts + PROBES), rtol=0, atol=1e-4
+    )
+
+
 def test_onnx_multilabel_predictions_apply_sigmoid_and_thresholds_as_pytorch(tmp_path):
     from conftest import TINY_SETTINGS, multilabel_corpus
     from textcnn.export import export_onnx
