@@ -24,32 +24,14 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from collections import defaultdict
 
 import numpy as np
 import torch
 
 from _data import load_split, parse_config, print_header, reading, run_header
 from textcnn import TextClassifier
-from textcnn.data.splits import stratified_split
+from textcnn.data.splits import stratified_folds, stratified_split
 from textcnn.evaluation import classification_report
-
-
-def stratified_folds(labels: list, k: int, seed: int) -> list[np.ndarray]:
-    """K disjoint index arrays covering every text, each holding about 1/K of every class."""
-    by_class: dict = defaultdict(list)
-    for i, label in enumerate(labels):
-        by_class[label].append(i)
-    rng = np.random.default_rng(seed)
-    folds: list[list[int]] = [[] for _ in range(k)]
-    offset = 0
-    for label in sorted(by_class, key=str):
-        members = np.array(by_class[label])
-        rng.shuffle(members)
-        for j, index in enumerate(members.tolist()):
-            folds[(offset + j) % k].append(index)
-        offset += len(members)  # the next class starts where this one left off, so folds stay even
-    return [np.array(sorted(fold), dtype=np.int64) for fold in folds]
 
 
 def cross_validate(overrides: dict, texts: list, labels: list, k: int, seed: int) -> tuple[dict, list[int]]:
@@ -84,6 +66,8 @@ def main() -> None:
     parser.add_argument("--read", action="append", default=[], help="NAME=key=value,,...: also score on dev read so")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: immune to other busy processes)")
     args = parser.parse_args()
+    if args.cv and (args.no_dev or args.subsample or args.read):
+        parser.error("--cv scores out-of-fold texts of train + dev: it takes none of --no-dev, --subsample, --read")
     torch.set_num_threads(args.threads)
     configs = [parse_config(spec) for spec in args.config]
     reads = [parse_config(spec) for spec in args.read]
@@ -94,6 +78,8 @@ def main() -> None:
             texts, labels = load_split(set_name, "train")
             dev = load_split(set_name, "dev")
             if args.cv:
+                if any(isinstance(label, (list, tuple)) for label in labels):
+                    parser.error(f"--cv scores single-label sets only; {set_name} is multi-label")
                 if dev is not None:
                     texts, labels = texts + dev[0], labels + dev[1]
                 for seed in args.seeds:

@@ -1,4 +1,4 @@
-"""stratified_split: seeded, class-balanced, disjoint and complete."""
+"""stratified_split and stratified_folds: seeded, class-balanced, disjoint and complete."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from textcnn.data.splits import stratified_split
+from textcnn.data.splits import stratified_folds, stratified_split
 
 LABELS = ["a"] * 60 + ["b"] * 30 + ["c"] * 10
 
@@ -42,3 +42,25 @@ def test_every_class_with_two_members_keeps_one_on_each_side():
     assert Counter(labels[i] for i in held)["rare"] == 1
     assert Counter(labels[i] for i in kept)["rare"] == 1
     assert "single" in {labels[i] for i in kept}
+
+
+def test_folds_cover_every_text_once_and_keep_class_shares():
+    labels = ["a"] * 53 + ["b"] * 31 + ["c"] * 7 + ["d"] * 2
+    folds = stratified_folds(labels, 5, seed=12345)
+    joined = np.concatenate(folds)
+    assert sorted(joined.tolist()) == list(range(len(labels)))  # disjoint and covering
+    sizes = [len(fold) for fold in folds]
+    assert max(sizes) - min(sizes) <= 1
+    for label, total in Counter(labels).items():
+        per_fold = [sum(labels[i] == label for i in fold) for fold in folds]
+        assert max(per_fold) - min(per_fold) <= 1, (label, per_fold)
+        assert sum(per_fold) == total
+
+
+def test_folds_depend_on_the_seed_only():
+    labels = [i % 3 for i in range(60)]
+    first = stratified_folds(labels, 4, seed=1)
+    again = stratified_folds(labels, 4, seed=1)
+    other = stratified_folds(labels, 4, seed=2)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
