@@ -1,0 +1,121 @@
+"""Training is reproducible across code changes: fixed seeds on tiny data give the recorded weights.
+
+``tests/golden_weights.json`` holds, per case, the sha256 of every trained tensor (network, n-gram
+model, thresholds) and the resolved configuration. Where the CPU runs other kernels than the one that
+recorded the digests (``torch.backends.cpu.get_cpu_capability()``), float sums may round differently,
+so the test then compares the predictions on fixed texts to 1e-4 instead of the digests.
+
+After a deliberate change of behaviour, record the new figures with
+``python tests/test_regression.py --record`` and say why in the commit message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from conftest import TINY_SETTINGS, chinese_corpus, english_corpus, multilabel_corpus, write_dataset  # noqa: E402
+
+GOLDEN = HERE / "golden_weights.json"
+PROBE_TEXTS = ["the film was great", "our hotel was horrible", "words never seen", "", "这家酒店很好", "the meal was lovely"]
+
+
+def _fit(settings: dict[str, Any], corpus: Callable, *, dev: bool = True, base: dict[str, Any] = TINY_SETTINGS):
+    from textcnn import TextClassifier
+
+    texts, labels = corpus()
+    return TextClassifier(**{**base, **settings}).fit(
+        texts, labels, dev=(texts, labels) if dev else None, verbose=False
+    )
+
+
+def _fit_files(tmp: Path):
+    from textcnn.classifier import train_on_files
+    from textcnn.config import build_config
+
+    texts, labels = english_corpus()
+    train = write_dataset(tmp / "train.csv", texts[:30], labels[:30])
+    dev = write_dataset(tmp / "dev.csv", texts[30:], labels[30:])
+    config = build_config(None, {**TINY_SETTINGS, "cache": False})
+    return train_on_files(config, train, dev_path=dev, test_path=dev, verbose=False)
+
+
+CASES: dict[str, Callable[[Path], Any]] = {
+    "english_dev_refit_nb": lambda tmp: _fit({}, english_corpus),
+    "english_carved_dev": lambda tmp: _fit({}, english_corpus, dev=False),
+    "chinese_ensemble_2": lambda tmp: _fit({"ensemble": 2}, chinese_corpus),
+    "multinomial_no_refit": lambda tmp: _fit({"nb": {"kind": "multinomial"}, "refit": "never"}, english_corpus),
+    "multilabel": lambda tmp: _fit({}, multilabel_corpus),
+    "gated_cnn": lambda tmp: _fit(
+        {"model": {"name": "gated_cnn", "embed_dim": 16, "hidden_dim": 8, "num_layers": 1}, "epochs": 4},
+        english_corpus, base={key: TINY_SETTINGS[key] for key in ("batch_size", "lr", "patience", "device")},
+    ),
+    "files": _fit_files,
+}
+
+
+def _digest_arrays(arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def fingerprint(classifier) -> dict[str, Any]:
+    """What a trained classifier is: digests of its weights, its resolved config, its probe predictions."""
+    state = {name: tensor.detach().cpu().numpy() for name, tensor in classifier.model.state_dict().items()}
+    ngram = classifier.naive_bayes.state() if classifier.naive_bayes is not None else {}
+    thresholds = classifier.thresholds if classifier.thresholds is not None else np.zeros(0)
+    return {
+        "network": _digest_arrays(state),
+        "ngram_model": _digest_arrays(ngram),
+        "thresholds": _digest_arrays({"thresholds": np.asarray(thresholds, dtype=np.float64)}),
+        "config": classifier.config.model_dump(mode="json"),
+        "probe_logits": np.round(classifier.predict_logits(PROBE_TEXTS), 5).tolist(),
+    }
+
+
+def record(path: Path = GOLDEN) -> None:
+    import tempfile
+
+    torch.set_num_threads(1)
+    figures: dict[str, Any] = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "cases": {}}
+    for name, case in CASES.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            figures["cases"][name] = fingerprint(case(Path(tmp)))
+    path.write_text(json.dumps(figures, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_training_reproduces_the_recorded_weights(name: str, tmp_path: Path):
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    expected = golden["cases"][name]
+
+    got = fingerprint(CASES[name](tmp_path))
+
+    assert got["config"] == expected["config"]
+    if torch.backends.cpu.get_cpu_capability() == golden["cpu_capability"]:
+        assert {key: got[key] for key in ("network", "ngram_model", "thresholds")} == {
+            key: expected[key] for key in ("network", "ngram_model", "thresholds")
+        }
+    np.testing.assert_allclose(got["probe_logits"], expected["probe_logits"], atol=1e-4)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--record"]:
+        record()
+        print(f"wrote {GOLDEN}")
+    else:
+        sys.exit("usage: python tests/test_regression.py --record")
