@@ -11,7 +11,8 @@ import yaml
 from textcnn import TextClassifier
 from textcnn.config import build_config
 from textcnn.data.readers import read_records
-from textcnn.training.reproducibility import describe_files, resolve_device, run_info
+from textcnn.data.provenance import describe_files
+from textcnn.training.reproducibility import resolve_device, run_info
 
 DATA_ROOT = Path(os.environ.get("TEXTCNN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SETS = ("mr", "sst2", "trec", "chnsenticorp", "thucnews")

@@ -39,7 +39,7 @@ from _data import SETS, load_split, parse_config, print_header, reading, run_hea
 from textcnn import TextClassifier
 from textcnn.data.tokenizers import cjk_share
 from textcnn.evaluation import classification_report, multilabel_report
-from textcnn.training.thresholds import apply_thresholds, tune_thresholds
+from textcnn.inference.thresholds import apply_thresholds, tune_thresholds
 
 
 def run_textcnn(name: str, seed: int, overrides: dict, reads: list[tuple[str, dict]] = ()) -> list[dict]:

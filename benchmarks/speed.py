@@ -274,12 +274,13 @@ def worker_textcnn(job: dict) -> dict:
     import torch
 
     os.environ["TEXTCNN_CACHE_DIR"] = str(Path(job["folder"]) / "cache")  # cold: tokenizing is timed
-    from textcnn.classifier import TextClassifier, train_on_files
+    from textcnn.classifier import TextClassifier
+    from textcnn.workflows import train_on_files
     from textcnn.config import build_config
     from textcnn.data.batching import iter_batches
     from textcnn.data.readers import read_records
     from textcnn.export import export_onnx
-    from textcnn.training.inference import predict_logits
+    from textcnn.inference.logits import predict_logits
 
     torch.set_num_threads(job["threads"])
     settings = {**{f"model.{k}": v for k, v in job["size"].items()}, "train.epochs": job["epochs"],

@@ -1,4 +1,9 @@
-"""Imports point one way (inner layers never import outer ones), checked on the source with ast."""
+"""The package's shape, checked on the source with ast: imports point one way, files and functions stay small.
+
+``LAYERS`` lists the package from the outside in. A module may import modules of its own layer entry
+(the files of one package, say ``textcnn.data``) and of any layer below; never a layer above, and
+never a sibling entry of its own layer (siblings are independent of each other).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,22 @@ import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / "textcnn"
 
+LAYERS: list[list[str]] = [
+    ["textcnn.__main__"],
+    ["textcnn.cli"],
+    ["textcnn.tuning", "textcnn.export", "textcnn.demo", "textcnn.word2vec", "textcnn.workflows"],
+    ["textcnn.classifier"],
+    ["textcnn.bundle", "textcnn.training"],
+    ["textcnn.inference"],
+    ["textcnn.models"],
+    ["textcnn.data"],
+    ["textcnn.evaluation", "textcnn.config"],
+    ["textcnn.reporting", "textcnn.errors", "textcnn.version"],
+]
+PUBLIC_API = "textcnn"  # the package itself re-exports the façade: nothing inside imports it
+MAX_FILE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
@@ -17,12 +38,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: Path) -> set[str]:
-    """Every textcnn module that ``path`` imports, anywhere in the file (also inside functions)."""
-    module = _module_name(path)
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
+    """Every textcnn module a file imports, anywhere in it (also inside functions)."""
+    package = module if is_package else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -33,80 +53,105 @@ def _imports(path: Path) -> set[str]:
             else:
                 source = node.module or ""
             found.add(source)
-            # `from textcnn import cli` imports the module textcnn.cli
-            found.update(f"{source}.{alias.name}" for alias in node.names)
+            found.update(f"{source}.{alias.name}" for alias in node.names)  # `from textcnn import cli`
     return {name for name in found if name == "textcnn" or name.startswith("textcnn.")}
 
 
-MODULES = {_module_name(path): _imports(path) for path in sorted(PACKAGE_DIR.rglob("*.py"))}
+def _parse(path: Path) -> ast.AST:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
-def _importers_of(target: str, among: str) -> list[str]:
-    """Modules under ``among`` that import ``target`` or anything inside it."""
-    return sorted(
-        module
-        for module, imported in MODULES.items()
-        if (module == among or module.startswith(among + "."))
-        and any(name == target or name.startswith(target + ".") for name in imported)
-    )
+FILES = sorted(PACKAGE_DIR.rglob("*.py"))
+MODULES = {_module_name(path): _imports(_parse(path), _module_name(path), path.name == "__init__.py") for path in FILES}
 
 
-def test_the_walk_finds_the_package():
-    assert {"textcnn.cli", "textcnn.models.textcnn", "textcnn.data.readers", "textcnn.training.trainer"} <= set(MODULES)
-    assert "textcnn.classifier" in MODULES["textcnn.cli"]
+def layer_of(module: str, layers: list[list[str]] = LAYERS) -> tuple[int, str] | None:
+    """(layer index, entry) of ``module``; None for modules no layer names (a name that is no module)."""
+    for index, entries in enumerate(layers):
+        for entry in entries:
+            if module == entry or module.startswith(entry + "."):
+                return index, entry
+    return None
 
 
-OUTER_OF_DATA_AND_MODELS = [
-    "textcnn.training",
-    "textcnn.evaluation",
-    "textcnn.bundle",
-    "textcnn.classifier",
-    "textcnn.cli",
-    "textcnn.demo",
-    "textcnn.tuning",
-    "textcnn.word2vec",
-    "textcnn.runtime",
-    "textcnn.export",
-]
+def layer_violations(modules: dict[str, set[str]], layers: list[list[str]] = LAYERS) -> list[str]:
+    """'importer -> imported (why)' for every import that points up or sideways."""
+    problems = []
+    for module, imported in sorted(modules.items()):
+        if module == PUBLIC_API:
+            continue
+        own = layer_of(module, layers)
+        for name in sorted(imported):
+            if name == PUBLIC_API:
+                problems.append(f"{module} -> {name} (the public API re-exports the façade; import the module itself)")
+                continue
+            target = layer_of(name, layers)
+            if own is None or target is None or target[1] == own[1]:
+                continue
+            if target[0] < own[0]:
+                problems.append(f"{module} -> {name} (a lower layer imports a higher one)")
+            elif target[0] == own[0]:
+                problems.append(f"{module} -> {name} (siblings of one layer are independent)")
+    return problems
 
 
-@pytest.mark.parametrize("inner", ["textcnn.models", "textcnn.data"])
-@pytest.mark.parametrize("outer", OUTER_OF_DATA_AND_MODELS)
-def test_data_and_models_do_not_import_outer_layers(inner, outer):
-    assert _importers_of(outer, among=inner) == []
+def test_every_module_belongs_to_a_layer():
+    assert [module for module in MODULES if module != PUBLIC_API and layer_of(module) is None] == []
 
 
-def test_models_do_not_import_data():
-    assert _importers_of("textcnn.data", among="textcnn.models") == []
+def test_imports_point_from_outer_layers_to_inner_ones():
+    assert layer_violations(MODULES) == []
 
 
-@pytest.mark.parametrize("outer", ["textcnn.bundle", "textcnn.classifier", "textcnn.cli", "textcnn.demo", "textcnn.tuning", "textcnn.runtime", "textcnn.export"])
-def test_training_does_not_import_outer_layers(outer):
-    assert _importers_of(outer, among="textcnn.training") == []
+def test_the_layer_check_catches_an_upward_and_a_sideways_import():
+    modules = {
+        "textcnn.models.textcnn": {"textcnn.training.trainer", "textcnn.data.vocab"},
+        "textcnn.bundle": {"textcnn.training.trainer"},
+        "textcnn.data.readers": {"textcnn.data.vocab"},
+    }
+
+    assert layer_violations(modules) == [
+        "textcnn.bundle -> textcnn.training.trainer (siblings of one layer are independent)",
+        "textcnn.models.textcnn -> textcnn.training.trainer (a lower layer imports a higher one)",
+    ]
 
 
-@pytest.mark.parametrize("outer", ["textcnn.bundle", "textcnn.classifier", "textcnn.cli", "textcnn.tuning", "textcnn.export"])
-def test_the_onnx_runtime_does_not_import_outer_layers(outer):
-    assert _importers_of(outer, among="textcnn.runtime") == []
-
-
-@pytest.mark.parametrize("outer", ["textcnn.classifier", "textcnn.cli"])
-def test_bundle_does_not_import_classifier_or_cli(outer):
-    assert _importers_of(outer, among="textcnn.bundle") == []
-
-
-@pytest.mark.parametrize("entry", ["textcnn.cli", "textcnn.demo", "textcnn.tuning", "textcnn.export"])
-def test_only_the_cli_and_main_import_the_entry_points(entry):
-    allowed = {"textcnn.cli", "textcnn.__main__"}
-
-    assert [module for module in _importers_of(entry, among="textcnn") if module not in allowed] == []
-
-
-@pytest.mark.parametrize("module", ["textcnn.config", "textcnn.errors"])
-def test_config_and_errors_do_not_import_torch(module):
-    path = PACKAGE_DIR / f"{module.split('.')[1]}.py"
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", ["textcnn.config", "textcnn.errors", "textcnn.reporting"])
+def test_the_foundation_does_not_import_torch(module):
+    path = next(path for path in FILES if _module_name(path) == module)
+    tree = _parse(path)
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
 
     assert not {name for name in imported if name == "torch" or name.startswith("torch.")}
+
+
+def oversized(files: list[Path], root: Path = PACKAGE_DIR.parent) -> list[str]:
+    """Files over ``MAX_FILE_LINES`` lines and functions over ``MAX_FUNCTION_LINES`` lines (paths relative to ``root``)."""
+    found = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(root)
+        if text.count("\n") > MAX_FILE_LINES:
+            found.append(f"{name}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    found.append(f"{name}:{node.lineno} {node.name}: {length} lines")
+    return found
+
+
+@pytest.mark.xfail(strict=True, reason="classifier, cli, config, trainer and the TextCNN are being split up")
+def test_no_file_or_function_is_oversized():
+    assert oversized(FILES) == []
+
+
+def test_the_size_check_catches_a_long_function_and_a_long_file(tmp_path):
+    (tmp_path / "long.py").write_text("def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES, encoding="utf-8")
+    (tmp_path / "big.py").write_text("x = 1\n" * (MAX_FILE_LINES + 1), encoding="utf-8")
+    (tmp_path / "short.py").write_text("def g():\n    return 1\n", encoding="utf-8")
+
+    found = oversized(sorted(tmp_path.glob("*.py")), root=tmp_path)
+
+    assert found == [f"big.py: {MAX_FILE_LINES + 1} lines", f"long.py:1 f: {MAX_FUNCTION_LINES + 1} lines"]

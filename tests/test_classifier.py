@@ -7,7 +7,7 @@ import pytest
 
 import textcnn
 from textcnn import TextClassifier
-from textcnn.classifier import train_on_files
+from textcnn.workflows import train_on_files
 from textcnn.config import build_config
 from textcnn.errors import DataError, TextcnnError
 

@@ -9,7 +9,7 @@ import torch
 from textcnn import TextClassifier
 from textcnn.config import TextCNNConfig
 from textcnn.models import Ensemble, TextCNN
-from textcnn.training.inference import predict_logits
+from textcnn.inference.logits import predict_logits
 
 PROBES = ["the film was great", "our hotel was horrible", "great", "", "the meal was lovely " * 30]
 

@@ -40,7 +40,7 @@ def _fit(settings: dict[str, Any], corpus: Callable, *, dev: bool = True, base: 
 
 
 def _fit_files(tmp: Path):
-    from textcnn.classifier import train_on_files
+    from textcnn.workflows import train_on_files
     from textcnn.config import build_config
 
     texts, labels = english_corpus()

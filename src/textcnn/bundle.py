@@ -32,7 +32,7 @@ from textcnn.data.labels import LabelSet
 from textcnn.data.vocab import Vocab
 from textcnn.errors import BundleError
 from textcnn.models import build_model
-from textcnn.training.naive_bayes import NaiveBayes
+from textcnn.models.naive_bayes import NaiveBayes
 from textcnn.version import __version__
 
 FORMAT_VERSION = 1

@@ -12,7 +12,7 @@ import torch
 
 from textcnn.bundle import load_bundle, save_bundle
 from textcnn.config import REFIT_AUTO_MAX_TEXTS, RunConfig, TokenizerConfig, build_config, resolve_embedding_mode
-from textcnn.data.cache import default_cache_dir, file_sha256, read_tokenized
+from textcnn.data.provenance import file_sha256
 from textcnn.data.encoding import (
     EncodedTexts,
     TokenizedTexts,
@@ -31,11 +31,11 @@ from textcnn.data.vocab import Vocab
 from textcnn.errors import BundleError, ConfigError, DataError, TextcnnError
 from textcnn.evaluation import classification_report, multilabel_report
 from textcnn.models import Ensemble, build_model
-from textcnn.runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package, predict_logits_onnx
-from textcnn.training.inference import pool_windows, predict_logits, sigmoid, softmax
-from textcnn.training.naive_bayes import NaiveBayes, fit_naive_bayes, fit_nb_logistic, fit_weight
-from textcnn.training.reproducibility import describe_files, resolve_device, run_info, seed_everything, set_threads
-from textcnn.training.thresholds import apply_thresholds
+from textcnn.inference.onnx_runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package, predict_logits_onnx
+from textcnn.inference.logits import pool_windows, predict_logits, sigmoid, softmax
+from textcnn.models.naive_bayes import NaiveBayes, fit_naive_bayes, fit_nb_logistic, fit_weight
+from textcnn.training.reproducibility import resolve_device, run_info, seed_everything, set_threads
+from textcnn.inference.thresholds import apply_thresholds
 from textcnn.training.trainer import FitResult, Trainer, report_key, resolve_select_metric, score_logits
 
 Log = Callable[[str], None]
@@ -485,7 +485,13 @@ class TextClassifier:
 
     @classmethod
     def load(
-        cls, directory: str | Path, *, device: str = "cpu", threads: int | None = None, runtime: str = "torch"
+        cls,
+        directory: str | Path,
+        *,
+        device: str = "cpu",
+        threads: int | None = None,
+        runtime: str = "torch",
+        long_text: str | None = None,
     ) -> "TextClassifier":
         """A classifier from a bundle written by ``save``; never unpickles anything.
 
@@ -493,13 +499,18 @@ class TextClassifier:
             threads: CPU threads for prediction (none: the runtime's default).
             runtime: ``torch``, or ``onnx`` / ``onnx-int8`` to predict with the model that
                 ``textcnn export DIR --onnx [--int8]`` wrote into the bundle (CPU, ONNX Runtime).
+            long_text: read texts longer than ``max_len`` this way (``truncate``, ``head-tail``,
+                ``windows``) instead of as in training.
         """
         if runtime not in RUNTIMES:
             raise TextcnnError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
         set_threads(threads)
         torch_device = resolve_device(device)
         bundle = load_bundle(directory, device=torch_device)
-        classifier = cls(bundle.config)
+        config = bundle.config
+        if long_text is not None:
+            config = build_config(config, {"tokenizer.long_text": long_text}, source="long_text")
+        classifier = cls(config)
         classifier.model, classifier.vocab, classifier.labels = bundle.model, bundle.vocab, bundle.labels
         classifier.metrics = bundle.metrics
         classifier.thresholds = np.array(bundle.thresholds, dtype=np.float64) if bundle.thresholds is not None else None
@@ -580,74 +591,6 @@ def _load_onnx(directory: Path, runtime: str, threads: int | None) -> OnnxModel:
     if model.weights_sha256 != file_sha256(directory / "model.safetensors"):
         raise BundleError(f"{path} was exported from other weights than {directory / 'model.safetensors'}: run `{export}` again")
     return model
-
-
-def train_on_files(
-    config: RunConfig,
-    train_path: str | Path,
-    *,
-    dev_path: str | Path | None = None,
-    test_path: str | Path | None = None,
-    out_dir: str | Path | None = None,
-    verbose: bool = True,
-) -> TextClassifier:
-    """Read the files, train, evaluate on ``test_path``, and save the bundle to ``out_dir``.
-
-    Skipped rows of every file are reported; the bundle's metrics.json holds dev and test reports.
-    """
-    log = _stderr_log if verbose else (lambda message: None)
-    data = config.data
-    cache_dir = default_cache_dir() if data.cache else None
-
-    def read(path: str | Path, tokenizer: str, multi_label: bool | str = data.multi_label):
-        tokenized = read_tokenized(
-            path,
-            format=data.format,
-            text_column=data.text_column,
-            label_column=data.label_column,
-            multi_label=multi_label,
-            label_sep=data.label_sep,
-            tokenizer=tokenizer,
-            lowercase=config.tokenizer.lowercase,
-            case_markers=config.tokenizer.case_markers,
-            cache_dir=cache_dir,
-            log=log,
-        )
-        if tokenized.skipped:
-            _stderr_log(tokenized.skipped)
-        if not len(tokenized.texts):
-            raise DataError("no labelled rows to use", path=path)
-        how = "(cached)" if tokenized.cached else f"in {tokenized.seconds:.1f}s"
-        log(f"read and tokenized {len(tokenized.texts):,} texts from {path} {how}")
-        return tokenized
-
-    train = read(train_path, config.tokenizer.kind)
-    # dev and test are read as TRAIN was: same tokenizer, single- or multi-label
-    dev = read(dev_path, train.tokenizer, train.multi_label) if dev_path is not None else None
-    test = read(test_path, train.tokenizer, train.multi_label) if test_path is not None else None
-
-    def distinct(records) -> set:
-        return {label for item in records.labels for label in _as_list(item)}
-
-    known = distinct(train)
-    for records, path in ((dev, dev_path), (test, test_path)):
-        unseen = sorted(distinct(records) - known, key=str) if records else []
-        if unseen:
-            shown = ", ".join(repr(label) for label in unseen[:10])
-            raise DataError(f"label(s) {shown} never occur in the training file {train_path}", path=path)
-    classifier = TextClassifier(config)
-    dev_data = (dev.texts, dev.labels) if dev else None
-    classifier._fit(train.texts, train.labels, dev_data, train.tokenizer, verbose=verbose, log=log)
-    if test is not None:
-        encoded = _encode(test.texts, classifier.vocab, classifier.config.tokenizer)
-        if encoded.num_truncated:
-            log(f"test: {encoded.truncation_note()}")
-        classifier.metrics["test"] = classifier.evaluate(encoded, test.labels, source=str(test_path))
-    files = describe_files({"train": train_path, "dev": dev_path, "test": test_path})
-    classifier.metrics["run"]["data"] = files
-    if out_dir is not None:
-        classifier.save(out_dir, extra_info={"data": files})
-    return classifier
 
 
 def _as_list(item: Any) -> list:

@@ -108,7 +108,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the final metrics.")] = False,
 ) -> None:
     """Train a classifier on TRAIN, keep the best epoch on dev, evaluate on --test, save to --out."""
-    from textcnn.classifier import train_on_files
+    from textcnn.workflows import train_on_files
     from textcnn.config import dump_yaml_config
     from textcnn.evaluation import summarize_report
 
@@ -187,12 +187,8 @@ _LONG_TEXT_HELP = "Texts over the bundle's max_len: truncate|head-tail|windows [
 def _load(model_dir: Path, long_text: Optional[str], *, threads: Optional[int] = None, runtime: str = "torch"):
     """The bundle's classifier, reading long texts as ``long_text`` says (none: as it was trained)."""
     from textcnn.classifier import TextClassifier
-    from textcnn.config import build_config
 
-    classifier = TextClassifier.load(model_dir, threads=threads, runtime=runtime)
-    if long_text is not None:
-        classifier.config = build_config(classifier.config, {"tokenizer.long_text": long_text}, source="--long-text")
-    return classifier
+    return TextClassifier.load(model_dir, threads=threads, runtime=runtime, long_text=long_text)
 
 
 @app.command()

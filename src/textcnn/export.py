@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 from textcnn.classifier import TextClassifier
-from textcnn.data.cache import file_sha256
+from textcnn.data.provenance import file_sha256
 from textcnn.data.encoding import EncodedTexts
 from textcnn.errors import TextcnnError
-from textcnn.runtime import ONNX_FILES, OnnxModel, import_onnx_package, predict_logits_onnx
-from textcnn.training.inference import predict_logits, sigmoid, softmax
-from textcnn.training.thresholds import apply_thresholds
+from textcnn.inference.onnx_runtime import ONNX_FILES, OnnxModel, import_onnx_package, predict_logits_onnx
+from textcnn.inference.logits import predict_logits, sigmoid, softmax
+from textcnn.inference.thresholds import apply_thresholds
 from textcnn.version import __version__
 
 

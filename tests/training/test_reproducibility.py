@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 import textcnn
-from textcnn.classifier import train_on_files
+from textcnn.workflows import train_on_files
 from textcnn.config import build_config
-from textcnn.training.reproducibility import describe_files, run_info
+from textcnn.data.provenance import describe_files
+from textcnn.training.reproducibility import run_info
 
 from conftest import TINY_SETTINGS, english_corpus, write_dataset
 

@@ -12,7 +12,7 @@ from textcnn.data.labels import LabelSet
 from textcnn.data.tokenizers import WordTokenizer
 from textcnn.data.vocab import build_vocab
 from textcnn.models import build_model
-from textcnn.training.inference import predict_logits, softmax
+from textcnn.inference.logits import predict_logits, softmax
 from textcnn.training.reproducibility import resolve_device, seed_everything
 from textcnn.training.trainer import Trainer
 

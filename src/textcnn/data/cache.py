@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from textcnn.data.encoding import TokenizedTexts, tokenize_compact
+from textcnn.data.provenance import file_sha256
 from textcnn.data.readers import detect_format, read_records
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
 from textcnn.version import __version__
@@ -46,15 +47,6 @@ class TokenizedFile:
     cached: bool  # loaded from the cache
     seconds: float  # time spent reading and tokenizing (or loading)
     multi_label: bool = False  # read as a multi-label file
-
-
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_tokenized(

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from textcnn.config import RunConfig, resolve_embedding_mode
-from textcnn.data.cache import file_sha256
+from textcnn.data.provenance import file_sha256
 from textcnn.errors import ConfigError
 from textcnn.version import __version__
 
@@ -38,11 +38,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"train.device: {name!r} was asked for but CUDA is not available on this machine")
     return device
-
-
-def describe_files(splits: dict[str, str | Path | None]) -> dict[str, dict[str, str]]:
-    """``{split: {"path", "sha256"}}`` of the data files given (none: left out)."""
-    return {split: {"path": str(path), "sha256": file_sha256(path)} for split, path in splits.items() if path is not None}
 
 
 def describe_device(device: torch.device) -> str:

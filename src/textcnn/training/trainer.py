@@ -21,10 +21,10 @@ from textcnn.config import TrainConfig
 from textcnn.data.batching import balanced_sample_weights, batch_order, iter_batches
 from textcnn.data.encoding import EncodedTexts
 from textcnn.evaluation import classification_report, multilabel_report
-from textcnn.training.inference import predict_logits, sigmoid
+from textcnn.inference.logits import predict_logits, sigmoid
 from textcnn.training.losses import build_loss
 from textcnn.training.optim import build_optimizer, build_scheduler
-from textcnn.training.thresholds import apply_thresholds, tune_thresholds
+from textcnn.inference.thresholds import apply_thresholds, tune_thresholds
 
 
 @dataclass

@@ -15,7 +15,7 @@ from textcnn.data.batching import iter_batches
 from textcnn.data.encoding import EncodedTexts
 from textcnn.data.long_texts import WindowedTexts
 from textcnn.errors import BundleError, TextcnnError
-from textcnn.training.inference import pool_windows
+from textcnn.inference.logits import pool_windows
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}

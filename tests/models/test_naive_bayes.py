@@ -12,8 +12,8 @@ from textcnn.config import build_config
 from textcnn.data.encoding import EncodedTexts
 from textcnn.data.long_texts import expand_windows
 from textcnn.errors import BundleError, ConfigError
-from textcnn.training.inference import pool_windows
-from textcnn.training.naive_bayes import NaiveBayes, _likelihood, fit_naive_bayes, fit_nb_logistic, fit_weight, ngram_keys
+from textcnn.inference.logits import pool_windows
+from textcnn.models.naive_bayes import NaiveBayes, _likelihood, fit_naive_bayes, fit_nb_logistic, fit_weight, ngram_keys
 
 
 def _encoded(texts: list[list[int]]) -> EncodedTexts:

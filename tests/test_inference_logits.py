@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from textcnn.training.inference import pool_windows
+from textcnn.inference.logits import pool_windows
 
 LOGITS = np.array([[1.0, 5.0], [3.0, -1.0], [2.0, 2.0], [0.0, 4.0], [7.0, 1.0]], dtype=np.float32)
 WINDOW_TEXT = np.array([0, 0, 0, 1, 2])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from textcnn.training.thresholds import apply_thresholds, tune_thresholds
+from textcnn.inference.thresholds import apply_thresholds, tune_thresholds
 
 GRID = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
 

@@ -1,0 +1,1 @@
+"""Prediction: logits of encoded texts, probabilities, thresholds, the ONNX Runtime, output rows."""
