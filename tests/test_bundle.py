@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -117,11 +119,41 @@ def test_unknown_format_version_is_refused(bundle_copy):
     info["format_version"] = FORMAT_VERSION + 1
     (bundle_copy / "config.json").write_text(json.dumps(info), encoding="utf-8")
 
-    with pytest.raises(BundleError, match=rf"format_version {FORMAT_VERSION + 1} is not supported"):
+    with pytest.raises(BundleError, match=rf"format_version {FORMAT_VERSION + 1} is not supported.*upgrade textcnn"):
         load_bundle(bundle_copy)
 
 
-def test_bundle_saved_before_case_markers_reads_text_without_them(bundle_copy):
+def _as_format_1(bundle: Path, nb_kind: str | None) -> None:
+    """Rewrite a bundle's config.json as format 1 wrote it (nb.kind, nb.multi_label)."""
+    info = _read(bundle, "config.json")
+    nb = info["config"]["nb"]
+    method = nb.pop("method")
+    if nb_kind is not None:
+        assert nb_kind == method
+        nb["kind"] = nb_kind
+    nb["multi_label"] = nb.pop("for_multi_label")
+    info["format_version"] = 1
+    (bundle / "config.json").write_text(json.dumps(info), encoding="utf-8")
+
+
+def test_format_1_bundle_loads_and_predicts_as_saved(bundle_copy, tiny_classifier, english):
+    _as_format_1(bundle_copy, nb_kind="logistic")
+
+    loaded = TextClassifier.load(bundle_copy)
+
+    assert loaded.config.nb.method == "logistic"
+    assert loaded.config.nb.for_multi_label is False
+    np.testing.assert_array_equal(loaded.predict_logits(english[0]), tiny_classifier.predict_logits(english[0]))
+
+
+def test_format_1_bundle_without_nb_kind_was_made_with_the_multinomial_naive_bayes(bundle_copy):
+    _as_format_1(bundle_copy, nb_kind=None)
+
+    assert TextClassifier.load(bundle_copy).config.nb.method == "multinomial"
+
+
+def test_format_1_bundle_saved_before_case_markers_reads_text_without_them(bundle_copy):
+    _as_format_1(bundle_copy, nb_kind="logistic")
     info = _read(bundle_copy, "config.json")
     assert info["config"]["tokenizer"].pop("case_markers") is True  # today's default
     (bundle_copy / "config.json").write_text(json.dumps(info), encoding="utf-8")

@@ -385,7 +385,7 @@ def test_train_nb_flags_set_the_naive_bayes(tmp_path):
     assert json.loads((tmp_path / "fixed" / "config.json").read_text())["config"]["nb"]["weight"] == 0.5
     assert (tmp_path / "fixed" / "naive_bayes.safetensors").exists()
     assert json.loads((tmp_path / "off" / "config.json").read_text())["config"]["nb"] == {
-        "kind": "multinomial", "ngrams": 0, "weight": 0.0, "scale": 1.0, "smoothing": 1.0, "c": 0.3, "multi_label": False
+        "method": "multinomial", "ngrams": 0, "weight": 0.0, "scale": 1.0, "smoothing": 1.0, "c": 0.3, "for_multi_label": False
     }
     assert not (tmp_path / "off" / "naive_bayes.safetensors").exists()
     assert_clean_failure(bad, "--nb-weight", "'much'")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-import textcnn.classifier
+import textcnn.workflows
 from textcnn.cli import app
 from textcnn.config import RunConfig, build_config, dump_yaml_config, load_yaml_config
 from textcnn.errors import ConfigError
@@ -143,7 +143,7 @@ def received(monkeypatch):
         calls.append({"config": config, "train_path": train_path, **kwargs})
         return _Trained()
 
-    monkeypatch.setattr(textcnn.classifier, "train_on_files", fake_train_on_files)
+    monkeypatch.setattr(textcnn.workflows, "train_on_files", fake_train_on_files)
     return calls
 
 
@@ -277,3 +277,24 @@ def test_threads_flag_sets_train_threads(tmp_path, received):
     assert _train(tmp_path, "--quiet", "--threads", "1").exit_code == 0
 
     assert received[0]["config"].train.threads == 1
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"nb.kind": "multinomial"}, "nb.kind: renamed to nb.method"),
+        ({"nb": {"multi_label": True}}, "nb.multi_label is now nb.for_multi_label"),
+    ],
+)
+def test_a_renamed_setting_is_an_error_that_names_the_new_key(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        build_config(None, overrides)
+
+
+def test_no_bare_setting_name_belongs_to_two_sections():
+    from textcnn.config.build import FIELD_OWNERS
+
+    config = build_config(None, {"kind": "char", "multi_label": True, "method": "multinomial"})
+
+    assert (config.tokenizer.kind, config.data.multi_label, config.nb.method) == ("char", True, "multinomial")
+    assert FIELD_OWNERS["kind"] == "tokenizer" and FIELD_OWNERS["method"] == "nb"

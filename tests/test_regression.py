@@ -54,7 +54,7 @@ CASES: dict[str, Callable[[Path], Any]] = {
     "english_dev_refit_nb": lambda tmp: _fit({}, english_corpus),
     "english_carved_dev": lambda tmp: _fit({}, english_corpus, dev=False),
     "chinese_ensemble_2": lambda tmp: _fit({"ensemble": 2}, chinese_corpus),
-    "multinomial_no_refit": lambda tmp: _fit({"nb": {"kind": "multinomial"}, "refit": "never"}, english_corpus),
+    "multinomial_no_refit": lambda tmp: _fit({"nb": {"method": "multinomial"}, "refit": "never"}, english_corpus),
     "multilabel": lambda tmp: _fit({}, multilabel_corpus),
     "gated_cnn": lambda tmp: _fit(
         {"model": {"name": "gated_cnn", "embed_dim": 16, "hidden_dim": 8, "num_layers": 1}, "epochs": 4},

@@ -35,7 +35,9 @@ from textcnn.models import build_model
 from textcnn.models.naive_bayes import NaiveBayes
 from textcnn.version import __version__
 
-FORMAT_VERSION = 1
+# 2: the n-gram model's settings are nb.method and nb.for_multi_label (1: nb.kind and nb.multi_label).
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 FILES = (
     "model.safetensors", "config.json", "vocab.json", "labels.json", "thresholds.json", "naive_bayes.safetensors",
     "metrics.json",
@@ -124,6 +126,27 @@ def save_bundle(
     return directory
 
 
+def migrate_format_1(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``config`` of a format-1 bundle in today's keys.
+
+    Format 1 was written before some settings existed; a bundle without them was made without them:
+    no ``tokenizer.case_markers`` means false, no ``nb.kind`` means the multinomial Naive Bayes (the
+    only n-gram model then), no ``nb`` section means no n-gram model.
+    """
+    config = {section: dict(value) if isinstance(value, dict) else value for section, value in config.items()}
+    if isinstance(config.get("tokenizer"), dict):
+        config["tokenizer"].setdefault("case_markers", False)
+    nb = config.get("nb")
+    if not isinstance(nb, dict):
+        config["nb"] = {"ngrams": 0, "weight": 0.0}
+        return config
+    nb.setdefault("kind", "multinomial")
+    nb["method"] = nb.pop("kind")
+    if "multi_label" in nb:
+        nb["for_multi_label"] = nb.pop("multi_label")
+    return config
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -140,14 +163,15 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
         raise BundleError(f"model bundle not found: {directory} is not a directory")
     info = _read_json(directory / "config.json")
     version = info.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
         raise BundleError(
             f"{directory}: bundle format_version {version!r} is not supported by textcnn {__version__} "
-            f"(reads {FORMAT_VERSION})"
+            f"(reads {', '.join(map(str, READABLE_VERSIONS))})"
+            + (": upgrade textcnn to load it" if newer else ": train the model again with this version")
         )
-    saved = info.get("config")
-    if isinstance(saved, dict) and isinstance(saved.get("tokenizer"), dict):
-        saved["tokenizer"].setdefault("case_markers", False)  # bundles made before case markers read without them
+    if version == 1 and isinstance(info.get("config"), dict):
+        info["config"] = migrate_format_1(info["config"])
     try:
         config = RunConfig.model_validate(info["config"])
     except (KeyError, ValidationError) as error:

@@ -128,7 +128,7 @@ class TextClassifier:
         dev_tokens, dev_labels = dev
 
         size = config.train.ensemble
-        with_naive_bayes = config.nb.ngrams > 0 and (config.nb.multi_label or not multi_label)
+        with_naive_bayes = config.nb.ngrams > 0 and (config.nb.for_multi_label or not multi_label)
         members, member_logits, member_scores, seconds = [], [], [], 0.0
         for index in range(size):
             if size > 1:
@@ -248,7 +248,7 @@ class TextClassifier:
         key = report_key(self.config.train.select_metric, self.multi_label)
 
         def fit(run: _Run) -> NaiveBayes:
-            if settings.kind == "logistic":
+            if settings.method == "logistic":
                 return fit_nb_logistic(
                     run.train, run.train_targets, vocab_size=run.vocab_size, ngrams=settings.ngrams,
                     smoothing=settings.smoothing, c=settings.c,
@@ -284,7 +284,7 @@ class TextClassifier:
             f"dev_{key}_with_naive_bayes": report[key],
         }
         log(
-            f"n-gram model ({settings.kind}, 1-{settings.ngrams}-grams, {len(naive_bayes.keys):,} of them): scores = {scale:g} x network + {weight:g} x n-gram model, "
+            f"n-gram model ({settings.method}, 1-{settings.ngrams}-grams, {len(naive_bayes.keys):,} of them): scores = {scale:g} x network + {weight:g} x n-gram model, "
             f"dev {key} {100 * network_report[key]:.2f} -> {100 * report[key]:.2f}"
         )
 

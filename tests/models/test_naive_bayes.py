@@ -157,8 +157,8 @@ def test_weight_must_be_auto_or_non_negative():
         build_config(None, {"nb.weight": -1})
     with pytest.raises(ConfigError, match="nb.ngrams"):
         build_config(None, {"nb.ngrams": 4})
-    with pytest.raises(ConfigError, match="nb.kind"):
-        build_config(None, {"nb.kind": "svm"})
+    with pytest.raises(ConfigError, match="nb.method"):
+        build_config(None, {"nb.method": "svm"})
     with pytest.raises(ConfigError, match="nb.c"):
         build_config(None, {"nb.c": 0})
 
@@ -204,7 +204,7 @@ def test_auto_weight_is_fitted_on_dev_and_saved(tiny_settings, english, tmp_path
     dev = classifier.encode(texts[30:])
     network = classifier.model(*_as_batch(dev)).detach().numpy()
     settings = classifier.config.nb
-    assert settings.kind == "logistic"  # the default
+    assert settings.method == "logistic"  # the default
     naive_bayes = fit_nb_logistic(
         classifier.encode(texts[:30]), np.array([classifier.classes.index(label) for label in labels[:30]]),
         vocab_size=len(classifier.vocab), ngrams=settings.ngrams, c=settings.c,
@@ -303,7 +303,7 @@ def test_multilabel_classifier_with_naive_bayes_reloads_identically(tiny_setting
     texts, label_lists = multilabel
     settings = {**tiny_settings, "epochs": 20, "patience": 20, "ema_decay": None}
 
-    classifier = TextClassifier(**settings, nb={"weight": 0.3, "multi_label": True}).fit(
+    classifier = TextClassifier(**settings, nb={"weight": 0.3, "for_multi_label": True}).fit(
         texts, label_lists, dev=(texts, label_lists), verbose=False
     )
     reloaded = TextClassifier.load(classifier.save(tmp_path / "ml"))

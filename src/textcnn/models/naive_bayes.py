@@ -1,7 +1,7 @@
 """Linear n-gram models on Naive Bayes statistics, next to the network (Wang & Manning 2012):
 
 - ``fit_nb_logistic``: their NBSVM with a log-loss, a one-vs-rest logistic regression on each text's
-  distinct n-grams scaled by the Naive Bayes log-count ratios (the default, ``nb.kind: logistic``);
+  distinct n-grams scaled by the Naive Bayes log-count ratios (the default, ``nb.method: logistic``);
 - ``fit_naive_bayes``: the multinomial Naive Bayes (McCallum & Nigam 1998; their "MNB"), fitted by
   counting, n-grams counted as often as they occur.
 

