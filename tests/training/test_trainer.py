@@ -10,6 +10,7 @@ from textcnn.config import TextCNNConfig, TrainConfig
 from textcnn.data.encoding import build_compact_vocab, encode_compact, tokenize_compact
 from textcnn.data.labels import LabelSet
 from textcnn.data.tokenizers import WordTokenizer
+from textcnn.errors import ConfigError
 from textcnn.models import build_model
 from textcnn.training.inference import predict_logits, softmax
 from textcnn.training.reproducibility import resolve_device, seed_everything
@@ -99,7 +100,16 @@ def test_predict_logits_of_no_texts_is_empty(english):
     assert predict_logits(model, encode_compact(tokenize_compact([], WordTokenizer()), vocab, max_len=8)).shape == (0, 3)
 
 
-def test_auto_device_is_usable():
-    device = resolve_device("auto")
+def test_auto_device_is_cuda_when_available_else_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
 
-    assert torch.zeros(1, device=device).device.type == device.type
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+
+
+def test_asking_for_cuda_without_it_names_the_setting(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    with pytest.raises(ConfigError, match=r"train\.device: 'cuda:1' was asked for but CUDA is not available"):
+        resolve_device("cuda:1")
