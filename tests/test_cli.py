@@ -233,7 +233,7 @@ def test_asking_for_cuda_without_it_exits_1_without_traceback(trained, tmp_path)
 
     result = textcnn("train", folder / "train.csv", "--out", tmp_path / "model", "--device", "cuda", "--quiet")
 
-    assert_clean_failure(result, "cuda")
+    assert_clean_failure(result, "train.device: 'cuda' was asked for but CUDA is not available")
 
 
 def test_dev_label_unseen_in_training_exits_1_naming_label_and_file(trained, tmp_path):

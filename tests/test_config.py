@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 import textcnn.workflows
@@ -43,7 +44,7 @@ def test_overrides_apply_on_top_of_a_base():
 
 
 def test_config_is_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match=r"epochs\n +Instance is frozen"):
         RunConfig().train.epochs = 3  # type: ignore[misc]
 
 

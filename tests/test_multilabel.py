@@ -82,9 +82,8 @@ def test_reloaded_bundle_keeps_thresholds_and_predicts_identically(multi_classif
 
 def test_refit_keeps_the_selection_runs_thresholds(multilabel):
     texts, labels = multilabel
-    messages: list[str] = []
 
-    classifier = TextClassifier(**MULTI_SETTINGS, dev_fraction=0.2).fit(texts, labels, verbose=False, log=messages.append)
+    classifier = TextClassifier(**MULTI_SETTINGS, dev_fraction=0.2).fit(texts, labels, verbose=False)
 
     assert classifier.metrics["refit"]["texts"] == len(texts)
     assert classifier.thresholds is not None and len(classifier.thresholds) == 6

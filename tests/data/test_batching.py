@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 
 from textcnn.data.batching import batch_order, iter_batches, pad_batch
-from textcnn.data.encoding import encode_tokens
-from textcnn.data.vocab import PAD_ID, build_vocab
+from textcnn.data.encoding import build_compact_vocab, encode_compact, tokenize_compact
+from textcnn.data.vocab import PAD_ID
 
 TOKENS = [list("abc"), list("a"), [], list("abcde"), list("ba")]
 
 
 @pytest.fixture
 def encoded():
-    return encode_tokens(TOKENS, build_vocab(TOKENS), max_len=10)
+    compact = tokenize_compact([" ".join(tokens) for tokens in TOKENS], str.split)
+    return encode_compact(compact, build_compact_vocab(compact), max_len=10)
 
 
 def test_pad_batch_pads_on_the_right_with_zero(encoded):

@@ -1,13 +1,15 @@
-"""encode_tokens / encode_texts: ids per text, truncation of the tail, and what was cut."""
+"""The compact pipeline: tokenize once, build the vocabulary, encode ids per text with truncation of the tail."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 import pytest
 
-from textcnn.data.encoding import choose_max_len, encode_texts, encode_tokens, tokenize_compact
+from textcnn.data.encoding import build_compact_vocab, choose_max_len, encode_compact, tokenize_compact
 from textcnn.data.tokenizers import WordTokenizer, build_tokenizer
-from textcnn.data.vocab import UNK_ID, build_vocab
+from textcnn.data.vocab import PAD, UNK, UNK_ID, Vocab
 
 
 def _text_ids(encoded, i):
@@ -15,9 +17,20 @@ def _text_ids(encoded, i):
     return encoded.ids[start : start + encoded.lengths[i]].tolist()
 
 
+def _reference_vocab_tokens(token_lists, *, min_freq=1, max_size=None):
+    """Most frequent first, ties by first sight; the reserved strings are not counted."""
+    counts = Counter(token for tokens in token_lists for token in tokens)
+    kept = [token for token, count in counts.most_common() if count >= min_freq and token not in (PAD, UNK)]
+    return [PAD, UNK, *kept][:max_size]
+
+
+def _reference_ids(token_lists, vocab, max_len):
+    return [vocab.ids(tokens[:max_len]) for tokens in token_lists]
+
+
 def test_each_text_gets_its_ids_in_order():
-    vocab = build_vocab([["a", "b", "c"]])
-    encoded = encode_tokens([["a", "b"], [], ["c", "zzz", "a"]], vocab, max_len=10)
+    vocab = Vocab([PAD, UNK, "a", "b", "c"])
+    encoded = encode_compact(_compact([["a", "b"], [], ["c", "zzz", "a"]]), vocab, max_len=10)
 
     assert len(encoded) == 3
     assert _text_ids(encoded, 0) == vocab.ids(["a", "b"])
@@ -28,8 +41,8 @@ def test_each_text_gets_its_ids_in_order():
 
 
 def test_truncation_keeps_the_head_and_counts_what_was_cut():
-    vocab = build_vocab([list("abcdefg")])
-    encoded = encode_tokens([list("abcdefg"), list("ab"), list("abcd")], vocab, max_len=3)
+    vocab = Vocab([PAD, UNK, *"abcdefg"])
+    encoded = encode_compact(_compact([list("abcdefg"), list("ab"), list("abcd")]), vocab, max_len=3)
 
     np.testing.assert_array_equal(encoded.lengths, [3, 2, 3])
     assert _text_ids(encoded, 0) == vocab.ids("abc")
@@ -37,15 +50,6 @@ def test_truncation_keeps_the_head_and_counts_what_was_cut():
     assert encoded.tokens_cut == 4 + 1
     assert encoded.tokens_total == 13
     assert encoded.truncation_note().startswith("2 of 3 texts were longer than max_len")
-
-
-def test_encode_texts_tokenizes_then_encodes():
-    tokenizer = WordTokenizer()
-    vocab = build_vocab([tokenizer("a great film")])
-
-    encoded = encode_texts(["A GREAT film!"], tokenizer, vocab, max_len=16)
-
-    assert _text_ids(encoded, 0) == vocab.ids(["a", "great", "film"]) + [UNK_ID]
 
 
 def test_choose_max_len_stays_within_floor_and_cap():
@@ -59,8 +63,6 @@ TOKEN_LISTS = [["b", "a", "c"], ["c", "c", "d"], [], ["a", "<unk>", "e", "b", "b
 
 
 def _compact(token_lists):
-    from textcnn.data.encoding import tokenize_compact
-
     texts = [" ".join(tokens) for tokens in token_lists]
     return tokenize_compact(texts, str.split)
 
@@ -73,36 +75,29 @@ def test_compact_tokens_spell_out_each_text():
 
 
 @pytest.mark.parametrize("min_freq, max_size", [(1, None), (2, None), (1, 4)])
-def test_compact_vocab_and_ids_equal_the_token_list_path(min_freq, max_size):
-    from textcnn.data.encoding import build_compact_vocab, encode_compact
-
+def test_compact_vocab_and_ids_equal_counting_the_token_lists(min_freq, max_size):
     subset = np.array([4, 1, 3])
     compact = _compact(TOKEN_LISTS)
 
     vocab = build_compact_vocab(compact.select(subset), min_freq=min_freq, max_size=max_size)
-    expected = build_vocab([TOKEN_LISTS[i] for i in subset], min_freq=min_freq, max_size=max_size)
-    assert vocab.tokens == expected.tokens
-    encoded, reference = encode_compact(compact, vocab, max_len=2), encode_tokens(TOKEN_LISTS, vocab, max_len=2)
-    for name in ("ids", "offsets", "lengths"):
-        np.testing.assert_array_equal(getattr(encoded, name), getattr(reference, name))
+    assert vocab.tokens == _reference_vocab_tokens([TOKEN_LISTS[i] for i in subset], min_freq=min_freq, max_size=max_size)
+    encoded = encode_compact(compact, vocab, max_len=2)
+    assert [_text_ids(encoded, i) for i in range(len(encoded))] == _reference_ids(TOKEN_LISTS, vocab, 2)
     assert (encoded.num_truncated, encoded.tokens_cut, encoded.tokens_total) == (3, 5, 12)
 
 
 def test_compact_encoding_without_max_len_keeps_whole_texts():
-    from textcnn.data.encoding import build_compact_vocab, encode_compact
-
     compact = _compact(TOKEN_LISTS)
     vocab = build_compact_vocab(compact)
 
-    encoded, reference = encode_compact(compact, vocab, max_len=None), encode_tokens(TOKEN_LISTS, vocab, max_len=None)
-    for name in ("ids", "offsets", "lengths"):
-        np.testing.assert_array_equal(getattr(encoded, name), getattr(reference, name))
+    encoded = encode_compact(compact, vocab, max_len=None)
+    assert [_text_ids(encoded, i) for i in range(len(encoded))] == _reference_ids(TOKEN_LISTS, vocab, None)
     assert encoded.lengths.tolist() == [len(tokens) for tokens in TOKEN_LISTS]
     assert (encoded.num_truncated, encoded.tokens_cut, encoded.tokens_total) == (0, 0, 12)
 
 
 def test_concat_compact_keeps_every_text_over_one_table():
-    from textcnn.data.encoding import build_compact_vocab, concat_compact
+    from textcnn.data.encoding import concat_compact
 
     first, second = _compact(TOKEN_LISTS[:3]), _compact(TOKEN_LISTS[3:])
     whole = _compact(TOKEN_LISTS)
@@ -110,7 +105,7 @@ def test_concat_compact_keeps_every_text_over_one_table():
 
     for joined, expected in ((concat_compact(first, second), TOKEN_LISTS), (concat_compact(subset, whole.select(np.array([2, 1]))), [TOKEN_LISTS[i] for i in (4, 0, 2, 1)])):
         assert [[joined.tokens[j] for j in joined.select(np.array([i])).flat_ids()] for i in range(len(joined))] == expected
-        assert build_compact_vocab(joined).tokens == build_vocab(expected).tokens
+        assert build_compact_vocab(joined).tokens == _reference_vocab_tokens(expected)
 
 
 # Texts that test the batched tokenizing: empty and blank texts, NFKC (fullwidth forms, ligatures,

@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from textcnn.data.encoding import EncodedTexts, encode_tokens
+from textcnn.data.encoding import EncodedTexts
 from textcnn.data.long_texts import WindowedTexts, cut_texts, expand_windows, fit_long_texts
-from textcnn.data.vocab import build_vocab
 from textcnn.errors import ConfigError
 
 
@@ -22,15 +21,6 @@ def _whole(lengths: list[int]) -> EncodedTexts:
 
 def _rows(encoded: EncodedTexts) -> list[list[int]]:
     return [encoded.ids[o : o + n].tolist() for o, n in zip(encoded.offsets, encoded.lengths)]
-
-
-def test_encode_without_max_len_keeps_whole_texts():
-    vocab = build_vocab([list("abc")])
-
-    encoded = encode_tokens([list("abc"), [], list("abcabca")], vocab, max_len=None)
-
-    np.testing.assert_array_equal(encoded.lengths, [3, 0, 7])
-    assert encoded.num_truncated == 0
 
 
 def test_truncate_keeps_the_head_and_counts_what_was_cut():

@@ -44,7 +44,7 @@ def _documents(encoded: EncodedTexts) -> list[str]:
 
 
 def test_single_label_counts_equal_scikit_learns_multinomial_nb():
-    sklearn = pytest.importorskip("sklearn")
+    pytest.importorskip("sklearn")
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.naive_bayes import MultinomialNB
 
@@ -56,7 +56,7 @@ def test_single_label_counts_equal_scikit_learns_multinomial_nb():
     naive_bayes = fit_naive_bayes(encoded, targets, vocab_size=30, ngrams=2, smoothing=1.0)
     expected = MultinomialNB(alpha=1.0).fit(features, targets).predict_log_proba(features)
 
-    assert sklearn is not None and len(naive_bayes.keys) == features.shape[1]
+    assert len(naive_bayes.keys) == features.shape[1]
     # float16 table: each n-gram's log-probabilities to ~1e-3, summed over a dozen n-grams
     np.testing.assert_allclose(naive_bayes.logits(encoded), expected, rtol=0, atol=5e-3)
     assert naive_bayes.table.dtype == np.float16

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from textcnn.config import TextCNNConfig, TrainConfig
-from textcnn.data.encoding import encode_texts
+from textcnn.data.encoding import build_compact_vocab, encode_compact, tokenize_compact
 from textcnn.data.labels import LabelSet
 from textcnn.data.tokenizers import WordTokenizer
-from textcnn.data.vocab import build_vocab
+from textcnn.errors import ConfigError
 from textcnn.models import build_model
 from textcnn.inference.logits import predict_logits, softmax
 from textcnn.training.reproducibility import resolve_device, seed_everything
@@ -19,10 +19,10 @@ from textcnn.training.trainer import Trainer
 
 def _fit(train_config: TrainConfig, corpus: tuple[list[str], list[str]], *, dev_size: int = 40):
     texts, labels = corpus
-    tokenizer = WordTokenizer()
-    vocab = build_vocab(tokenizer(text) for text in texts)
+    tokenized = tokenize_compact(texts, WordTokenizer())
+    vocab = build_compact_vocab(tokenized)
     label_set = LabelSet.from_labels(labels)
-    encoded = encode_texts(texts, tokenizer, vocab, max_len=16)
+    encoded = encode_compact(tokenized, vocab, max_len=16)
     targets = label_set.encode(labels)
     dev = encoded.select(np.arange(dev_size))
     rng = seed_everything(train_config.seed)
@@ -69,10 +69,10 @@ def test_the_model_returned_holds_the_best_epoch(english):
 
 def test_without_dev_it_trains_the_given_epochs_and_keeps_the_last_weights(english):
     texts, labels = english
-    tokenizer = WordTokenizer()
-    vocab = build_vocab(tokenizer(text) for text in texts)
+    tokenized = tokenize_compact(texts, WordTokenizer())
+    vocab = build_compact_vocab(tokenized)
     label_set = LabelSet.from_labels(labels)
-    encoded = encode_texts(texts, tokenizer, vocab, max_len=16)
+    encoded = encode_compact(tokenized, vocab, max_len=16)
     config = TrainConfig(epochs=10, batch_size=8, lr=0.03, ema_decay=None)
     model = build_model(TextCNNConfig(embed_dim=16, num_filters=8, kernel_sizes=(2, 3)), vocab_size=len(vocab), num_classes=2)
     trainer = Trainer(config, device=torch.device("cpu"), rng=seed_everything(1), progress=False)
@@ -94,14 +94,22 @@ def test_softmax_rows_sum_to_one():
 
 def test_predict_logits_of_no_texts_is_empty(english):
     texts, _ = english
-    tokenizer = WordTokenizer()
-    vocab = build_vocab(tokenizer(text) for text in texts)
+    vocab = build_compact_vocab(tokenize_compact(texts, WordTokenizer()))
     model = build_model(TextCNNConfig(embed_dim=8, num_filters=4, kernel_sizes=(2,)), vocab_size=len(vocab), num_classes=3)
 
-    assert predict_logits(model, encode_texts([], tokenizer, vocab, max_len=8)).shape == (0, 3)
+    assert predict_logits(model, encode_compact(tokenize_compact([], WordTokenizer()), vocab, max_len=8)).shape == (0, 3)
 
 
-def test_auto_device_is_usable():
-    device = resolve_device("auto")
+def test_auto_device_is_cuda_when_available_else_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
 
-    assert torch.zeros(1, device=device).device.type == device.type
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+
+
+def test_asking_for_cuda_without_it_names_the_setting(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    with pytest.raises(ConfigError, match=r"train\.device: 'cuda:1' was asked for but CUDA is not available"):
+        resolve_device("cuda:1")

@@ -157,7 +157,7 @@ def concat_compact(first: TokenizedTexts, second: TokenizedTexts) -> TokenizedTe
 
 
 def build_compact_vocab(texts: TokenizedTexts, *, min_freq: int = 1, max_size: int | None = None) -> Vocab:
-    """The vocabulary ``build_vocab`` makes from the same texts: most frequent first, ties by first sight."""
+    """Tokens seen at least ``min_freq`` times, most frequent first, ties by first sight (``max_size`` counts the reserved ones)."""
     flat = texts.flat_ids()
     counts = np.bincount(flat, minlength=len(texts.tokens))
     seen, first = np.unique(flat, return_index=True)
@@ -184,39 +184,6 @@ def encode_compact(texts: TokenizedTexts, vocab: Vocab, max_len: int | None) -> 
         tokens_cut=int((texts.lengths - lengths).sum()),
         tokens_total=int(texts.lengths.sum()),
     )
-
-
-def tokenize_texts(texts: Sequence[str], tokenizer: Tokenizer) -> list[list[str]]:
-    """Each text as a list of tokens."""
-    return [tokenizer(text) for text in texts]
-
-
-def encode_tokens(token_lists: Sequence[Sequence[str]], vocab: Vocab, max_len: int | None) -> EncodedTexts:
-    """Look tokens up in ``vocab`` and keep at most ``max_len`` of each text (its head; none: all)."""
-    full_lengths = np.fromiter((len(tokens) for tokens in token_lists), dtype=np.int64, count=len(token_lists))
-    lengths = full_lengths if max_len is None else np.minimum(full_lengths, max_len)
-    offsets = np.zeros(len(lengths), dtype=np.int64)
-    if len(lengths):
-        offsets[1:] = np.cumsum(lengths)[:-1]
-    ids = np.empty(int(lengths.sum()), dtype=np.int32)
-    get = vocab.index.get
-    position = 0
-    for tokens, length in zip(token_lists, lengths):
-        ids[position : position + length] = [get(t, 1) for t in tokens[:length]]
-        position += length
-    return EncodedTexts(
-        ids=ids,
-        offsets=offsets,
-        lengths=lengths,
-        num_truncated=int((full_lengths > lengths).sum()),
-        tokens_cut=int((full_lengths - lengths).sum()),
-        tokens_total=int(full_lengths.sum()),
-    )
-
-
-def encode_texts(texts: Sequence[str], tokenizer: Tokenizer, vocab: Vocab, max_len: int | None) -> EncodedTexts:
-    """Tokenize and encode ``texts`` (``max_len`` none: whole texts)."""
-    return encode_compact(tokenize_compact(texts, tokenizer), vocab, max_len)
 
 
 def choose_max_len(lengths: np.ndarray, *, percentile: float = 99.0, floor: int = 16, cap: int = 400) -> int:

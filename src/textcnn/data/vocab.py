@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Iterable, Sequence
 
 PAD, UNK = "<pad>", "<unk>"
@@ -37,16 +36,3 @@ class Vocab:
     @classmethod
     def from_json(cls, data: list[str]) -> "Vocab":
         return cls(data)
-
-
-def build_vocab(token_lists: Iterable[Sequence[str]], *, min_freq: int = 1, max_size: int | None = None) -> Vocab:
-    """Vocabulary of tokens seen at least ``min_freq`` times, most frequent first (ties by first sight)."""
-    counts: Counter[str] = Counter()
-    for tokens in token_lists:
-        counts.update(tokens)
-    counts.pop(PAD, None)
-    counts.pop(UNK, None)
-    kept = [token for token, count in counts.most_common() if count >= min_freq]
-    if max_size is not None:
-        kept = kept[: max(0, max_size - 2)]
-    return Vocab([PAD, UNK, *kept])
