@@ -287,7 +287,7 @@ def worker_textcnn(job: dict) -> dict:
                 "train.threads": job["threads"], "train.device": "cpu", "train.ensemble": 1,
                 "nb.ngrams": 0}  # fmt: skip  # the reference's model: one CNN, no Naive Bayes
     started = time.perf_counter()
-    trained = train_on_files(build_config(None, settings), job["train"], dev_path=job["dev"], verbose=False)
+    trained = train_on_files(build_config(None, settings), job["train"], dev_path=job["dev"])
     seconds = time.perf_counter() - started
     epochs = len(trained.fit_result.history)
     bundle = Path(job["folder"]) / "textcnn-model"

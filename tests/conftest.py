@@ -188,3 +188,23 @@ def shared_data() -> Path:
     if not root.is_dir():
         pytest.skip(f"benchmark data not found at {root} (set TEXTCNN_DATA to its folder)")
     return root
+
+
+@pytest.fixture
+def textcnn_log():
+    """The messages the ``textcnn`` logger emits during the test (INFO and above), as a list."""
+    import logging
+
+    messages: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    logger = logging.getLogger("textcnn")
+    handler, previous = _Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield messages
+    logger.removeHandler(handler)
+    logger.setLevel(previous)

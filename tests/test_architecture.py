@@ -19,6 +19,7 @@ LAYERS: list[list[str]] = [
     ["textcnn.cli"],
     ["textcnn.tuning", "textcnn.export", "textcnn.demo", "textcnn.word2vec", "textcnn.workflows"],
     ["textcnn.classifier"],
+    ["textcnn.estimator"],
     ["textcnn.bundle", "textcnn.training"],
     ["textcnn.inference"],
     ["textcnn.models"],

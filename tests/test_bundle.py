@@ -161,7 +161,7 @@ def test_format_1_bundle_saved_before_case_markers_reads_text_without_them(bundl
     classifier = TextClassifier.load(bundle_copy)
 
     assert classifier.config.tokenizer.case_markers is False
-    assert classifier._tokenizer("Good Film") == ["good", "film"]
+    assert classifier.tokenizer("Good Film") == ["good", "film"]
 
 
 @pytest.mark.parametrize(

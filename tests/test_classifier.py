@@ -55,22 +55,22 @@ def test_jieba_tokenizer_trains_on_chinese(tiny_settings, chinese):
     assert _accuracy(classifier.predict(texts), labels) == 1.0
 
 
-def test_without_dev_a_stratified_share_is_held_out(tiny_settings, english):
+def test_without_dev_a_stratified_share_is_held_out(tiny_settings, english, textcnn_log):
     texts, labels = english
-    messages: list[str] = []
+    messages = textcnn_log
 
-    classifier = TextClassifier(**tiny_settings).fit(texts, labels, verbose=False, log=messages.append)
+    classifier = TextClassifier(**tiny_settings).fit(texts, labels, verbose=False)
 
     assert classifier.metrics["dev"]["num_examples"] == 4
     assert any("holding out 4 of 40" in message for message in messages)
 
 
-def test_refit_trains_the_final_model_on_all_training_texts(tiny_settings, english):
+def test_refit_trains_the_final_model_on_all_training_texts(tiny_settings, english, textcnn_log):
     texts, labels = english
     texts = [f"{text} word{i}" for i, text in enumerate(texts)]  # each text has a word of its own
-    messages: list[str] = []
+    messages = textcnn_log
 
-    refit = TextClassifier(**tiny_settings).fit(texts, labels, verbose=False, log=messages.append)
+    refit = TextClassifier(**tiny_settings).fit(texts, labels, verbose=False)
     kept = TextClassifier(**tiny_settings, refit="never").fit(texts, labels, verbose=False)
 
     all_words = {token for text in texts for token in text.lower().split()}
@@ -89,7 +89,7 @@ def test_refit_trains_the_final_model_on_all_training_texts(tiny_settings, engli
 )
 def test_refit_with_a_given_dev_set_follows_the_setting_and_the_size(tiny_settings, english, monkeypatch, refit, limit, refits):
     # `auto` refits on train + a dev file only up to REFIT_AUTO_MAX_TEXTS texts (here 30 + 10 = 40)
-    monkeypatch.setattr("textcnn.classifier.REFIT_AUTO_MAX_TEXTS", limit)
+    monkeypatch.setattr("textcnn.training.pipeline.REFIT_AUTO_MAX_TEXTS", limit)
     texts, labels = english
 
     classifier = TextClassifier(**tiny_settings, refit=refit).fit(
@@ -251,13 +251,13 @@ PRETRAINED_SETTINGS = {"dropout": 0.0, "token_dropout": 0.0, "ema_decay": None, 
 
 
 @pytest.mark.parametrize("mode", ["auto", "static", "nonstatic", "multichannel"])
-def test_fits_with_pretrained_vectors_and_reloads_identically(tiny_settings, english, vectors_file, tmp_path, mode):
+def test_fits_with_pretrained_vectors_and_reloads_identically(tiny_settings, english, vectors_file, tmp_path, mode, textcnn_log):
     texts, labels = english
-    messages: list[str] = []
+    messages = textcnn_log
 
     settings = {**tiny_settings, **PRETRAINED_SETTINGS}
     classifier = TextClassifier(**settings, vectors=str(vectors_file), embedding_mode=mode)
-    classifier.fit(texts, labels, dev=(texts, labels), verbose=False, log=messages.append)
+    classifier.fit(texts, labels, dev=(texts, labels), verbose=False)
     reloaded = TextClassifier.load(classifier.save(tmp_path / "model"))
     vectors_file.unlink()  # a bundle never needs its vectors file
 
@@ -289,16 +289,17 @@ def test_training_keeps_output_rows_within_max_norm(tiny_settings, english):
     assert classifier.model.classifier.weight.norm(dim=1).max().item() <= 0.5 + 1e-6
 
 
-def test_second_training_run_on_the_same_files_reads_the_cache(tiny_settings, english, write_data, tmp_path, monkeypatch, capsys):
+def test_second_training_run_on_the_same_files_reads_the_cache(tiny_settings, english, write_data, tmp_path, monkeypatch, textcnn_log):
     texts, labels = english
     train, test = write_data("train.csv", texts, labels), write_data("test.csv", texts[:6], labels[:6])
     monkeypatch.setenv("TEXTCNN_CACHE_DIR", str(tmp_path / "cache"))
     config = build_config(None, tiny_settings)
 
     first = train_on_files(config, train, dev_path=train, test_path=test)
-    first_log = capsys.readouterr().err
+    first_log = "\n".join(textcnn_log)
+    textcnn_log.clear()
     second = train_on_files(config, train, dev_path=train, test_path=test)
-    second_log = capsys.readouterr().err
+    second_log = "\n".join(textcnn_log)
 
     assert "(cached)" not in first_log
     assert f"read and tokenized 40 texts from {train} (cached)" in second_log
@@ -313,7 +314,7 @@ def test_cache_can_be_turned_off(tiny_settings, english, write_data, tmp_path, m
     train = write_data("train.csv", *english)
     monkeypatch.setenv("TEXTCNN_CACHE_DIR", str(tmp_path / "cache"))
 
-    train_on_files(build_config(None, {**tiny_settings, "data.cache": False}), train, verbose=False)
+    train_on_files(build_config(None, {**tiny_settings, "data.cache": False}), train)
 
     assert not (tmp_path / "cache").exists()
 

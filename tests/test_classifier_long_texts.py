@@ -54,13 +54,13 @@ def test_head_tail_reads_the_head_and_the_tail(tiny_classifier):
 
 
 @pytest.mark.parametrize("long_text, pool", [("truncate", "max"), ("head-tail", "max"), ("windows", "mean")])
-def test_training_reads_long_texts_and_the_bundle_keeps_the_setting(tiny_settings, english, tmp_path, long_text, pool):
+def test_training_reads_long_texts_and_the_bundle_keeps_the_setting(tiny_settings, english, tmp_path, long_text, pool, textcnn_log):
     texts, labels = english
     texts, labels = texts + [LONG, LONG.replace("great", "awful")], labels + ["positive", "negative"]
-    messages: list[str] = []
+    messages = textcnn_log
 
     classifier = TextClassifier(**tiny_settings, tokenizer={"max_len": 8, "long_text": long_text, "window_pool": pool})
-    classifier.fit(texts, labels, dev=(texts, labels), verbose=False, log=messages.append)
+    classifier.fit(texts, labels, dev=(texts, labels), verbose=False)
     reloaded = TextClassifier.load(classifier.save(tmp_path / "model"))
 
     assert classifier.metrics["dev"]["accuracy"] == 1.0

@@ -161,7 +161,7 @@ def test_cli_without_settings_uses_the_defaults(tmp_path, received):
     assert call["config"] == RunConfig()
     assert call["train_path"] == tmp_path / "train.csv"
     assert call["out_dir"] == tmp_path / "model"
-    assert (call["dev_path"], call["test_path"], call["verbose"]) == (None, None, False)
+    assert (call["dev_path"], call["test_path"]) == (None, None)
 
 
 def test_yaml_overrides_defaults_and_flags_override_yaml(tmp_path, received):

@@ -47,7 +47,7 @@ def _fit_files(tmp: Path):
     train = write_dataset(tmp / "train.csv", texts[:30], labels[:30])
     dev = write_dataset(tmp / "dev.csv", texts[30:], labels[30:])
     config = build_config(None, {**TINY_SETTINGS, "cache": False})
-    return train_on_files(config, train, dev_path=dev, test_path=dev, verbose=False)
+    return train_on_files(config, train, dev_path=dev, test_path=dev)
 
 
 CASES: dict[str, Callable[[Path], Any]] = {

@@ -58,7 +58,7 @@ def test_tune_files_saves_the_best_bundle_and_a_loadable_config(english, write_d
     train = write_data("train.csv", texts, labels)
     config = build_config(None, TINY_RUN)
 
-    result = tune_files(config, train, dev_path=train, out_dir=tmp_path / "best", budget=Budget(trials=2), verbose=False)
+    result = tune_files(config, train, dev_path=train, out_dir=tmp_path / "best", budget=Budget(trials=2))
 
     reloaded = TextClassifier.load(tmp_path / "best")
     np.testing.assert_array_equal(reloaded.predict_proba(texts), result.classifier.predict_proba(texts))

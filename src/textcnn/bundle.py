@@ -15,10 +15,10 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from pydantic import ValidationError
 from safetensors import SafetensorError
@@ -31,6 +31,7 @@ from textcnn.config import RunConfig
 from textcnn.data.labels import LabelSet
 from textcnn.data.vocab import Vocab
 from textcnn.errors import BundleError
+from textcnn.inference.trained import TrainedClassifier
 from textcnn.models import build_model
 from textcnn.models.naive_bayes import NaiveBayes
 from textcnn.version import __version__
@@ -45,20 +46,6 @@ FILES = (
 NAIVE_BAYES_FILE = "naive_bayes.safetensors"
 
 
-@dataclass
-class Bundle:
-    """Everything a saved model consists of, loaded and ready to predict."""
-
-    config: RunConfig
-    model: nn.Module
-    vocab: Vocab
-    labels: LabelSet
-    metrics: dict[str, Any]
-    info: dict[str, Any]
-    thresholds: list[float] | None = None  # multi-label models only
-    naive_bayes: NaiveBayes | None = None  # when config.nb.weight > 0
-
-
 def uses_naive_bayes(config: RunConfig) -> bool:
     """Whether the model's scores include the n-gram model (a resolved weight above 0)."""
     return config.nb.ngrams > 0 and not isinstance(config.nb.weight, str) and config.nb.weight > 0
@@ -68,23 +55,14 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def save_bundle(
-    directory: str | Path,
-    *,
-    config: RunConfig,
-    model: nn.Module,
-    vocab: Vocab,
-    labels: LabelSet,
-    metrics: dict[str, Any] | None = None,
-    extra_info: dict[str, Any] | None = None,
-    thresholds: list[float] | None = None,
-    naive_bayes: NaiveBayes | None = None,
-) -> Path:
-    """Write the bundle to ``directory`` atomically (a temporary sibling renamed into place).
+def save_bundle(directory: str | Path, trained: TrainedClassifier, *, extra_info: dict[str, Any] | None = None) -> Path:
+    """Write ``trained`` to ``directory`` atomically (a temporary sibling renamed into place).
 
-    ``thresholds`` (multi-label models): one decision threshold per label, written to thresholds.json.
-    ``naive_bayes``: written when ``config.nb.weight`` > 0.
+    ``extra_info`` joins config.json (the data files' digests, the search that found the settings).
     """
+    config, model, vocab, labels, naive_bayes = trained.config, trained.model, trained.vocab, trained.labels, trained.ngram_model
+    thresholds = trained.thresholds.tolist() if trained.thresholds is not None else None
+    metrics = trained.metrics
     if uses_naive_bayes(config) and naive_bayes is None:
         raise BundleError(f"nb.weight is {config.nb.weight} but no Naive Bayes was given to save")
     directory = Path(directory)
@@ -156,7 +134,7 @@ def _read_json(path: Path) -> Any:
         raise BundleError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
 
 
-def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") -> Bundle:
+def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") -> TrainedClassifier:
     """Read a bundle written by ``save_bundle`` and rebuild its model (in eval mode)."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -201,7 +179,10 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
     except RuntimeError as error:
         raise BundleError(f"{weights}: weights do not match config.json: {error}") from None
     model.to(device).eval()
-    return Bundle(config, model, vocab, labels, metrics, info, thresholds, _load_naive_bayes(directory, config, len(vocab)))
+    if thresholds is not None:
+        thresholds = np.array(thresholds, dtype=np.float64)
+    naive_bayes = _load_naive_bayes(directory, config, len(vocab))
+    return TrainedClassifier(config, model, vocab, labels, thresholds, naive_bayes, metrics)
 
 
 def _load_naive_bayes(directory: Path, config: RunConfig, vocab_size: int) -> NaiveBayes | None:

@@ -41,6 +41,17 @@ def _help(text: str, key: str) -> str:
     return f"{text} [default: {value}]."
 
 
+def _log_to_stderr(quiet: bool) -> None:
+    import logging
+
+    from textcnn.reporting import logger
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
 def _fail(error: Exception) -> None:
     err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, soft_wrap=True)
     raise typer.Exit(code=1)
@@ -149,7 +160,8 @@ def train(
         if not quiet:
             err.print("[bold]configuration[/]", markup=True)
             err.print(dump_yaml_config(run_config).rstrip(), markup=False)
-        classifier = train_on_files(run_config, train_file, dev_path=dev, test_path=test, out_dir=out_dir, verbose=not quiet)
+        _log_to_stderr(quiet)
+        classifier = train_on_files(run_config, train_file, dev_path=dev, test_path=test, out_dir=out_dir)
     except TextcnnError as error:
         _fail(error)
     for split in ("dev", "test"):
@@ -421,7 +433,8 @@ def tune(
         }
         search_budget = parse_budget(budget)
         run_config = _resolve_config(config, flags, set_)
-        result = tune_files(run_config, train_file, dev_path=dev, out_dir=out_dir, budget=search_budget, verbose=not quiet)
+        _log_to_stderr(quiet)
+        result = tune_files(run_config, train_file, dev_path=dev, out_dir=out_dir, budget=search_budget)
     except TextcnnError as error:
         _fail(error)
     out.print(format_leaderboard(result), soft_wrap=True)

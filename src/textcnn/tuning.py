@@ -7,22 +7,27 @@ is saved without training again. Test data never enters the search.
 
 from __future__ import annotations
 
+import logging
 import re
-import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator, Sequence
 
 from textcnn.classifier import TextClassifier
 from textcnn.config import RunConfig, build_config, dump_yaml_config
-from textcnn.errors import ConfigError, DataError, TextcnnError
+from textcnn.data.encoding import TokenizedTexts, tokenize_compact
+from textcnn.data.labels import is_label_list
+from textcnn.data.sources import read_labelled_files
+from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
+from textcnn.errors import ConfigError, TextcnnError
+from textcnn.reporting import logger
 from textcnn.training.trainer import resolve_select_metric
 
 if TYPE_CHECKING:
     import optuna
 
-Log = Callable[[str], None]
 BEST_CONFIG_FILE = "best_config.yaml"
 
 
@@ -152,38 +157,58 @@ def tune(
     *,
     dev: tuple[Sequence[str], Sequence[Hashable]] | None = None,
     budget: Budget,
-    log: Log | None = None,
 ) -> TuneResult:
     """Search the hyperparameters of ``config.model.name`` on ``dev`` within ``budget``.
 
     Without ``dev``, every trial holds out the same seeded ``data.dev_fraction`` of ``texts``.
-    The sampler is seeded with ``train.seed``, and every trial trains with that seed.
+    The sampler is seeded with ``train.seed``, and every trial trains with that seed. The texts are
+    tokenized once, for all trials.
 
     Raises:
         TextcnnError: Optuna is not installed; DataError for unusable data.
     """
+    _import_optuna()
+    texts = list(texts)
+    kind = resolve_tokenizer_kind(config.tokenizer.kind, texts)
+    settings = config.tokenizer
+    tokenizer = build_tokenizer(kind, settings.lowercase, settings.case_markers)
+    tokenized_dev = (tokenize_compact(list(dev[0]), tokenizer), list(dev[1])) if dev is not None else None
+    return search(config, tokenize_compact(texts, tokenizer), list(labels), tokenized_dev, kind=kind, budget=budget)
+
+
+def search(
+    config: RunConfig,
+    train: TokenizedTexts,
+    labels: list[Hashable],
+    dev: tuple[TokenizedTexts, list[Hashable]] | None,
+    *,
+    kind: str,
+    budget: Budget,
+) -> TuneResult:
+    """``tune`` on texts tokenized (by the tokenizer ``kind``) already."""
     optuna = _import_optuna()
-    log = log or (lambda message: None)
     space = SPACES[config.model.name]
     metric = _select_metric(config, labels)
     trials: list[TrialRecord] = []
     best: dict[str, Any] = {}
     if dev is None:
-        log(f"no dev set given: every trial holds out {100 * config.data.dev_fraction:.0f}% of the training texts")
+        logger.info(f"no dev set given: every trial holds out {100 * config.data.dev_fraction:.0f}% of the training texts")
 
     def objective(trial: "optuna.Trial") -> float:
         params = space(trial)
         trial_config = build_config(config, params, source="search space")
         started = time.perf_counter()
         # Trials never refit (it doubles their time); `train --config best_config.yaml` does, where it applies.
-        classifier = TextClassifier(trial_config, refit="never").fit(texts, labels, dev=dev, verbose=False)
+        classifier = TextClassifier(trial_config, refit="never")
+        with _quiet():
+            classifier.fit_tokenized(train, labels, dev, kind=kind)
         record = TrialRecord(trial.number + 1, classifier.fit_result.best_score, time.perf_counter() - started, params)
         trials.append(record)
         improved = not best or record.score > best["record"].score
         if improved:
             best.update(record=record, config=trial_config, classifier=classifier)
         total = f"/{budget.trials}" if budget.trials is not None else ""
-        log(
+        logger.info(
             f"trial {record.number}{total}  dev {metric} {100 * record.score:.2f}  {record.seconds:.1f}s  "
             f"{_describe(params)}" + ("  *" if improved else "")
         )
@@ -201,6 +226,17 @@ def tune(
     return TuneResult(trials, best["record"], best["config"], best["classifier"], metric, budget)
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """A trial's own training log is left out: the search reports one line per trial."""
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def format_leaderboard(result: TuneResult, top: int | None = None) -> str:
     """The trials as a text table, best dev score first."""
     ranked = sorted(result.trials, key=lambda record: (-record.score, record.number))[:top]
@@ -214,12 +250,8 @@ def format_leaderboard(result: TuneResult, top: int | None = None) -> str:
 
 
 def _select_metric(config: RunConfig, labels: Sequence[Any]) -> str:
-    multi_label = config.data.multi_label is True or any(isinstance(item, (list, tuple)) for item in labels)
+    multi_label = config.data.multi_label is True or any(is_label_list(item) for item in labels)
     return resolve_select_metric(config.train.select_metric, multi_label)
-
-
-def _stderr_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def tune_files(
@@ -229,31 +261,15 @@ def tune_files(
     dev_path: str | Path | None = None,
     out_dir: str | Path,
     budget: Budget,
-    verbose: bool = True,
 ) -> TuneResult:
-    """Read the files, ``tune``, save the best bundle to ``out_dir`` and its config as ``best_config.yaml`` there."""
-    from textcnn.data.readers import read_records
-
-    log = _stderr_log if verbose else (lambda message: None)
-    data = config.data
-
-    def read(path: str | Path) -> tuple[list[str], list[Hashable]]:
-        records = read_records(
-            path, format=data.format, text_column=data.text_column, label_column=data.label_column,
-            multi_label=data.multi_label, label_sep=data.label_sep,
-        )
-        if records.skips.num_skipped:
-            _stderr_log(records.skips.describe())
-        if not records.texts:
-            raise DataError("no labelled rows to use", path=path)
-        log(f"read {len(records):,} rows from {path}")
-        return records.texts, records.labels
-
-    texts, labels = read(train_path)
-    dev = read(dev_path) if dev_path is not None else None
-    log(f"searching {config.model.name} settings for {budget} on dev {_select_metric(config, labels)}")
-    result = tune(config, texts, labels, dev=dev, budget=budget, log=log)
+    """Read the files, search, save the best bundle to ``out_dir`` and its config as ``best_config.yaml`` there."""
+    files = read_labelled_files(config, train_path, dev_path=dev_path)
+    train = files.train
+    dev = (files.dev.texts, files.dev.labels) if files.dev else None
+    logger.info(f"searching {config.model.name} settings for {budget} on dev {_select_metric(config, train.labels)}")
+    result = search(config, train.texts, train.labels, dev, kind=train.tokenizer, budget=budget)
     summary = {"budget": str(budget), "trials": len(result.trials), "best_trial": result.best.number}
-    out_dir = result.classifier.save(out_dir, extra_info={"tune": summary})
+    result.classifier.metrics["run"]["data"] = files.describe()
+    out_dir = result.classifier.save(out_dir, extra_info={"tune": summary, "data": files.describe()})
     (out_dir / BEST_CONFIG_FILE).write_text(dump_yaml_config(result.config), encoding="utf-8")
     return result

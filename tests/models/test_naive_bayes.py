@@ -192,12 +192,12 @@ def _as_batch(encoded: EncodedTexts):
     return ids, torch.from_numpy(encoded.lengths)
 
 
-def test_auto_weight_is_fitted_on_dev_and_saved(tiny_settings, english, tmp_path):
+def test_auto_weight_is_fitted_on_dev_and_saved(tiny_settings, english, tmp_path, textcnn_log):
     texts, labels = english
-    messages: list[str] = []
+    messages = textcnn_log
 
     classifier = TextClassifier(**tiny_settings, refit="never").fit(
-        texts[:30], labels[:30], dev=(texts[30:], labels[30:]), verbose=False, log=messages.append
+        texts[:30], labels[:30], dev=(texts[30:], labels[30:]), verbose=False
     )
 
     report = classifier.metrics["naive_bayes"]
@@ -282,10 +282,10 @@ def test_windows_pool_the_naive_bayes_scores_like_the_logits():
     whole = _encoded([list(range(2, 29)), [3, 4]])
     windows = expand_windows(whole, 8, 4, pool="max")
 
-    from textcnn.classifier import _naive_bayes_logits
+    from textcnn.inference.predictor import ngram_logits
 
     expected = pool_windows(naive_bayes.logits(windows), windows.window_text, "max")
-    np.testing.assert_array_equal(_naive_bayes_logits(naive_bayes, windows), expected)
+    np.testing.assert_array_equal(ngram_logits(naive_bayes, windows), expected)
     assert expected.shape == (2, 2)
 
 

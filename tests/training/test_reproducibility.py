@@ -45,7 +45,7 @@ def test_metrics_json_records_the_run_after_train_on_files(tmp_path):
     test = write_dataset(tmp_path / "test.csv", texts[:6], labels[:6])
     config = build_config(None, {**TINY_SETTINGS, "epochs": 2, "seed": 21})
 
-    train_on_files(config, train, dev_path=dev, test_path=test, out_dir=tmp_path / "model", verbose=False)
+    train_on_files(config, train, dev_path=dev, test_path=test, out_dir=tmp_path / "model")
 
     run = json.loads((tmp_path / "model" / "metrics.json").read_text(encoding="utf-8"))["run"]
     assert run["data"] == {

@@ -29,7 +29,7 @@ def _fit(train_config: TrainConfig, corpus: tuple[list[str], list[str]], *, dev_
     model = build_model(
         TextCNNConfig(embed_dim=16, num_filters=8, kernel_sizes=(2, 3)), vocab_size=len(vocab), num_classes=2
     )
-    result = Trainer(train_config, device=torch.device("cpu"), rng=rng, progress=False).fit(
+    result = Trainer(train_config, device=torch.device("cpu"), rng=rng, ).fit(
         model, encoded, targets, dev, targets[:dev_size], label_set.labels
     )
     return model, result, dev, targets[:dev_size]
@@ -75,7 +75,7 @@ def test_without_dev_it_trains_the_given_epochs_and_keeps_the_last_weights(engli
     encoded = encode_compact(tokenized, vocab, max_len=16)
     config = TrainConfig(epochs=10, batch_size=8, lr=0.03, ema_decay=None)
     model = build_model(TextCNNConfig(embed_dim=16, num_filters=8, kernel_sizes=(2, 3)), vocab_size=len(vocab), num_classes=2)
-    trainer = Trainer(config, device=torch.device("cpu"), rng=seed_everything(1), progress=False)
+    trainer = Trainer(config, device=torch.device("cpu"), rng=seed_everything(1), )
 
     result = trainer.fit(model, encoded, label_set.encode(labels), None, None, label_set.labels, epochs=4)
 

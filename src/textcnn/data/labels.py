@@ -69,3 +69,16 @@ class LabelSet:
     @classmethod
     def from_json(cls, data: list) -> "LabelSet":
         return cls(data)
+
+
+LABEL_LIST_TYPES = (list, tuple, set, frozenset)
+
+
+def is_label_list(item: object) -> bool:
+    """Whether a label is a list of labels (the mark of multi-label data)."""
+    return isinstance(item, LABEL_LIST_TYPES)
+
+
+def as_label_list(item: object) -> list:
+    """A label list as a list; a single label as a list of one."""
+    return list(item) if is_label_list(item) else [item]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -25,6 +24,7 @@ from textcnn.inference.logits import predict_logits, sigmoid
 from textcnn.training.losses import build_loss
 from textcnn.training.optim import build_optimizer, build_scheduler
 from textcnn.inference.thresholds import apply_thresholds, tune_thresholds
+from textcnn.reporting import Progress, logger, no_progress
 
 
 @dataclass
@@ -53,6 +53,17 @@ class FitResult:
     thresholds: np.ndarray | None = None  # multi-label: per-label thresholds tuned on dev for the kept weights
 
 
+@dataclass
+class _Best:
+    """The best dev epoch so far: its score, report, thresholds and weights."""
+
+    score: float = -1.0
+    epoch: int = 0
+    state: dict | None = None
+    report: dict = field(default_factory=dict)
+    thresholds: np.ndarray | None = None
+
+
 class Trainer:
     """Trains a model on encoded texts and keeps the state with the best dev score."""
 
@@ -62,14 +73,12 @@ class Trainer:
         *,
         device: torch.device,
         rng: np.random.Generator,
-        progress: bool = True,
-        log: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.config = config
         self.device = device
         self.rng = rng
-        self.progress = progress
-        self.log = log or (lambda message: None)
+        self.progress = progress or no_progress
 
     def fit(
         self,
@@ -91,93 +100,112 @@ class Trainer:
         if dev is None and epochs is None:
             raise ValueError("without a dev set, the number of epochs must be given")
         last_epoch = min(epochs or config.epochs, config.epochs)
-        model.to(self.device)
-        optimizer = build_optimizer(model, config)
-        steps_per_epoch = len(batch_order(train.lengths, config.batch_size, shuffle=False))
-        scheduler = build_scheduler(optimizer, config, steps_per_epoch)
-        loss_fn = build_loss(config, train_targets, len(labels)).to(self.device)
-        multi_label = train_targets.ndim == 2
-        sample_weights = balanced_sample_weights(train_targets) if config.sampler == "balanced" else None
-        ema = None
-        if config.ema_decay is not None:
-            ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-        scored = ema.module if ema is not None else model  # the weights evaluated and kept
-        min_len = getattr(model, "min_len", 1)
-        constrain = getattr(model, "apply_constraints", None)  # e.g. Kim's max-norm, after every step
-        best_score, best_epoch, best_state, best_report, best_thresholds = -1.0, 0, None, {}, None
-        history: list[EpochRecord] = []
-        stale = 0
+        step = _Step(model.to(self.device), config, train, train_targets, self.device, len(labels))
+        best, history, stale = _Best(), [], 0
         started = time.perf_counter()
         for epoch in range(1, last_epoch + 1):
-            model.train()
-            epoch_start = time.perf_counter()
-            total_loss, seen = 0.0, 0
-            batches = iter_batches(
-                train, config.batch_size, targets=train_targets, shuffle=True, rng=self.rng, min_len=min_len,
-                weights=sample_weights,
-            )
-            with _progress_bar(self.progress, f"epoch {epoch}/{config.epochs}", len(train)) as advance:
-                for batch in batches:
-                    batch = batch.to(self.device)
-                    logits = model(batch.ids, batch.lengths)  # (batch, num_classes)
-                    loss = loss_fn(logits, batch.targets)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if config.max_grad_norm is not None:
-                        nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                    optimizer.step()
-                    if constrain is not None:
-                        constrain()
-                    scheduler.step()
-                    if ema is not None:
-                        ema.update_parameters(model)
-                    size = len(batch.index)
-                    total_loss += loss.item() * size
-                    seen += size
-                    advance(size, total_loss / seen, seen / (time.perf_counter() - epoch_start))
-            seconds = time.perf_counter() - epoch_start
+            loss, seen, seconds = self._train_epoch(step, train, train_targets, epoch)
             if dev is None:
-                history.append(EpochRecord(epoch, total_loss / max(1, seen), float("nan"), float("nan"), seconds, seen / seconds))
-                self.log(
-                    f"epoch {epoch:>2}/{last_epoch}  loss {total_loss / max(1, seen):.4f}  "
-                    f"{seconds:.1f}s  {seen / seconds:,.0f} ex/s"
-                )
-                best_epoch, best_state = epoch, None
+                history.append(EpochRecord(epoch, loss, float("nan"), float("nan"), seconds, seen / seconds))
+                logger.info(f"epoch {epoch:>2}/{last_epoch}  loss {loss:.4f}  {seconds:.1f}s  {seen / seconds:,.0f} ex/s")
+                best.epoch = epoch
                 continue
-            report, thresholds = _score(scored, dev, dev_targets, labels, self.device)
-            score = report[report_key(config.select_metric, multi_label)]
-            improved = score > best_score
-            accuracy = report["subset_accuracy"] if thresholds is not None else report["accuracy"]
-            record = EpochRecord(
-                epoch, total_loss / max(1, seen), accuracy, report["macro_f1"], seconds, seen / seconds, improved
-            )
-            history.append(record)
-            figures = (
-                f"dev micro-F1 {100 * report['micro_f1']:.2f}" if thresholds is not None else f"dev acc {100 * accuracy:.2f}"
-            )
-            self.log(
-                f"epoch {epoch:>2}/{config.epochs}  loss {record.train_loss:.4f}  "
-                f"{figures}  macro-F1 {100 * record.dev_macro_f1:.2f}  "
-                f"{seconds:.1f}s  {record.examples_per_second:,.0f} ex/s" + ("  *" if improved else "")
-            )
-            if improved:
-                best_score, best_epoch, best_report, best_thresholds, stale = score, epoch, report, thresholds, 0
-                best_state = copy.deepcopy(scored.state_dict())
+            record, report, thresholds, score = self._evaluate(step.scored, dev, dev_targets, labels, best, epoch)
+            history.append(EpochRecord(epoch, loss, record[0], record[1], seconds, seen / seconds, score > best.score))
+            self._log_epoch(history[-1], report, thresholds is not None)
+            if score > best.score:
+                best, stale = _Best(score, epoch, copy.deepcopy(step.scored.state_dict()), report, thresholds), 0
             else:
                 stale += 1
                 if stale >= config.patience:
                     break
-        stopped_early = len(history) < last_epoch
-        if dev is None:
-            best_score = float("nan")
-        if best_state is None and scored is not model:  # no dev: keep the final (averaged) weights
-            best_state = scored.state_dict()
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        model.eval()
-        return FitResult(
-            best_epoch, best_score, history, stopped_early, time.perf_counter() - started, best_report, best_thresholds
+        return self._finish(step, best, history, last_epoch, dev is None, time.perf_counter() - started)
+
+    def _train_epoch(
+        self, step: "_Step", train: EncodedTexts, train_targets: np.ndarray, epoch: int
+    ) -> tuple[float, int, float]:
+        """One pass over shuffled batches: (mean loss, texts seen, seconds)."""
+        step.model.train()
+        started = time.perf_counter()
+        total_loss, seen = 0.0, 0
+        batches = iter_batches(
+            train, self.config.batch_size, targets=train_targets, shuffle=True, rng=self.rng,
+            min_len=step.model.min_len, weights=step.sample_weights,
+        )  # fmt: skip
+        with self.progress(f"epoch {epoch}/{self.config.epochs}", len(train)) as advance:
+            for batch in batches:
+                loss = step(batch.to(self.device))
+                size = len(batch.index)
+                total_loss += loss * size
+                seen += size
+                advance(size, total_loss / seen, seen / (time.perf_counter() - started))
+        return total_loss / max(1, seen), seen, time.perf_counter() - started
+
+    def _evaluate(
+        self, scored: nn.Module, dev: EncodedTexts, dev_targets: np.ndarray, labels: list, best: _Best, epoch: int
+    ) -> tuple[tuple[float, float], dict, np.ndarray | None, float]:
+        """The dev figures of the weights kept: ((accuracy, macro-F1), report, thresholds, selection score)."""
+        report, thresholds = score_logits(predict_logits(scored, dev, device=self.device), dev_targets, labels)
+        score = report[report_key(self.config.select_metric, thresholds is not None)]
+        accuracy = report["subset_accuracy"] if thresholds is not None else report["accuracy"]
+        return (accuracy, report["macro_f1"]), report, thresholds, score
+
+    def _log_epoch(self, record: EpochRecord, report: dict, multi_label: bool) -> None:
+        figures = f"dev micro-F1 {100 * report['micro_f1']:.2f}" if multi_label else f"dev acc {100 * record.dev_accuracy:.2f}"
+        logger.info(
+            f"epoch {record.epoch:>2}/{self.config.epochs}  loss {record.train_loss:.4f}  "
+            f"{figures}  macro-F1 {100 * record.dev_macro_f1:.2f}  "
+            f"{record.seconds:.1f}s  {record.examples_per_second:,.0f} ex/s" + ("  *" if record.best else "")
         )
+
+    @staticmethod
+    def _finish(
+        step: "_Step", best: _Best, history: list[EpochRecord], last_epoch: int, no_dev: bool, seconds: float
+    ) -> FitResult:
+        """Load the kept weights into the model (the best epoch's; without dev, the final averaged ones)."""
+        state = best.state
+        if state is None and step.scored is not step.model:
+            state = step.scored.state_dict()
+        if state is not None:
+            step.model.load_state_dict(state)
+        step.model.eval()
+        score = float("nan") if no_dev else best.score
+        return FitResult(best.epoch, score, history, len(history) < last_epoch, seconds, best.report, best.thresholds)
+
+
+class _Step:
+    """One optimisation step of a model: loss, backward, clipping, optimizer, constraints, schedule, EMA."""
+
+    def __init__(
+        self, model: nn.Module, config: TrainConfig, train: EncodedTexts, targets: np.ndarray, device: torch.device,
+        num_labels: int,
+    ) -> None:  # fmt: skip
+        self.model, self.config = model, config
+        self.optimizer = build_optimizer(model, config)
+        steps_per_epoch = len(batch_order(train.lengths, config.batch_size, shuffle=False))
+        self.scheduler = build_scheduler(self.optimizer, config, steps_per_epoch)
+        self.loss_fn = build_loss(config, targets, num_labels).to(device)
+        self.sample_weights = balanced_sample_weights(targets) if config.sampler == "balanced" else None
+        self.ema = None
+        if config.ema_decay is not None:
+            self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        self.scored = self.ema.module if self.ema is not None else model  # the weights evaluated and kept
+
+    def __call__(self, batch) -> float:
+        """Train on one batch; its loss."""
+        loss = self.loss_fn(self.model(batch.ids, batch.lengths), batch.targets)  # logits (batch, num_classes)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        constrain = getattr(self.model, "apply_constraints", None)  # e.g. Kim's max-norm
+        if constrain is not None:
+            constrain()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        return loss.item()
 
 
 def resolve_select_metric(metric: str, multi_label: bool) -> str:
@@ -195,13 +223,6 @@ def report_key(metric: str, multi_label: bool) -> str:
     return "accuracy" if metric == "micro_f1" else metric
 
 
-def _score(
-    model: nn.Module, dev: EncodedTexts, dev_targets: np.ndarray, labels: list, device: torch.device
-) -> tuple[dict, np.ndarray | None]:
-    """The dev report of ``model``; multi-label: with thresholds tuned on these dev texts (returned too)."""
-    return score_logits(predict_logits(model, dev, device=device), dev_targets, labels)
-
-
 def score_logits(logits: np.ndarray, dev_targets: np.ndarray, labels: list) -> tuple[dict, np.ndarray | None]:
     """The dev report of (num_texts, num_classes) ``logits``; multi-label: with thresholds tuned on them (returned too)."""
     if dev_targets.ndim == 1:
@@ -209,43 +230,3 @@ def score_logits(logits: np.ndarray, dev_targets: np.ndarray, labels: list) -> t
     probabilities = sigmoid(logits)
     thresholds = tune_thresholds(probabilities, dev_targets)
     return multilabel_report(dev_targets, apply_thresholds(probabilities, thresholds), labels, thresholds), thresholds
-
-
-class _progress_bar:
-    """A transient rich progress bar showing loss and examples/s (a no-op when disabled)."""
-
-    def __init__(self, enabled: bool, description: str, total: int) -> None:
-        self.enabled = enabled
-        self.description = description
-        self.total = total
-
-    def __enter__(self) -> Callable[[int, float, float], None]:
-        if not self.enabled:
-            return lambda size, loss, speed: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        console = Console(stderr=True)
-        if not console.is_terminal:  # a log file gets the per-epoch lines only
-            self.enabled = False
-            return lambda size, loss, speed: None
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  {task.fields[speed]:,.0f} ex/s"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        )
-        self._progress.start()
-        task = self._progress.add_task(self.description, total=self.total, loss=0.0, speed=0.0)
-
-        def advance(size: int, loss: float, speed: float) -> None:
-            self._progress.update(task, advance=size, loss=loss, speed=speed)
-
-        return advance
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._progress.stop()

@@ -1,0 +1,83 @@
+"""The labelled files of a job (train, dev, test), read and tokenized once, the same way for every command.
+
+Dev and test are read as train was (its tokenizer, single- or multi-label); a dev or test label that
+train never has is an error naming the file; skipped rows are reported on the ``textcnn`` logger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from textcnn.config import RunConfig
+from textcnn.data.cache import TokenizedFile, default_cache_dir, read_tokenized
+from textcnn.data.labels import as_label_list
+from textcnn.data.provenance import describe_files
+from textcnn.errors import DataError
+from textcnn.reporting import logger
+
+
+@dataclass(frozen=True)
+class LabelledFiles:
+    """The files of a job, read: ``dev`` and ``test`` are None where no file was given."""
+
+    train: TokenizedFile
+    dev: TokenizedFile | None
+    test: TokenizedFile | None
+    paths: dict[str, str | Path | None]
+
+    def describe(self) -> dict[str, dict[str, str]]:
+        """``{split: {"path", "sha256"}}`` of the files read (the provenance a bundle records)."""
+        return describe_files(self.paths)
+
+
+def read_labelled(path: str | Path, config: RunConfig, *, tokenizer: str, multi_label: bool | str) -> TokenizedFile:
+    """One labelled file, through the tokenization cache when ``data.cache`` is on."""
+    data = config.data
+    tokenized = read_tokenized(
+        path,
+        format=data.format,
+        text_column=data.text_column,
+        label_column=data.label_column,
+        multi_label=multi_label,
+        label_sep=data.label_sep,
+        tokenizer=tokenizer,
+        lowercase=config.tokenizer.lowercase,
+        case_markers=config.tokenizer.case_markers,
+        cache_dir=default_cache_dir() if data.cache else None,
+        log=logger.info,
+    )
+    if tokenized.skipped:
+        logger.warning(tokenized.skipped)
+    if not len(tokenized.texts):
+        raise DataError("no labelled rows to use", path=path)
+    how = "(cached)" if tokenized.cached else f"in {tokenized.seconds:.1f}s"
+    logger.info(f"read and tokenized {len(tokenized.texts):,} texts from {path} {how}")
+    return tokenized
+
+
+def read_labelled_files(
+    config: RunConfig,
+    train_path: str | Path,
+    *,
+    dev_path: str | Path | None = None,
+    test_path: str | Path | None = None,
+) -> LabelledFiles:
+    """Train, dev and test files read alike, with every dev/test label checked against train's."""
+    train = read_labelled(train_path, config, tokenizer=config.tokenizer.kind, multi_label=config.data.multi_label)
+    splits: dict[str, TokenizedFile | None] = {}
+    for split, path in (("dev", dev_path), ("test", test_path)):
+        splits[split] = read_labelled(path, config, tokenizer=train.tokenizer, multi_label=train.multi_label) if path else None
+    known = _distinct_labels(train)
+    for split, path in (("dev", dev_path), ("test", test_path)):
+        records = splits[split]
+        unseen = sorted(_distinct_labels(records) - known, key=str) if records else []
+        if unseen:
+            shown = ", ".join(repr(label) for label in unseen[:10])
+            raise DataError(f"label(s) {shown} never occur in the training file {train_path}", path=path)
+    paths = {"train": train_path, "dev": dev_path, "test": test_path}
+    return LabelledFiles(train, splits["dev"], splits["test"], paths)
+
+
+def _distinct_labels(records: TokenizedFile) -> set:
+    return {label for item in records.labels for label in as_label_list(item)}

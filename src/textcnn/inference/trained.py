@@ -1,0 +1,47 @@
+"""A trained classifier as one immutable value: what training returns and what a bundle holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from textcnn.config import RunConfig
+from textcnn.data.labels import LabelSet
+from textcnn.data.tokenizers import Tokenizer, build_tokenizer
+from textcnn.data.vocab import Vocab
+from textcnn.models.naive_bayes import NaiveBayes
+
+
+@dataclass(frozen=True)
+class TrainedClassifier:
+    """A network, the n-gram model beside it, and everything needed to feed and read them.
+
+    ``config`` is resolved: the tokenizer kind and ``max_len`` that were used, ``data.multi_label``,
+    and the n-gram model's fitted ``nb.weight`` and ``nb.scale`` (weight 0: the network alone).
+    """
+
+    config: RunConfig
+    model: nn.Module
+    vocab: Vocab
+    labels: LabelSet
+    thresholds: np.ndarray | None = None  # multi-label: each label's decision threshold, tuned on dev
+    ngram_model: NaiveBayes | None = None  # its scores join the logits with weight config.nb.weight
+    metrics: dict[str, Any] = field(default_factory=dict)  # dev (and test) reports, run facts
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether each text gets a set of labels (one sigmoid per label)."""
+        return self.config.data.multi_label is True
+
+    def tokenizer(self) -> Tokenizer:
+        """The tokenizer the model was trained with."""
+        return tokenizer_for(self.config)
+
+
+def tokenizer_for(config: RunConfig) -> Tokenizer:
+    """The tokenizer of a resolved configuration (``tokenizer.kind`` not ``auto``)."""
+    settings = config.tokenizer
+    return build_tokenizer(settings.kind, settings.lowercase, settings.case_markers)

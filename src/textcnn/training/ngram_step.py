@@ -1,0 +1,77 @@
+"""The n-gram model beside the network, and the weight of its scores, fitted on dev (``nb.weight: auto``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from textcnn.config import RunConfig
+from textcnn.inference.predictor import ngram_logits
+from textcnn.models.naive_bayes import NaiveBayes, fit_naive_bayes, fit_nb_logistic, fit_weight
+from textcnn.reporting import logger
+from textcnn.training.run import Run
+from textcnn.training.trainer import report_key, score_logits
+
+
+@dataclass(frozen=True)
+class NgramFit:
+    """The n-gram model to keep (None: the network alone) and what fitting it settled."""
+
+    model: NaiveBayes | None
+    settings: dict[str, float]  # nb.weight and nb.scale, as fitted
+    report: dict | None  # the dev report of the combined scores
+    thresholds: np.ndarray | None  # multi-label: retuned on the combined scores
+    summary: dict[str, Any] | None  # for metrics.json
+
+
+def count_ngrams(config: RunConfig, run: Run) -> NaiveBayes:
+    """The n-gram model of ``nb.method`` counted on the training texts of ``run``."""
+    settings = config.nb
+    vocab_size = len(run.vocab)
+    if settings.method == "logistic":
+        return fit_nb_logistic(
+            run.train, run.train_targets, vocab_size=vocab_size, ngrams=settings.ngrams,
+            smoothing=settings.smoothing, c=settings.c,
+        )  # fmt: skip
+    return fit_naive_bayes(run.train, run.train_targets, vocab_size=vocab_size, ngrams=settings.ngrams, smoothing=settings.smoothing)
+
+
+def fit_ngram_model(config: RunConfig, selection: Run, final: Run, dev_logits: np.ndarray) -> NgramFit:
+    """Fit the n-gram model and weigh it against the network on dev.
+
+    The weight is fitted with the selection run's data (the n-gram model counted on train, scored with
+    the network on dev, by likelihood: ``fit_weight``); the kept n-gram model is counted on the final
+    run's texts (train + dev after a refit), as the kept network was trained on them.
+    """
+    settings = config.nb
+    labels = final.labels.labels
+    key = report_key(config.train.select_metric, config.data.multi_label is True)
+    model = count_ngrams(config, selection)
+    scores = ngram_logits(model, selection.dev)
+    if settings.weight == "auto":
+        # fit_weight keeps scale >= 1e-3, which 4 decimals keep above 0
+        scale, weight = (round(value, 4) for value in fit_weight(dev_logits, scores, selection.dev_targets))
+    else:
+        scale, weight = settings.scale, float(settings.weight)
+    if weight == 0:
+        scale = 1.0  # the network alone, as trained
+    network_report, _ = score_logits(dev_logits, selection.dev_targets, labels)
+    report, thresholds = score_logits(scale * dev_logits + weight * scores, selection.dev_targets, labels)
+    if weight > 0 and final is not selection:
+        model = count_ngrams(config, final)
+    summary = {
+        "ngrams": settings.ngrams,
+        "weight": weight,
+        "scale": scale,
+        "features": int(len(model.keys)),
+        f"dev_{key}_network": network_report[key],
+        f"dev_{key}_with_naive_bayes": report[key],
+    }
+    logger.info(
+        f"n-gram model ({settings.method}, 1-{settings.ngrams}-grams, {len(model.keys):,} of them): "
+        f"scores = {scale:g} x network + {weight:g} x n-gram model, "
+        f"dev {key} {100 * network_report[key]:.2f} -> {100 * report[key]:.2f}"
+    )
+    return NgramFit(model if weight > 0 else None, {"nb.weight": weight, "nb.scale": scale}, report, thresholds, summary)
