@@ -7,8 +7,6 @@ Needs ``pip install "textcnn[onnx]"``.
 
 from __future__ import annotations
 
-import copy
-
 import logging
 import os
 import tempfile
@@ -25,6 +23,7 @@ from textcnn.classifier import TextClassifier
 from textcnn.data.cache import file_sha256
 from textcnn.data.encoding import EncodedTexts
 from textcnn.errors import TextcnnError
+from textcnn.models.fast_kernels import export_form
 from textcnn.runtime import ONNX_FILES, OnnxModel, import_onnx_package, predict_logits_onnx
 from textcnn.training.inference import predict_logits, sigmoid, softmax
 from textcnn.training.thresholds import apply_thresholds
@@ -94,22 +93,8 @@ def export_onnx(
     return checks
 
 
-def _foldable_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """``model``, or a copy whose TextCNNs with few kernels gather precomputed kernel products
-    (``TextCNN.freeze_folded_products``): the form PyTorch itself predicts with, several times faster."""
-    from textcnn.models import TextCNN
-
-    if not any(isinstance(module, TextCNN) and module.can_fold() for module in model.modules()):
-        return model
-    model = copy.deepcopy(model)
-    for module in model.modules():
-        if isinstance(module, TextCNN) and module.can_fold():
-            module.freeze_folded_products()
-    return model
-
-
 def _export(model: torch.nn.Module, path: Path, min_len: int, metadata: dict[str, str]) -> None:
-    model = _foldable_copy(model)
+    model = export_form(model)  # TextCNNs with few kernels gather precomputed kernel products, as in PyTorch
     batch, seq_len = torch.export.Dim("batch"), torch.export.Dim("seq_len", min=min_len)
     ids = torch.full((2, min_len + 1), 2, dtype=torch.long)
     lengths = torch.tensor([min_len + 1, 1])
