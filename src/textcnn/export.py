@@ -69,7 +69,7 @@ def export_onnx(
     model = classifier.model.eval()
     path = Path(output) if output is not None else bundle_dir / ONNX_FILES["onnx"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    min_len = max(2, getattr(model, "min_len", 1))
+    min_len = max(2, model.min_len)
     metadata = {
         "textcnn_version": __version__,
         "model_name": classifier.config.model.name,

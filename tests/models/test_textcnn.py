@@ -208,7 +208,7 @@ def test_pooled_feature_size(changes, num_features):
     ids, lengths = _batch([5, 2])
 
     with torch.no_grad():
-        assert model.features(ids, lengths).shape == (2, num_features)  # num_filters 4 x 2 kernel sizes x per-filter
+        assert model.pooled(ids, lengths).features.shape == (2, num_features)  # num_filters 4 x 2 kernel sizes x per-filter
 
 
 def test_kmax_k_must_be_positive():
@@ -276,10 +276,10 @@ def test_ngram_bag_changes_the_logits(combine):
     model = tiny_model(ngram_bag=2, ngram_buckets=64, ngram_combine=combine)
 
     with torch.no_grad():
-        features, logits = model.features(ids, lengths), model(ids, lengths)
+        features, logits = model.pooled(ids, lengths).features, model(ids, lengths)
         model.ngram_bag.table.weight.normal_()
 
-        torch.testing.assert_close(model.features(ids, lengths), features)  # the CNN part does not see the bag
+        torch.testing.assert_close(model.pooled(ids, lengths).features, features)  # the CNN part does not see the bag
         assert not torch.allclose(model(ids, lengths), logits)
 
 

@@ -36,6 +36,7 @@ from torch.nn import functional as F
 
 from textcnn.config import TextCNNConfig
 from textcnn.models import fast_kernels
+from textcnn.models.base import Pooled, TextModel
 from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import (
     AttentionPool,
@@ -47,11 +48,12 @@ from textcnn.models.layers import (
     masked_avg_pool,
     masked_kmax_pool,
     masked_max_pool,
+    masked_max_pool_with_indices,
     valid_conv_mask,
 )
 
 
-class TextCNN(nn.Module):
+class TextCNN(TextModel):
     """Kim (2014) convolutional sentence classifier."""
 
     def __init__(
@@ -73,6 +75,7 @@ class TextCNN(nn.Module):
         self.pad_id = pad_id
         self.unk_id = unk_id
         self.min_len = max(config.kernel_sizes) if config.padding == "valid" else 1
+        self.num_outputs = num_classes
         self.embedding = TokenEmbedding(
             vocab_size, config.embed_dim, mode=config.embedding_mode, pad_id=pad_id, vectors=vectors
         )
@@ -107,7 +110,7 @@ class TextCNN(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""
         ids = self._input_ids(ids)  # the same word dropout for the CNN and the n-gram bag
-        features = self._conv_features(ids, lengths)  # (batch, num_features)
+        features = self._pool(ids, lengths, winners=False).features  # (batch, num_features)
         if self.ngram_bag is None:
             return self.classifier(self.dropout(features))  # (batch, num_classes)
         bag = self.ngram_bag(ids, length_mask(lengths, ids.size(1)))  # (batch, ngram_dim)
@@ -115,9 +118,17 @@ class TextCNN(nn.Module):
             return self.classifier(self.dropout(torch.cat([features, bag], dim=1)))  # (batch, num_classes)
         return self.classifier(self.dropout(features)) + self.ngram_classifier(bag)  # (batch, num_classes)
 
-    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Pooled n-gram features (before dropout) of (batch, seq_len) ``ids``; the CNN's only, never the bag's."""
-        return self._conv_features(self._input_ids(ids), lengths)
+    def pooled(self, ids: torch.Tensor, lengths: torch.Tensor) -> Pooled:
+        """The pooled convolution features (batch, num_features) that ``forward`` reads (before
+        dropout; never the n-gram bag's), in kernel-size order, ``num_filters`` (times 2 for
+        ``max_avg``, ``kmax_k`` for ``kmax``) per size.
+
+        Max pooling also gives each feature's winning window: its first token (``valid``: the
+        output index; ``same``: the token the window is centred on minus ``(k - 1) // 2``, negative
+        near the start) and its width k. The other poolings have no single winner: ``positions``
+        and ``widths`` are None.
+        """
+        return self._pool(self._input_ids(ids), lengths, winners=True)
 
     def _input_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len) ``ids`` padded to the widest 'valid' kernel, with word dropout while training."""
@@ -133,21 +144,29 @@ class TextCNN(nn.Module):
         x = self.positions(self.embedding(ids)) * mask[:, :, None]  # (batch, seq_len, embed_dim)
         return self.embed_dropout(x)
 
-    def _conv_features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``features`` of ``ids`` already through ``_input_ids``."""
+    def _pool(self, ids: torch.Tensor, lengths: torch.Tensor, *, winners: bool) -> Pooled:
+        """``pooled`` of ``ids`` already through ``_input_ids``; ``winners``: with positions and widths."""
         mask = length_mask(lengths, ids.size(1))  # (batch, seq_len), True at real tokens
         if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
             maps = fast_kernels.conv_maps(self, ids, mask)
         else:
             maps = self._convolve(self.embed(ids, mask))
-        pooled = []
+        features, starts = [], []
         for index, (conv, h) in enumerate(zip(self.convs, maps)):  # h: (batch, num_filters, out_len)
+            k = conv.kernel_size[0]
             if self.config.padding == "same":
                 windows = mask  # output j is centred on token j
             else:
-                windows = valid_conv_mask(lengths, h.size(2), conv.kernel_size[0])  # (batch, seq_len - k + 1)
-            pooled.append(self._pool_over_time(index, self.activation(h), windows))  # (batch, num_filters * per_filter)
-        return torch.cat(pooled, dim=1)  # (batch, num_features)
+                windows = valid_conv_mask(lengths, h.size(2), k)  # (batch, seq_len - k + 1)
+            pooled, winner = self._pool_over_time(index, self.activation(h), windows)
+            features.append(pooled)  # (batch, num_filters * per_filter)
+            if winners and winner is not None:  # (batch, num_filters) output index -> first token of the window
+                starts.append(winner - (k - 1) // 2 if self.config.padding == "same" else winner)
+        features = torch.cat(features, dim=1)  # (batch, num_features)
+        if not winners or self.config.pooling != "max":
+            return Pooled(features)
+        widths = torch.tensor(self.config.kernel_sizes, device=ids.device).repeat_interleave(self.config.num_filters)
+        return Pooled(features, torch.cat(starts, dim=1), widths)
 
     def _convolve(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each kernel's outputs (batch, num_filters, out_len) over (batch, seq_len, embed_dim) ``x``."""
@@ -161,19 +180,20 @@ class TextCNN(nn.Module):
                 maps.append(conv(x))  # (batch, num_filters, seq_len - k + 1)
         return maps
 
-    def _pool_over_time(self, index: int, h: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
+    def _pool_over_time(self, index: int, h: torch.Tensor, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Kernel ``index``'s (batch, num_filters, out_len) activations pooled over the ``windows``
-        (batch, out_len) of the text: (batch, num_filters * per_filter)."""
+        (batch, out_len) of the text: (batch, num_filters * per_filter), and for max pooling the
+        (batch, num_filters) output index that won (the earliest on ties)."""
         pooling = self.config.pooling
         if pooling == "max":
-            return masked_max_pool(h, windows)
+            return masked_max_pool_with_indices(h, windows)
         if pooling == "avg":
-            return masked_avg_pool(h, windows)
+            return masked_avg_pool(h, windows), None
         if pooling == "max_avg":
-            return torch.cat([masked_max_pool(h, windows), masked_avg_pool(h, windows)], dim=1)
+            return torch.cat([masked_max_pool(h, windows), masked_avg_pool(h, windows)], dim=1), None
         if pooling == "kmax":
-            return masked_kmax_pool(h, windows, self.config.kmax_k).flatten(1)  # (batch, num_filters * kmax_k)
-        return self.attention[index](h, windows)
+            return masked_kmax_pool(h, windows, self.config.kmax_k).flatten(1), None  # (batch, num_filters * kmax_k)
+        return self.attention[index](h, windows), None
 
     def apply_constraints(self) -> None:
         """Kim's max-norm: rescale each output-layer weight row with L2 norm above ``max_norm`` to it.

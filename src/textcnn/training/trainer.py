@@ -102,8 +102,7 @@ class Trainer:
         if config.ema_decay is not None:
             ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
         scored = ema.module if ema is not None else model  # the weights evaluated and kept
-        min_len = getattr(model, "min_len", 1)
-        constrain = getattr(model, "apply_constraints", None)  # e.g. Kim's max-norm, after every step
+        min_len = model.min_len
         best_score, best_epoch, best_state, best_report, best_thresholds = -1.0, 0, None, {}, None
         history: list[EpochRecord] = []
         stale = 0
@@ -126,8 +125,7 @@ class Trainer:
                     if config.max_grad_norm is not None:
                         nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                     optimizer.step()
-                    if constrain is not None:
-                        constrain()
+                    model.apply_constraints()  # e.g. Kim's max-norm, after every step
                     scheduler.step()
                     if ema is not None:
                         ema.update_parameters(model)
