@@ -35,9 +35,12 @@ def test_ensemble_module_averages_member_logits():
         expected = (members[0](ids, lengths) + members[1](ids, lengths)) / 2
         np.testing.assert_allclose(ensemble(ids, lengths).numpy(), expected.numpy(), rtol=0, atol=1e-6)
     assert ensemble.min_len == 4  # the widest 'valid' kernel of any member
-    assert ensemble.num_classes == 3
+    assert ensemble.num_outputs == 3
     with pytest.raises(ValueError, match="at least one member"):
         Ensemble([])
+    two_classes = TextCNN(TextCNNConfig(embed_dim=8, num_filters=4, kernel_sizes=(2,)), vocab_size=20, num_classes=2)
+    with pytest.raises(ValueError, match=r"the same number of outputs, got \[2, 3\]"):
+        Ensemble([members[0], two_classes])
 
 
 def test_members_are_trained_with_consecutive_seeds_and_differ(ensemble_classifier, english):

@@ -7,8 +7,6 @@ Needs ``pip install "textcnn[onnx]"``.
 
 from __future__ import annotations
 
-import copy
-
 import logging
 import os
 import tempfile
@@ -25,6 +23,7 @@ from textcnn.classifier import TextClassifier
 from textcnn.data.provenance import file_sha256
 from textcnn.data.encoding import EncodedTexts
 from textcnn.errors import TextcnnError
+from textcnn.models.fast_kernels import export_form
 from textcnn.inference.onnx_runtime import ONNX_FILES, OnnxModel, import_onnx_package, predict_logits_onnx
 from textcnn.inference.logits import predict_logits, sigmoid, softmax
 from textcnn.inference.thresholds import apply_thresholds
@@ -70,7 +69,7 @@ def export_onnx(
     model = classifier.model.eval()
     path = Path(output) if output is not None else bundle_dir / ONNX_FILES["onnx"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    min_len = max(2, getattr(model, "min_len", 1))
+    min_len = max(2, model.min_len)
     metadata = {
         "textcnn_version": __version__,
         "model_name": classifier.config.model.name,
@@ -94,22 +93,8 @@ def export_onnx(
     return checks
 
 
-def _foldable_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """``model``, or a copy whose TextCNNs with few kernels gather precomputed kernel products
-    (``TextCNN.freeze_folded_products``): the form PyTorch itself predicts with, several times faster."""
-    from textcnn.models import TextCNN
-
-    if not any(isinstance(module, TextCNN) and module.can_fold() for module in model.modules()):
-        return model
-    model = copy.deepcopy(model)
-    for module in model.modules():
-        if isinstance(module, TextCNN) and module.can_fold():
-            module.freeze_folded_products()
-    return model
-
-
 def _export(model: torch.nn.Module, path: Path, min_len: int, metadata: dict[str, str]) -> None:
-    model = _foldable_copy(model)
+    model = export_form(model)  # TextCNNs with few kernels gather precomputed kernel products, as in PyTorch
     batch, seq_len = torch.export.Dim("batch"), torch.export.Dim("seq_len", min=min_len)
     ids = torch.full((2, min_len + 1), 2, dtype=torch.long)
     lengths = torch.tensor([min_len + 1, 1])

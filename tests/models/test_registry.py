@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from textcnn import TextClassifier
-from textcnn.config import MODEL_CONFIGS, GatedCNNConfig, RunConfig, build_config
+from textcnn.config import MODEL_CONFIGS, GatedCNNConfig, RunConfig, TextCNNConfig, build_config
 from textcnn.models import MODELS, build_model
 
 VOCAB_SIZE, NUM_CLASSES = 50, 3
@@ -49,6 +49,13 @@ def _batch(lengths: list[int], extra_padding: int = 0) -> tuple[torch.Tensor, to
 
 def test_every_architecture_is_registered_and_tested():
     assert set(MODELS) == set(MODEL_CONFIGS) == set(TINY) == {name for name, _ in CASES}
+
+
+def test_build_model_refuses_an_unknown_name():
+    config = TextCNNConfig().model_copy(update={"name": "resnet"})  # past the config's own check
+
+    with pytest.raises(ValueError, match="unknown model 'resnet'; known: textcnn, gated_cnn, transformer"):
+        build_model(config, vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES)
 
 
 @pytest.mark.parametrize(("name", "changes"), CASES, ids=CASE_IDS)

@@ -1,4 +1,4 @@
-"""The model contract on a tiny config: shapes, padding invariance, short texts, the registry, the options."""
+"""TextCNN on a tiny config: padding invariance, short texts, the pooling and padding options, the n-gram bag."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from textcnn import TextClassifier
 from textcnn.config import TextCNNConfig, build_config
 from textcnn.errors import ConfigError
-from textcnn.models import MODELS, TextCNN, build_model
+from textcnn.models import TextCNN, build_model
 from textcnn.models.layers import AttentionPool, NgramBag, hashed_ngram_ids, masked_kmax_pool
 
 VOCAB_SIZE, NUM_CLASSES = 50, 3
@@ -48,23 +48,6 @@ def _batch(lengths: list[int], extra_padding: int = 0) -> tuple[torch.Tensor, to
     for row, length in enumerate(lengths):
         ids[row, :length] = torch.randint(2, VOCAB_SIZE, (length,), generator=generator)
     return ids, torch.tensor(lengths)
-
-
-def test_build_model_by_name():
-    model = build_model(tiny_config(), vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES)
-
-    assert isinstance(model, TextCNN)
-    assert MODELS["textcnn"] is TextCNN
-
-
-def test_logits_shape():
-    model = build_model(tiny_config(), vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES)
-    ids, lengths = _batch([5, 3, 7, 2])
-
-    logits = model(ids, lengths)
-
-    assert logits.shape == (4, NUM_CLASSES)
-    assert torch.isfinite(logits).all()
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -124,16 +107,19 @@ def test_eval_mode_is_deterministic_despite_dropout():
         torch.testing.assert_close(model(ids, lengths), model(ids, lengths), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize(("vocab_size", "num_classes"), [(1, 2), (50, 0)])
-def test_impossible_sizes_are_rejected(vocab_size, num_classes):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("vocab_size", "num_classes", "message"),
+    [(1, 2, "vocab_size must be at least 2, got 1"), (50, 0, "num_classes must be positive, got 0")],
+)
+def test_impossible_sizes_are_rejected(vocab_size, num_classes, message):
+    with pytest.raises(ValueError, match=message):
         build_model(tiny_config(), vocab_size=vocab_size, num_classes=num_classes)
 
 
 @pytest.mark.parametrize(("padding", "expected"), [("valid", [10, 9, 8, 7]), ("same", [11, 11, 11, 11])])
-def test_conv_output_length_follows_the_padding(padding, expected, monkeypatch):
-    monkeypatch.setattr("textcnn.models.textcnn._MATMUL_BELOW_FILTERS", 0)  # the Conv1d path, which the hooks see
+def test_conv_output_length_follows_the_padding(padding, expected):
     model = tiny_model(padding=padding, kernel_sizes=(2, 3, 4, 5))
+    model.use_fast_kernels = False  # the Conv1d path, which the hooks see
     sizes = []
     for conv in model.convs:
         conv.register_forward_hook(lambda module, args, output: sizes.append(output.size(2)))
@@ -145,9 +131,9 @@ def test_conv_output_length_follows_the_padding(padding, expected, monkeypatch):
     assert sizes == expected  # (W - F + 2P) / 1 + 1 with W = 11
 
 
-def test_same_padding_centres_each_window_on_its_token(monkeypatch):
-    monkeypatch.setattr("textcnn.models.textcnn._MATMUL_BELOW_FILTERS", 0)  # the Conv1d path, which the hook sees
+def test_same_padding_centres_each_window_on_its_token():
     model = tiny_model(padding="same", kernel_sizes=(3,), pooling="attention")
+    model.use_fast_kernels = False  # the Conv1d path, which the hook sees
     ids, lengths = _batch([6])
     changed = ids.clone()
     changed[0, 5] = (changed[0, 5] + 1) % (VOCAB_SIZE - 2) + 2  # the last token
@@ -208,7 +194,7 @@ def test_pooled_feature_size(changes, num_features):
     ids, lengths = _batch([5, 2])
 
     with torch.no_grad():
-        assert model.features(ids, lengths).shape == (2, num_features)  # num_filters 4 x 2 kernel sizes x per-filter
+        assert model.pooled(ids, lengths).features.shape == (2, num_features)  # num_filters 4 x 2 kernel sizes x per-filter
 
 
 def test_kmax_k_must_be_positive():
@@ -223,59 +209,6 @@ def test_max_positions_limits_max_len_only_when_positions_are_used(english, tiny
     TextClassifier(**settings, max_positions=4).fit(texts, labels, verbose=False)  # no positions: no limit
     with pytest.raises(ConfigError, match=r"max_len: 8 is longer than model\.max_positions \(4\)"):
         TextClassifier(**settings, max_positions=4, positions="learned").fit(texts, labels, verbose=False)
-
-
-@pytest.mark.parametrize("padding", ["valid", "same"])
-@pytest.mark.parametrize("pooling", ["max", "max_avg", "kmax", "attention"])
-def test_matmul_convolutions_equal_conv1d(monkeypatch, pooling, padding):
-    import textcnn.models.textcnn as module
-
-    torch.manual_seed(0)
-    config = TextCNNConfig(embed_dim=8, kernel_sizes=(1, 2, 4), num_filters=4, pooling=pooling, padding=padding)
-    model = build_model(config, vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES).eval()
-    ids, lengths = _batch([7, 3, 1, 5], extra_padding=2)  # texts shorter than the widest kernel too
-    monkeypatch.setattr(module, "_MATMUL_BELOW_FILTERS", 1_000)
-    by_matmul = model(ids, lengths)
-    monkeypatch.setattr(module, "_MATMUL_BELOW_FILTERS", 0)
-    by_conv1d = model(ids, lengths)
-
-    torch.testing.assert_close(by_matmul, by_conv1d, rtol=0, atol=1e-5)
-
-
-@pytest.mark.parametrize("padding", ["valid", "same"])
-@pytest.mark.parametrize("mode", ["rand", "multichannel"])
-def test_inference_from_folded_kernel_products_equals_conv1d(monkeypatch, padding, mode):
-    import textcnn.models.textcnn as module
-
-    torch.manual_seed(0)
-    vectors = torch.randn(VOCAB_SIZE, 32) if mode != "rand" else None
-    config = TextCNNConfig(embed_dim=32, kernel_sizes=(1, 2, 4), num_filters=2, padding=padding, embedding_mode=mode)
-    model = build_model(config, vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES, vectors=vectors).eval()
-    ids, lengths = _batch([7, 3, 1, 5], extra_padding=2)
-    with torch.inference_mode():
-        folded = model(ids, lengths)
-    assert model._folded is not None  # 7 kernel rows x 2 filters are narrower than 32 dimensions
-    monkeypatch.setattr(module, "_MATMUL_BELOW_FILTERS", 0)
-    with torch.no_grad():
-        by_conv1d = model(ids, lengths)
-
-    torch.testing.assert_close(folded, by_conv1d, rtol=0, atol=1e-5)
-
-
-def test_folded_kernel_products_follow_changed_weights():
-    torch.manual_seed(0)
-    model = build_model(TextCNNConfig(embed_dim=32, kernel_sizes=(2, 3), num_filters=2), vocab_size=VOCAB_SIZE, num_classes=2).eval()
-    ids, lengths = _batch([6, 4])
-    with torch.inference_mode():
-        before = model(ids, lengths)
-    with torch.no_grad():
-        model.embedding.weight[2:].mul_(-1.0)  # an optimizer step or a load changes the weights in place
-        expected = model(ids, lengths)  # outside inference mode: never folded
-    with torch.inference_mode():
-        after = model(ids, lengths)
-
-    torch.testing.assert_close(after, expected, rtol=0, atol=1e-5)
-    assert not torch.allclose(after, before)
 
 
 # The bag-of-n-grams branch (model.ngram_bag).
@@ -329,10 +262,10 @@ def test_ngram_bag_changes_the_logits(combine):
     model = tiny_model(ngram_bag=2, ngram_buckets=64, ngram_combine=combine)
 
     with torch.no_grad():
-        features, logits = model.features(ids, lengths), model(ids, lengths)
+        features, logits = model.pooled(ids, lengths).features, model(ids, lengths)
         model.ngram_bag.table.weight.normal_()
 
-        torch.testing.assert_close(model.features(ids, lengths), features)  # the CNN part does not see the bag
+        torch.testing.assert_close(model.pooled(ids, lengths).features, features)  # the CNN part does not see the bag
         assert not torch.allclose(model(ids, lengths), logits)
 
 

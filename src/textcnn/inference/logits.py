@@ -20,7 +20,7 @@ def predict_logits(
     if was_training:  # switching modes walks every submodule: a tenth of a millisecond per call
         model.eval()
     out: np.ndarray | None = None
-    min_len = getattr(model, "min_len", 1)
+    min_len = model.min_len
     with torch.inference_mode():
         for batch in iter_batches(encoded, batch_size, min_len=min_len):
             batch = batch.to(device)
@@ -31,8 +31,7 @@ def predict_logits(
     if was_training:
         model.train()
     if out is None:
-        num_classes = getattr(model, "num_classes", None) or model.classifier.out_features
-        return np.zeros((0, num_classes), dtype=np.float32)
+        return np.zeros((0, model.num_outputs), dtype=np.float32)
     if isinstance(encoded, WindowedTexts):
         return pool_windows(out, encoded.window_text, encoded.pool)
     return out

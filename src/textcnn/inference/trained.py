@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from torch import nn
-
 from textcnn.config import RunConfig
 from textcnn.data.labels import LabelSet
 from textcnn.data.tokenizers import Tokenizer, build_tokenizer
 from textcnn.data.vocab import Vocab
+from textcnn.models.base import TextModel
 from textcnn.models.naive_bayes import NaiveBayes
 
 
@@ -24,7 +23,7 @@ class TrainedClassifier:
     """
 
     config: RunConfig
-    model: nn.Module
+    model: TextModel
     vocab: Vocab
     labels: LabelSet
     thresholds: np.ndarray | None = None  # multi-label: each label's decision threshold, tuned on dev

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from textcnn.config import GatedCNNConfig, TextCNNConfig, TransformerConfig
+from textcnn.models.base import Pooled, TextModel
 from textcnn.models.ensemble import Ensemble
 from textcnn.models.gated_cnn import GatedCNN
 from textcnn.models.textcnn import TextCNN
 from textcnn.models.transformer import TransformerClassifier
 
-MODELS: dict[str, type[nn.Module]] = {"textcnn": TextCNN, "gated_cnn": GatedCNN, "transformer": TransformerClassifier}
+MODELS: dict[str, type[TextModel]] = {"textcnn": TextCNN, "gated_cnn": GatedCNN, "transformer": TransformerClassifier}
 
 
 def build_model(
@@ -21,7 +21,7 @@ def build_model(
     num_classes: int,
     vectors: torch.Tensor | None = None,
     ensemble: int = 1,
-) -> nn.Module:
+) -> TextModel:
     """The architecture named by ``config.name``, sized for the data.
 
     ``vectors`` (vocab_size, embed_dim) are the pretrained embeddings of the static, nonstatic and
@@ -37,4 +37,4 @@ def build_model(
     return cls(config, vocab_size=vocab_size, num_classes=num_classes, vectors=vectors)
 
 
-__all__ = ["MODELS", "Ensemble", "GatedCNN", "TextCNN", "TransformerClassifier", "build_model"]
+__all__ = ["MODELS", "Ensemble", "GatedCNN", "Pooled", "TextCNN", "TextModel", "TransformerClassifier", "build_model"]

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from textcnn.config import GatedCNNConfig
+from textcnn.models.base import Pooled, TextModel
 from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import PositionEmbedding, apply_token_dropout, length_mask, masked_avg_pool, masked_max_pool
 
@@ -40,7 +41,7 @@ class GatedConvBlock(nn.Module):
         return h * mask[:, :, None]  # (batch, seq_len, hidden), zero at padding
 
 
-class GatedCNN(nn.Module):
+class GatedCNN(TextModel):
     """Stacked gated convolutions with residual connections, pooled over time."""
 
     def __init__(
@@ -57,6 +58,7 @@ class GatedCNN(nn.Module):
         self.config = config
         self.pad_id, self.unk_id = pad_id, unk_id
         self.min_len = 1
+        self.num_outputs = num_classes
         self.embedding = TokenEmbedding(
             vocab_size, config.embed_dim, mode=config.embedding_mode, pad_id=pad_id, vectors=vectors
         )
@@ -78,9 +80,15 @@ class GatedCNN(nn.Module):
             x = block(x, mask)  # (batch, seq_len, hidden_dim)
         return x
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""
+    def pooled(self, ids: torch.Tensor, lengths: torch.Tensor) -> Pooled:
+        """The (batch, hidden_dim) pooled last-block features ``forward`` reads (before dropout).
+
+        No positions: each feature sees every token within the stacked blocks' reach, not one window.
+        """
         x = self.features(ids, lengths)  # (batch, seq_len, hidden_dim)
         mask = length_mask(lengths, ids.size(1))  # (batch, seq_len)
-        pooled = self.pool(x.transpose(1, 2), mask)  # (batch, hidden_dim)
-        return self.classifier(self.dropout(pooled))  # (batch, num_classes)
+        return Pooled(self.pool(x.transpose(1, 2), mask))  # (batch, hidden_dim)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""
+        return self.classifier(self.dropout(self.pooled(ids, lengths).features))  # (batch, num_classes)

@@ -27,8 +27,15 @@ def valid_conv_mask(lengths: torch.Tensor, out_len: int, kernel_size: int) -> to
 
 def masked_max_pool(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Max over time of (batch, channels, time) ``features`` where ``mask`` (batch, time) is true."""
+    return masked_max_pool_with_indices(features, mask)[0]  # (batch, channels)
+
+
+def masked_max_pool_with_indices(features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``masked_max_pool`` and where each maximum is: (batch, channels) values and (batch, channels)
+    int64 time indices, the earliest of equal maxima (``torch.max``'s rule)."""
     filled = features.masked_fill(~mask[:, None, :], float("-inf"))  # (batch, channels, time)
-    return filled.max(dim=2).values  # (batch, channels)
+    values, indices = filled.max(dim=2)
+    return values, indices
 
 
 def masked_avg_pool(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

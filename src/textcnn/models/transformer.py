@@ -14,11 +14,12 @@ import torch
 from torch import nn
 
 from textcnn.config import TransformerConfig
+from textcnn.models.base import Pooled, TextModel
 from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import PositionEmbedding, apply_token_dropout, length_mask, masked_avg_pool
 
 
-class TransformerClassifier(nn.Module):
+class TransformerClassifier(TextModel):
     """Post-LayerNorm Transformer encoder with masked pooling."""
 
     def __init__(
@@ -35,6 +36,7 @@ class TransformerClassifier(nn.Module):
         self.config = config
         self.pad_id, self.unk_id = pad_id, unk_id
         self.min_len = 1
+        self.num_outputs = num_classes
         self.embedding = TokenEmbedding(
             vocab_size, config.embed_dim, mode=config.embedding_mode, pad_id=pad_id, vectors=vectors
         )
@@ -50,6 +52,13 @@ class TransformerClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (batch, num_classes) for (batch, seq_len) token ``ids`` with true ``lengths``."""
+        return self.classifier(self.dropout(self.pooled(ids, lengths).features))  # (batch, num_classes)
+
+    def pooled(self, ids: torch.Tensor, lengths: torch.Tensor) -> Pooled:
+        """The (batch, embed_dim) pooled encoder states ``forward`` reads (before dropout).
+
+        No positions: every state attends to the whole text, and the pooling is a mean (or the first token).
+        """
         if self.training and self.config.token_dropout > 0:
             ids = apply_token_dropout(ids, self.config.token_dropout, pad_id=self.pad_id, unk_id=self.unk_id)
         mask = length_mask(lengths, ids.size(1))  # (batch, seq_len), True at real tokens
@@ -57,7 +66,5 @@ class TransformerClassifier(nn.Module):
         x = self.embed_dropout(self.positions(x))  # (batch, seq_len, embed_dim)
         x = self.encoder(x, src_key_padding_mask=~mask)  # (batch, seq_len, embed_dim)
         if self.config.pooling == "first":
-            pooled = x[:, 0]  # (batch, embed_dim)
-        else:
-            pooled = masked_avg_pool(x.transpose(1, 2), mask)  # (batch, embed_dim)
-        return self.classifier(self.dropout(pooled))  # (batch, num_classes)
+            return Pooled(x[:, 0])  # (batch, embed_dim)
+        return Pooled(masked_avg_pool(x.transpose(1, 2), mask))  # (batch, embed_dim)

@@ -53,8 +53,8 @@ def run_info(config: RunConfig, device: torch.device) -> dict[str, Any]:
     The embedding mode is resolved (``auto``: ``nonstatic`` with ``data.vectors``, else ``rand``); a
     model without the setting has random embeddings (Kim's ``rand``).
     """
-    vectors = getattr(config.data, "vectors", None)
-    mode = resolve_embedding_mode(getattr(config.model, "embedding_mode", "rand"), vectors is not None)
+    vectors = config.data.vectors
+    mode = resolve_embedding_mode(config.model.embedding_mode, vectors is not None)
     if vectors is not None and Path(vectors).is_file():
         vectors = {"path": str(vectors), "sha256": file_sha256(vectors)}
     return {

@@ -199,9 +199,7 @@ class _Step:
         if self.config.max_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()
-        constrain = getattr(self.model, "apply_constraints", None)  # e.g. Kim's max-norm
-        if constrain is not None:
-            constrain()
+        self.model.apply_constraints()  # e.g. Kim's max-norm
         self.scheduler.step()
         if self.ema is not None:
             self.ema.update_parameters(self.model)

@@ -1,0 +1,128 @@
+"""CPU kernels for a TextCNN with few filters per kernel size: the same convolution maps as
+``TextCNN``'s Conv1d path, computed faster.
+
+With few filters, Conv1d on a CPU is memory-bound (oneDNN, torch 2.13: 2 filters ran 3-8x slower
+than the matmul form here; from 32 filters on, Conv1d is faster). Two forms:
+
+- matmul: every kernel row of every width in one matrix product with the embedded inputs, then
+  shifted sums. It is differentiable, and training with few filters on a CPU uses it too (the
+  recorded regression weights were trained with it).
+- folded (inference only): without positions or dropout, a token's products with the kernel rows
+  depend on the token alone, so a (vocab_size, sum(k) * num_filters) table of them is worked out
+  once per weights and gathered. Narrower than the embeddings when the kernels are few, which makes
+  batch prediction several times faster. ``export_form`` freezes the table into a copy for ONNX.
+
+``TextCNN`` calls ``conv_maps`` where ``applies`` says so; ``tests/models/test_fast_kernels.py``
+checks that both forms equal the Conv1d path.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from textcnn.models.textcnn import TextCNN
+
+MATMUL_BELOW_FILTERS = 16  # filters per kernel size below which the matmul form is faster on a CPU
+
+
+class KernelCache:
+    """A TextCNN's folded table, never saved: ``table`` is valid for the weights ``key`` names
+    (each weight's storage and in-place version counter); ``frozen`` is fixed for an export."""
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.table: torch.Tensor | None = None
+        self.frozen: torch.Tensor | None = None
+
+
+def applies(model: TextCNN, ids: torch.Tensor) -> bool:
+    """Whether ``model``'s convolutions of ``ids`` are computed here: on a CPU, with few filters."""
+    return ids.device.type == "cpu" and model.config.num_filters < MATMUL_BELOW_FILTERS
+
+
+def can_fold(model: TextCNN) -> bool:
+    """Whether inference can gather the kernel products per token: no positions, and a table
+    narrower than the embeddings."""
+    config = model.config
+    columns = sum(config.kernel_sizes) * config.num_filters
+    return config.positions == "none" and config.num_filters < MATMUL_BELOW_FILTERS and columns < config.embed_dim
+
+
+def conv_maps(model: TextCNN, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    """Each kernel width's convolution outputs (batch, num_filters, out_len), as ``TextCNN`` computes
+    them from (batch, seq_len) ``ids`` with the (batch, seq_len) real-token ``mask``."""
+    products = _folded_products(model, ids, mask)
+    if products is None:
+        products = model.embed(ids, mask) @ kernel_rows(model.convs)  # (batch, seq_len, sum(k) * num_filters)
+    return convolve_by_matmul(model.convs, model.config.padding == "same", products)
+
+
+def kernel_rows(convs: nn.ModuleList) -> torch.Tensor:
+    """Every kernel row of every convolution side by side: (embed_dim, sum(k) * num_filters)."""
+    return torch.cat([conv.weight.permute(1, 2, 0).flatten(1) for conv in convs], dim=1)
+
+
+def convolve_by_matmul(convs: nn.ModuleList, same: bool, products: torch.Tensor) -> list[torch.Tensor]:
+    """The outputs (batch, num_filters, out_len) of each of ``convs`` from the (batch, seq_len,
+    sum(k) * num_filters) ``products`` of its inputs with ``kernel_rows(convs)``: row i of a kernel
+    meets token t + i of the window starting at t, so a window's output is a sum of shifted columns."""
+    seq_len = products.size(1)
+    widths = [conv.kernel_size[0] for conv in convs]
+    before = max((k - 1) // 2 for k in widths) if same else 0
+    if same:  # zeros around the text, enough for the widest kernel on each side
+        products = F.pad(products, (0, 0, before, max(widths) // 2))  # (batch, padded_len, ...)
+    maps, column = [], 0
+    for conv, k in zip(convs, widths):
+        filters = conv.out_channels
+        block = products[..., column : column + k * filters].unflatten(2, (k, filters))  # (batch, padded_len, k, num_filters)
+        column += k * filters
+        start, out_len = (before - (k - 1) // 2, seq_len) if same else (0, seq_len - k + 1)  # first window, outputs
+        h = block[:, start : start + out_len, 0]  # (batch, out_len, num_filters)
+        for i in range(1, k):
+            h = h + block[:, start + i : start + i + out_len, i]
+        maps.append((h + conv.bias).transpose(1, 2))  # (batch, num_filters, out_len)
+    return maps
+
+
+def fold_table(model: TextCNN) -> torch.Tensor:
+    """Every token's products with the kernel rows: (vocab_size, sum(k) * num_filters)."""
+    tokens = torch.arange(model.embedding.num_embeddings, device=model.embedding.weight.device)
+    return model.embedding(tokens) @ kernel_rows(model.convs)  # (vocab_size, embed_dim) @ (embed_dim, ...)
+
+
+def _folded_products(model: TextCNN, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
+    """``model.embed(ids, mask) @ kernel_rows(model.convs)`` gathered from the folded table, zero at
+    padding: (batch, seq_len, sum(k) * num_filters). None where folding does not apply: in training,
+    outside ``torch.inference_mode`` (autograd must see the weights), or when ``can_fold`` is false."""
+    cache = model.kernel_cache
+    if cache.frozen is not None:  # fixed for an export: a table in the graph
+        return cache.frozen[ids] * mask[:, :, None]
+    if model.training or not torch.is_inference_mode_enabled() or not can_fold(model):
+        return None
+    embedding = model.embedding
+    tables = [embedding.weight] + ([embedding.static.weight] if embedding.static is not None else [])
+    key = tuple((weight.data_ptr(), weight._version) for weight in tables + [conv.weight for conv in model.convs])
+    if cache.table is None or cache.key != key:  # new weights (an optimizer step, a load, a copy): redo
+        cache.key, cache.table = key, fold_table(model)
+    return cache.table[ids] * mask[:, :, None]
+
+
+def export_form(model: nn.Module) -> nn.Module:
+    """``model``, or a copy in which every TextCNN that ``can_fold`` gathers from a frozen folded
+    table in every later forward pass: the form PyTorch itself predicts with, for an ONNX export."""
+    from textcnn.models.textcnn import TextCNN  # textcnn.py imports this module
+
+    if not any(isinstance(module, TextCNN) and can_fold(module) for module in model.modules()):
+        return model
+    model = copy.deepcopy(model)
+    for module in model.modules():
+        if isinstance(module, TextCNN) and can_fold(module):
+            with torch.no_grad():
+                module.kernel_cache.frozen = fold_table(module)
+    return model
