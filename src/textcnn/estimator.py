@@ -22,6 +22,7 @@ class EstimatorMixin:
     """``get_params``/``set_params``, ``clone`` support, ``score`` and ``classes_`` over ``self.params``."""
 
     params: RunConfig
+    _trained: object | None
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The settings as ``{"section.field": value}`` (``deep`` is accepted for scikit-learn; nothing is nested)."""
@@ -49,6 +50,9 @@ class EstimatorMixin:
             input_tags=InputTags(one_d_array=True, two_d_array=False, string=True),
             non_deterministic=False,
         )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self._trained is not None
 
     @property
     def _estimator_type(self) -> str:
