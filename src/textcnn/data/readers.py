@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Iterable, Iterator, Literal
 
 from textcnn.errors import DataError
 
@@ -198,6 +198,40 @@ def _read_delimited(
 ) -> Records:
     reader = csv.reader(handle, delimiter=delimiter)
     skips = SkipReport(str(path))
+    header, label_column, multi = _delimited_header(reader, path, text_column, label_column, multi_label)
+    text_index = header.index(text_column)
+    label_index = header.index(label_column) if label_column is not None else None
+    rows: list[tuple[int, str, object]] = []
+    row = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            raise DataError(f"malformed row: {error}", path=path, row=row + 1) from None
+        row += 1
+        skips.total_rows += 1
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            skips.skip("blank", row)
+            continue
+        if len(cells) != len(header):
+            raise DataError(f"expected {len(header)} fields, found {len(cells)}", path=path, row=row)
+        text = cells[text_index].strip()
+        if not text:
+            skips.skip("empty text", row)
+            continue
+        cell = cells[label_index] if label_index is not None else None
+        rows.append((row, text, cell.split(label_sep) if multi and cell is not None else cell))
+    if label_column is None:
+        return Records([text for _, text, _ in rows], None, skips, False)
+    return _finish(rows, path, skips, multi, label_column)
+
+
+def _delimited_header(
+    reader: Iterator[list[str]], path: Path, text_column: str, label_column: str | None, multi_label: MultiLabel
+) -> tuple[list[str], str | None, bool]:
+    """The header's column names, the label column to read, and whether its cells are label lists."""
     try:
         header = next(reader)
     except StopIteration:
@@ -216,42 +250,7 @@ def _read_delimited(
                 path=path,
                 row=1,
             )
-    text_index = header.index(text_column)
-    label_index = header.index(label_column) if label_column is not None else None
-    texts: list[str] = []
-    labels: list = []
-    row = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            raise DataError(f"malformed row: {error}", path=path, row=row + 1) from None
-        row += 1
-        if not cells or (len(cells) == 1 and not cells[0].strip()):
-            skips.total_rows += 1
-            skips.skip("blank", row)
-            continue
-        skips.total_rows += 1
-        if len(cells) != len(header):
-            raise DataError(f"expected {len(header)} fields, found {len(cells)}", path=path, row=row)
-        text = cells[text_index].strip()
-        if not text:
-            skips.skip("empty text", row)
-            continue
-        if label_index is not None:
-            cell = cells[label_index]
-            if multi:
-                label_list = _label_list(cell.split(label_sep), path, row, label_column)
-                if not label_list:
-                    skips.skip("empty label list", row)
-                    continue
-                labels.append(label_list)
-            else:
-                labels.append(_clean_label(cell, path, row, label_column))
-        texts.append(text)
-    return Records(texts, labels if label_column is not None else None, skips, multi and label_column is not None)
+    return header, label_column, multi and label_column is not None
 
 
 def _finish(
