@@ -12,14 +12,14 @@ from textcnn.config import RunConfig, build_config, dump_yaml_config, load_yaml_
 from textcnn.errors import ConfigError
 
 
-def test_readme_documents_the_real_defaults():
+def test_the_guide_documents_the_real_defaults():
     import re
     from pathlib import Path
 
     import yaml
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```yaml\n(data:.*?)```", readme, flags=re.S).group(1)
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(data:.*?)```", guide, flags=re.S).group(1)
     documented = yaml.safe_load(block)
     assert documented == RunConfig().model_dump(mode="json")
 

@@ -46,14 +46,14 @@ def test_changed_content_or_settings_miss(write_data, tmp_path, english):
     assert not changed.cached and len(changed.texts) == len(texts) - 1
 
 
-def test_damaged_entry_is_ignored_and_rebuilt(write_data, tmp_path, english):
+def test_damaged_entry_is_ignored_and_rebuilt(write_data, tmp_path, english, textcnn_log):
     path = write_data("train.csv", *english)
     first = _read(path, tmp_path)
     [entry] = tmp_path.glob("*.npz")
     entry.write_bytes(entry.read_bytes()[:100])
-    messages: list[str] = []
 
-    rebuilt = read_tokenized(path, cache_dir=tmp_path, log=messages.append)
+    rebuilt = read_tokenized(path, cache_dir=tmp_path)
+    messages = textcnn_log
 
     assert not rebuilt.cached
     assert any(f"ignoring the damaged tokenization cache entry {entry}" in message for message in messages)

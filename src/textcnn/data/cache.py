@@ -15,7 +15,6 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from textcnn.data.encoding import TokenizedTexts, tokenize_compact
 from textcnn.data.provenance import file_sha256
 from textcnn.data.readers import detect_format, read_records
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
+from textcnn.reporting import logger
 from textcnn.version import __version__
 
 CACHE_FORMAT = 2  # 2: multi-label files (label lists, the multi_label flag)
@@ -61,7 +61,6 @@ def read_tokenized(
     lowercase: bool = True,
     case_markers: bool = False,
     cache_dir: str | Path | None = None,
-    log: Callable[[str], None] | None = None,
 ) -> TokenizedFile:
     """Read ``path`` (as ``read_records``) and tokenize its texts, through the cache in ``cache_dir``.
 
@@ -83,7 +82,7 @@ def read_tokenized(
         }
         key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
         entry = Path(cache_dir) / f"{key}.npz"
-        loaded = _load_entry(entry, key, log)
+        loaded = _load_entry(entry, key)
         if loaded is not None:
             loaded.seconds = time.perf_counter() - started
             return loaded
@@ -94,7 +93,7 @@ def read_tokenized(
     texts = tokenize_compact(records.texts, build_tokenizer(kind, lowercase, case_markers))
     result = TokenizedFile(texts, records.labels, kind, records.skips.describe(), False, 0.0, records.multi_label)
     if entry is not None:
-        _save_entry(entry, key, result, log)
+        _save_entry(entry, key, result)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -111,7 +110,7 @@ def _segmenter_version(kind: str) -> str | None:
         return None
 
 
-def _save_entry(entry: Path, key: str, data: TokenizedFile, log: Callable[[str], None] | None) -> None:
+def _save_entry(entry: Path, key: str, data: TokenizedFile) -> None:
     header = {
         "key": key, "tokens": data.texts.tokens, "labels": data.labels, "tokenizer": data.tokenizer,
         "skipped": data.skipped, "multi_label": data.multi_label,
@@ -128,11 +127,10 @@ def _save_entry(entry: Path, key: str, data: TokenizedFile, log: Callable[[str],
             )
         os.replace(handle.name, entry)  # atomic: a reader sees the old entry or the whole new one
     except OSError as error:
-        if log:
-            log(f"note: could not write the tokenization cache {entry}: {error.strerror or error}")
+        logger.warning(f"note: could not write the tokenization cache {entry}: {error.strerror or error}")
 
 
-def _load_entry(entry: Path, key: str, log: Callable[[str], None] | None) -> TokenizedFile | None:
+def _load_entry(entry: Path, key: str) -> TokenizedFile | None:
     if not entry.exists():
         return None
     try:
@@ -144,8 +142,7 @@ def _load_entry(entry: Path, key: str, log: Callable[[str], None] | None) -> Tok
         _check_entry(header, key, texts, labels)
         return TokenizedFile(texts, labels, header["tokenizer"], header["skipped"], True, 0.0, bool(header["multi_label"]))
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, UnicodeDecodeError) as error:
-        if log:
-            log(f"note: ignoring the damaged tokenization cache entry {entry} ({error}); rebuilding it")
+        logger.warning(f"note: ignoring the damaged tokenization cache entry {entry} ({error}); rebuilding it")
         return None
 
 

@@ -45,7 +45,6 @@ def read_labelled(path: str | Path, config: RunConfig, *, tokenizer: str, multi_
         lowercase=config.tokenizer.lowercase,
         case_markers=config.tokenizer.case_markers,
         cache_dir=default_cache_dir() if data.cache else None,
-        log=logger.info,
     )
     if tokenized.skipped:
         logger.warning(tokenized.skipped)
