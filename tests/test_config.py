@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-import textcnn.classifier
+import textcnn.workflows
 from textcnn.cli import app
 from textcnn.config import RunConfig, build_config, dump_yaml_config, load_yaml_config
 from textcnn.errors import ConfigError
+from textcnn.reporting import no_progress
 
 
 def test_readme_documents_the_real_defaults():
@@ -143,7 +144,7 @@ def received(monkeypatch):
         calls.append({"config": config, "train_path": train_path, **kwargs})
         return _Trained()
 
-    monkeypatch.setattr(textcnn.classifier, "train_on_files", fake_train_on_files)
+    monkeypatch.setattr(textcnn.workflows, "train_on_files", fake_train_on_files)
     return calls
 
 
@@ -160,7 +161,7 @@ def test_cli_without_settings_uses_the_defaults(tmp_path, received):
     assert call["config"] == RunConfig()
     assert call["train_path"] == tmp_path / "train.csv"
     assert call["out_dir"] == tmp_path / "model"
-    assert (call["dev_path"], call["test_path"], call["verbose"]) == (None, None, False)
+    assert (call["dev_path"], call["test_path"], call["progress"]) == (None, None, no_progress)  # --quiet: no bar
 
 
 def test_yaml_overrides_defaults_and_flags_override_yaml(tmp_path, received):
