@@ -378,7 +378,7 @@ def test_train_nb_flags_set_the_naive_bayes(tmp_path):
     train = write_dataset(tmp_path / "train.csv", texts, labels)
 
     fixed = textcnn("train", train, "--dev", train, "--out", tmp_path / "fixed", "--nb-weight", "0.5", "--quiet", *TINY_FLAGS)
-    off = textcnn("train", train, "--dev", train, "--out", tmp_path / "off", "--nb-ngrams", "0", "--nb-kind", "multinomial", "--quiet", *TINY_FLAGS)
+    off = textcnn("train", train, "--dev", train, "--out", tmp_path / "off", "--nb-ngrams", "0", "--nb-method", "multinomial", "--quiet", *TINY_FLAGS)
     bad = textcnn("train", train, "--out", tmp_path / "bad", "--nb-weight", "much", "--quiet", *TINY_FLAGS)
 
     assert fixed.returncode == 0 and off.returncode == 0, fixed.stderr + off.stderr

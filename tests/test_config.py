@@ -10,6 +10,7 @@ import textcnn.workflows
 from textcnn.cli import app
 from textcnn.config import RunConfig, build_config, dump_yaml_config, load_yaml_config
 from textcnn.errors import ConfigError
+from textcnn.reporting import no_progress
 
 
 def test_the_guide_documents_the_real_defaults():
@@ -161,7 +162,7 @@ def test_cli_without_settings_uses_the_defaults(tmp_path, received):
     assert call["config"] == RunConfig()
     assert call["train_path"] == tmp_path / "train.csv"
     assert call["out_dir"] == tmp_path / "model"
-    assert (call["dev_path"], call["test_path"]) == (None, None)
+    assert (call["dev_path"], call["test_path"], call["progress"]) == (None, None, no_progress)  # --quiet: no bar
 
 
 def test_yaml_overrides_defaults_and_flags_override_yaml(tmp_path, received):

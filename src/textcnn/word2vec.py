@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from textcnn.data.readers import Format, read_records
 from textcnn.data.tokenizers import Tokenizer, build_tokenizer, resolve_tokenizer_kind
 from textcnn.errors import ConfigError, DataError, TextcnnError
+from textcnn.reporting import logger
 
 TOKENIZER_KINDS = ("auto", "word", "char", "jieba")
 
@@ -58,12 +59,12 @@ def train_word2vec(
     window: int = 5,
     min_count: int = 5,
     seed: int = 13,
-    log: Callable[[str], None] | None = None,
 ) -> Word2VecSummary:
     """Train skip-gram word2vec on the texts of ``input_path`` and write word2vec text format to ``out_path``.
 
     ``input_path`` holds one text per line (``.txt``) or is a CSV/TSV/JSONL/fastText file whose
     ``text_column`` is read (labels are ignored). One worker thread, so a seed gives the same vectors.
+    Skipped rows of the input are logged as a warning on the ``textcnn`` logger.
 
     Raises:
         TextcnnError: gensim is not installed (``pip install "textcnn[vectors]"``).
@@ -79,11 +80,10 @@ def train_word2vec(
     for name, value in (("dim", dim), ("epochs", epochs), ("window", window), ("min_count", min_count)):
         if value < 1:
             raise ConfigError(f"{name}: must be a positive integer, got {value}")
-    log = log or (lambda message: None)
     started = time.perf_counter()
     records = read_records(input_path, format=format, text_column=text_column, label_column=None)
     if records.skips.num_skipped:
-        log(records.skips.describe())
+        logger.warning(records.skips.describe())
     if not records.texts:
         raise DataError("no texts to train word vectors on", path=input_path)
     kind = resolve_tokenizer_kind(tokenizer, records.texts)

@@ -1,0 +1,137 @@
+"""``textcnn evaluate`` and ``textcnn predict``: a saved bundle on new texts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from textcnn.cli.console import log, out
+from textcnn.cli.options import describe
+from textcnn.errors import TextcnnError
+
+AS_TRAINED = " [default: as in training]."
+RUNTIME_HELP = "torch|onnx|onnx-int8: onnx runs the model that `textcnn export DIR --onnx` wrote, in ONNX Runtime."
+THREADS_HELP = "CPU threads for prediction [default: one per core]."
+LONG_TEXT_HELP = describe("tokenizer.long_text") + AS_TRAINED
+BundleDir = Annotated[Path, typer.Argument(metavar="DIR", help="Model bundle directory.")]
+
+
+def _load(model_dir: Path, long_text: Optional[str], threads: Optional[int], runtime: str) -> Any:
+    """The bundle's classifier, reading long texts as ``long_text`` says (none: as it was trained)."""
+    from textcnn.classifier import TextClassifier
+
+    return TextClassifier.load(model_dir, threads=threads, runtime=runtime, long_text=long_text)
+
+
+def _encode(classifier: Any, texts: list[str]) -> Any:
+    encoded = classifier.encode(texts)
+    if encoded.num_truncated:
+        log.info(f"note: {encoded.truncation_note()}")
+    return encoded
+
+
+def evaluate(
+    model_dir: BundleDir,
+    data: Annotated[Path, typer.Argument(metavar="DATA", help="Labelled file to evaluate on.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    format: Annotated[Optional[str], typer.Option(help="auto|csv|tsv|jsonl|fasttext.")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help=describe("data.text_column") + AS_TRAINED)] = None,
+    label_column: Annotated[Optional[str], typer.Option(help=describe("data.label_column") + AS_TRAINED)] = None,
+    long_text: Annotated[Optional[str], typer.Option(help=LONG_TEXT_HELP)] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help=THREADS_HELP)] = None,
+    runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "torch",
+    label_sep: Annotated[Optional[str], typer.Option(help=describe("data.label_sep") + AS_TRAINED)] = None,
+) -> None:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix on DATA.
+
+    For a multi-label model: micro-, macro- and samples-F1, subset accuracy, hamming loss and
+    per-label precision/recall/F1/support with each label's threshold.
+    """
+    from textcnn.data.readers import read_records
+    from textcnn.evaluation import render_report
+
+    classifier = _load(model_dir, long_text, threads, runtime)
+    data_config = classifier.config.data
+    records = read_records(
+        data,
+        format=format or data_config.format,
+        text_column=text_column or data_config.text_column,
+        label_column=label_column or data_config.label_column,
+        multi_label=classifier.multi_label,
+        label_sep=label_sep or data_config.label_sep,
+    )
+    if records.skips.num_skipped:
+        log.warning(records.skips.describe())
+    report = classifier.evaluate(_encode(classifier, records.texts), records.labels, source=str(data))
+    if json_output:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for renderable in render_report(report, title=str(data)):
+            out.print(renderable)
+
+
+def _texts(texts: Optional[list[str]], input: Optional[Path], format: Optional[str], text_column: str) -> list[str]:
+    """The texts to classify: the arguments, else the --input file, else the lines on stdin."""
+    from textcnn.data.readers import read_records
+
+    if texts:
+        return list(texts)
+    if input is not None:
+        records = read_records(input, format=format or "auto", text_column=text_column, label_column=None)
+        if records.skips.num_skipped:
+            log.warning(records.skips.describe())
+        return records.texts
+    if not sys.stdin.isatty():
+        return [line.strip() for line in sys.stdin if line.strip()]
+    raise TextcnnError("give texts as arguments, --input FILE, or lines on stdin")
+
+
+def _open_output(path: Path) -> Any:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as error:
+        raise TextcnnError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def predict(
+    model_dir: BundleDir,
+    texts: Annotated[Optional[list[str]], typer.Argument(metavar="[TEXT]...", help="Texts to classify; none: read --input or stdin lines.")] = None,
+    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="File of texts: CSV/TSV/JSONL (text column) or plain lines (.txt).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write predictions here (.csv or .jsonl) instead of stdout.")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Report the K most probable labels (multi-label models: as well as the labels over their thresholds).")] = 1,
+    output_format: Annotated[Optional[str], typer.Option("--output-format", help="csv|jsonl [default: by --output extension, jsonl on stdout].")] = None,
+    format: Annotated[Optional[str], typer.Option(help="Input format: auto|csv|tsv|jsonl|fasttext|lines.")] = None,
+    text_column: Annotated[Optional[str], typer.Option(help="Text column of --input" + AS_TRAINED)] = None,
+    long_text: Annotated[Optional[str], typer.Option(help=LONG_TEXT_HELP)] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help=THREADS_HELP)] = None,
+    runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "torch",
+) -> None:
+    """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin.
+
+    A multi-label model gives every label whose probability reaches its threshold (tuned on dev),
+    or the single most probable label when none does: a list in JSONL, joined by the training
+    label separator in CSV.
+    """
+    from textcnn.inference.rows import write_predictions
+
+    classifier = _load(model_dir, long_text, threads, runtime)
+    items = _texts(texts, input, format, text_column or classifier.config.data.text_column)
+    kind = output_format or (output.suffix.lstrip(".").lower() if output else "jsonl")
+    if kind not in ("csv", "jsonl"):
+        raise TextcnnError(f"--output-format must be csv or jsonl, got {kind!r}")
+    encoded = _encode(classifier, items)
+    top = classifier.predict_top_k(encoded, top_k)
+    chosen = classifier.predict_scored(encoded) if classifier.multi_label else None
+    handle = _open_output(output) if output else sys.stdout
+    try:
+        write_predictions(handle, kind, items, top, chosen, top_k, classifier.config.data.label_sep)
+    finally:
+        if output:
+            handle.close()
+    if output:
+        log.info(f"wrote {len(items):,} predictions to {output}")
