@@ -33,6 +33,19 @@ def no_progress(description: str, total: int) -> Iterator[Advance]:
 
 
 @contextmanager
+def logging_to(handler: logging.Handler, level: int = logging.INFO) -> Iterator[None]:
+    """While active, hand the ``textcnn`` logger's records of ``level`` and up to ``handler``."""
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+@contextmanager
 def verbose_logging(enabled: bool) -> Iterator[None]:
     """While active (and ``enabled``), print the ``textcnn`` logger's INFO records to stderr,
     unless the application has already given the logger a handler of its own."""
@@ -42,11 +55,5 @@ def verbose_logging(enabled: bool) -> Iterator[None]:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with logging_to(handler):
         yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from textcnn.errors import TextcnnError
-from textcnn.reporting import Advance, logger
+from textcnn.reporting import Advance, logger, logging_to
 
 err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 out = Console(highlight=False, markup=False, emoji=False)
@@ -47,14 +47,8 @@ _handler = ConsoleHandler(err)
 @contextmanager
 def stderr_logging() -> Iterator[None]:
     """While a command runs, print the ``textcnn`` logger's INFO records and up on stderr."""
-    previous = logger.level
-    logger.addHandler(_handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with logging_to(_handler):
         yield
-    finally:
-        logger.removeHandler(_handler)
-        logger.setLevel(previous)
 
 
 def set_quiet(quiet: bool) -> None:
