@@ -26,6 +26,8 @@ test with other tokenizer settings (row CONFIG>NAME), as in tune.py. Each system
 
 from __future__ import annotations
 
+import _openmp  # noqa: F401 (first, before torch starts: OpenMP threads wait passively)
+
 import argparse
 import json
 import statistics

@@ -10,6 +10,8 @@ accuracy, macro-F1 and the minority class's F1 (%). Settings are chosen on dev; 
 
 from __future__ import annotations
 
+import _openmp  # noqa: F401 (first, before torch starts: OpenMP threads wait passively)
+
 import argparse
 import platform
 import statistics

@@ -27,6 +27,8 @@ word bigrams, 25 epochs (as benchmarks/accuracy.py), Chinese segmented by rjieba
 
 from __future__ import annotations
 
+import _openmp  # noqa: F401 (first, before torch starts: OpenMP threads wait passively)
+
 import argparse
 import csv
 import json
@@ -38,10 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-
-# OpenMP threads that spin while they wait make torch many times slower when other processes keep the
-# cores busy; OpenMP reads this when torch starts, so it is set before torch is imported (as the CLI does).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path
 
 from _data import split_path

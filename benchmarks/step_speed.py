@@ -8,13 +8,10 @@ mr-like lengths (up to 47 tokens) over an 18k-word vocabulary, one thread.
 
 from __future__ import annotations
 
+import _openmp  # noqa: F401 (first, before torch starts: OpenMP threads wait passively)
+
 import argparse
 import time
-import os
-
-# OpenMP threads that spin while they wait make torch many times slower when other processes keep the
-# cores busy; OpenMP reads this when torch starts, so it is set before torch is imported (as the CLI does).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn

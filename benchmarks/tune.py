@@ -21,6 +21,8 @@ named CONFIG>NAME. The header states versions, device, threads, seeds and the sh
 
 from __future__ import annotations
 
+import _openmp  # noqa: F401 (first, before torch starts: OpenMP threads wait passively)
+
 import argparse
 import random
 import time

@@ -131,7 +131,6 @@ def test_flags_not_given_leave_the_defaults(tmp_path, received):
     [
         (["--nb-weight", "much"], "error: --nb-weight: expected a number or auto, got 'much'"),
         (["--max-len", "0"], "tokenizer.max_len: Value error, must be a positive integer or 'auto', got 0"),
-        (["--ensemble", "17"], "train.ensemble: Input should be less than or equal to 16"),
     ],
 )
 def test_a_bad_flag_value_is_one_error_naming_the_flag_or_key(tmp_path, received, args, message):
@@ -139,6 +138,22 @@ def test_a_bad_flag_value_is_one_error_naming_the_flag_or_key(tmp_path, received
 
     assert result.exit_code == 1
     assert message in result.output and "Traceback" not in result.output
+    assert received == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ensemble", "17"], "Invalid value for '--ensemble': Input should be less than or equal to 16"),
+        (["--nb-ngrams", "4"], "Invalid value for '--nb-ngrams': Input should be less than or equal to 3"),
+        (["--threads", "0"], "Invalid value for '--threads': Input should be greater than or equal to 1"),
+    ],
+)
+def test_an_integer_out_of_the_settings_range_is_a_usage_error_naming_the_flag(tmp_path, received, args, message):
+    result = _train(tmp_path, *args)
+
+    assert result.exit_code == 2  # as the command line reports a bad option
+    assert message in result.output
     assert received == []
 
 

@@ -70,3 +70,10 @@ def test_inside_a_pipeline_with_grid_search(tiny_settings, english):
     assert search.best_estimator_.named_steps["clf"].config.model.num_filters == search.best_params_["clf__num_filters"]
     assert search.best_score_ >= 0.85
     assert np.mean(np.array(search.predict(texts)) == np.array(labels)) >= 0.9
+
+
+def test_an_untrained_classifier_has_no_fitted_attributes(tiny_settings):
+    untrained = TextClassifier(**tiny_settings)
+
+    assert not hasattr(untrained, "classes_") and getattr(untrained, "model", None) is None
+    assert untrained.config.model.num_filters == tiny_settings["num_filters"]  # the settings are there

@@ -73,3 +73,12 @@ def test_without_optuna_the_error_says_what_to_install(english, monkeypatch):
 
     with pytest.raises(TextcnnError, match=r'pip install "textcnn\[tune\]"'):
         tune(build_config(None, TINY_RUN), texts, labels, budget=Budget(trials=1))
+
+
+def test_an_empty_dev_set_is_an_error_before_any_trial(english):
+    from textcnn.errors import DataError
+
+    texts, labels = english
+
+    with pytest.raises(DataError, match="the dev set is empty"):
+        tune(build_config(None, TINY_RUN), texts, labels, dev=([], []), budget=Budget(trials=1))

@@ -25,7 +25,6 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_numpy_file
 from safetensors.numpy import save_file as save_numpy_file
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from textcnn.config import RunConfig
 from textcnn.data.labels import LabelSet

@@ -15,17 +15,16 @@ import torch
 
 from textcnn.bundle import load_bundle, save_bundle
 from textcnn.config import RunConfig, build_config
-from textcnn.data.encoding import EncodedTexts, TokenizedTexts, tokenize_compact
+from textcnn.data.encoding import EncodedTexts, TokenizedTexts
 from textcnn.data.provenance import file_sha256
-from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
 from textcnn.data.vocab import Vocab
-from textcnn.errors import BundleError, DataError, TextcnnError
+from textcnn.errors import BundleError, NotFittedError, TextcnnError
 from textcnn.estimator import EstimatorMixin
 from textcnn.inference.onnx_runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package
 from textcnn.inference.predictor import Predictor, Scored
 from textcnn.inference.trained import TrainedClassifier
 from textcnn.reporting import Progress, verbose_logging
-from textcnn.training.pipeline import train_classifier
+from textcnn.training.pipeline import tokenize_job, train_classifier
 from textcnn.training.reproducibility import resolve_device, set_threads
 from textcnn.training.trainer import FitResult
 
@@ -68,20 +67,9 @@ class TextClassifier(EstimatorMixin):
         are left out and counted in the log. ``verbose`` prints the log (the ``textcnn`` logger) to
         stderr; ``progress`` draws a progress bar (see ``textcnn.reporting.Progress``).
         """
-        texts, labels = list(texts), list(labels)
-        if len(texts) != len(labels):
-            raise DataError(f"{len(texts)} texts but {len(labels)} labels")
-        kind = resolve_tokenizer_kind(self.params.tokenizer.kind, texts)
-        settings = self.params.tokenizer
-        tokenizer = build_tokenizer(kind, settings.lowercase, settings.case_markers)
-        tokenized_dev = None
-        if dev is not None:
-            dev_texts, dev_labels = list(dev[0]), list(dev[1])
-            if not dev_texts:
-                raise DataError("the dev set is empty")
-            tokenized_dev = (tokenize_compact(dev_texts, tokenizer), dev_labels)
+        kind, train, tokenized_dev = tokenize_job(self.params, texts, labels, dev)
         with verbose_logging(verbose):
-            return self.fit_tokenized(tokenize_compact(texts, tokenizer), labels, tokenized_dev, kind=kind, progress=progress)
+            return self.fit_tokenized(train, labels, tokenized_dev, kind=kind, progress=progress)
 
     def fit_tokenized(
         self,
@@ -106,7 +94,7 @@ class TextClassifier(EstimatorMixin):
     def trained(self) -> TrainedClassifier:
         """The trained classifier (network, vocabulary, labels, thresholds, n-gram model, metrics, config)."""
         if self._trained is None:
-            raise TextcnnError("this TextClassifier is not trained yet: call fit() or TextClassifier.load()")
+            raise NotFittedError("this TextClassifier is not trained yet: call fit() or TextClassifier.load()")
         return self._trained
 
     @property
@@ -116,9 +104,9 @@ class TextClassifier(EstimatorMixin):
 
     @config.setter
     def config(self, config: RunConfig) -> None:
-        """Predict with other reading settings (say ``tokenizer.long_text``); before training, set what to train with."""
+        """Train (next) and, once trained, predict with these settings: say another ``tokenizer.long_text``."""
+        self.params = config
         if self._trained is None:
-            self.params = config
             return
         trained = replace(self._trained, config=config)
         self._use(trained, Predictor(trained, device=self._predictor.device, onnx=self._predictor.onnx))
@@ -239,9 +227,11 @@ class TextClassifier(EstimatorMixin):
         return classifier
 
 
-def load(directory: str | Path, *, device: str = "cpu", threads: int | None = None, runtime: str = "torch") -> TextClassifier:
+def load(
+    directory: str | Path, *, device: str = "cpu", threads: int | None = None, runtime: str = "torch", long_text: str | None = None
+) -> TextClassifier:
     """Load a saved bundle (same as ``TextClassifier.load``)."""
-    return TextClassifier.load(directory, device=device, threads=threads, runtime=runtime)
+    return TextClassifier.load(directory, device=device, threads=threads, runtime=runtime, long_text=long_text)
 
 
 def _load_onnx(directory: Path, runtime: str, threads: int | None) -> OnnxModel:

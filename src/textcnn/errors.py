@@ -44,3 +44,8 @@ class ConfigError(TextcnnError):
 
 class BundleError(TextcnnError):
     """A model bundle directory that is missing, incomplete or from an unknown format."""
+
+
+class NotFittedError(TextcnnError, AttributeError):
+    """A trained classifier's attribute was read before ``fit`` or ``load`` (also an ``AttributeError``,
+    so ``hasattr`` and ``getattr(..., default)`` work, as scikit-learn expects)."""

@@ -45,12 +45,21 @@ def logging_to(handler: logging.Handler, level: int = logging.INFO) -> Iterator[
         logger.setLevel(previous)
 
 
+def _has_handler(start: logging.Logger) -> bool:
+    """Whether records of ``start`` reach a handler that prints (its own or an ancestor's, as propagation goes)."""
+    current: logging.Logger | None = start
+    while current is not None:
+        if any(not isinstance(handler, logging.NullHandler) for handler in current.handlers):
+            return True
+        current = current.parent if current.propagate else None
+    return False
+
+
 @contextmanager
 def verbose_logging(enabled: bool) -> Iterator[None]:
     """While active (and ``enabled``), print the ``textcnn`` logger's INFO records to stderr,
     unless the application has already given the logger a handler of its own."""
-    configured = any(not isinstance(handler, logging.NullHandler) for handler in logger.handlers)
-    if not enabled or configured:
+    if not enabled or _has_handler(logger):
         yield
         return
     handler = logging.StreamHandler(sys.stderr)

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator, Sequence
 
 from textcnn.classifier import TextClassifier
 from textcnn.config import RunConfig, build_config, dump_yaml_config
-from textcnn.data.encoding import TokenizedTexts, tokenize_compact
-from textcnn.data.labels import is_label_list
+from textcnn.data.encoding import TokenizedTexts
+from textcnn.data.labels import is_multi_label
 from textcnn.data.sources import read_labelled_files
-from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
 from textcnn.errors import ConfigError, TextcnnError
 from textcnn.reporting import logger
+from textcnn.training.pipeline import tokenize_job
 from textcnn.training.trainer import resolve_select_metric
 
 if TYPE_CHECKING:
@@ -167,13 +167,9 @@ def tune(
     Raises:
         TextcnnError: Optuna is not installed; DataError for unusable data.
     """
-    _import_optuna()
-    texts = list(texts)
-    kind = resolve_tokenizer_kind(config.tokenizer.kind, texts)
-    settings = config.tokenizer
-    tokenizer = build_tokenizer(kind, settings.lowercase, settings.case_markers)
-    tokenized_dev = (tokenize_compact(list(dev[0]), tokenizer), list(dev[1])) if dev is not None else None
-    return search(config, tokenize_compact(texts, tokenizer), list(labels), tokenized_dev, kind=kind, budget=budget)
+    _import_optuna()  # before tokenizing: a missing package is the first thing to say
+    kind, train, tokenized_dev = tokenize_job(config, texts, labels, dev)
+    return search(config, train, list(labels), tokenized_dev, kind=kind, budget=budget)
 
 
 def search(
@@ -250,8 +246,7 @@ def format_leaderboard(result: TuneResult, top: int | None = None) -> str:
 
 
 def _select_metric(config: RunConfig, labels: Sequence[Any]) -> str:
-    multi_label = config.data.multi_label is True or any(is_label_list(item) for item in labels)
-    return resolve_select_metric(config.train.select_metric, multi_label)
+    return resolve_select_metric(config.train.select_metric, is_multi_label(config.data.multi_label, labels))
 
 
 def tune_files(
@@ -269,7 +264,8 @@ def tune_files(
     logger.info(f"searching {config.model.name} settings for {budget} on dev {_select_metric(config, train.labels)}")
     result = search(config, train.texts, train.labels, dev, kind=train.tokenizer, budget=budget)
     summary = {"budget": str(budget), "trials": len(result.trials), "best_trial": result.best.number}
-    result.classifier.metrics["run"]["data"] = files.describe()
-    out_dir = result.classifier.save(out_dir, extra_info={"tune": summary, "data": files.describe()})
+    provenance = files.describe()
+    result.classifier.metrics["run"]["data"] = provenance
+    out_dir = result.classifier.save(out_dir, extra_info={"tune": summary, "data": provenance})
     (out_dir / BEST_CONFIG_FILE).write_text(dump_yaml_config(result.config), encoding="utf-8")
     return result

@@ -28,12 +28,12 @@ TRAIN_KEYS = (
     "tokenizer.kind", "tokenizer.max_len", "tokenizer.long_text", "model.name", "data.vectors",
     "model.embedding_mode", "model.kernel_sizes", "model.num_filters", "model.embed_dim", "model.dropout",
     "model.pooling", "train.epochs", "train.batch_size", "train.lr", "train.patience", "train.class_weight",
-    "train.sampler", "train.seed", "train.ensemble", "nb.kind", "nb.ngrams", "nb.weight", "train.device",
+    "train.sampler", "train.seed", "train.ensemble", "nb.method", "nb.ngrams", "nb.weight", "train.device",
     "train.threads", "data.cache",
 )  # fmt: skip
 TUNE_KEYS = (
     "data.format", "data.text_column", "data.label_column", "tokenizer.kind", "tokenizer.max_len", "model.name",
-    "train.epochs", "train.patience", "train.seed", "train.device",
+    "train.epochs", "train.patience", "train.seed", "train.device", "data.cache",
 )  # fmt: skip
 
 PREFIXED_SECTIONS = ("nb",)  # --nb-ngrams: a bare --ngrams would not say which model it sets
@@ -55,6 +55,7 @@ class ConfigFlag:
     kind: type  # what the command line parses: int, float, str or bool
     metavar: str | None
     parse: Callable[[Any, str], Any]  # (command-line value, flag) -> config value
+    bounds: tuple[int | None, int | None] = (None, None)  # an integer's ge / le, checked by the command line
 
     @property
     def param(self) -> str:
@@ -68,14 +69,15 @@ class ConfigFlag:
 
     def parameter(self) -> inspect.Parameter:
         """A keyword parameter that Typer turns into the option (absent: None, the key is not set)."""
-        option = typer.Option(self.name, help=self.help, metavar=self.metavar, show_default=False)
+        low, high = self.bounds
+        option = typer.Option(self.name, help=self.help, metavar=self.metavar, show_default=False, min=low, max=high)
         annotation = Annotated[Optional[self.kind], option]
         return inspect.Parameter(self.param, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
 def resolve_key(key: str) -> str:
     """The key under its current name: a key the config module lists as renamed follows its new name."""
-    return getattr(config_models, "RENAMED", {}).get(key, key)
+    return config_models.RENAMED.get(key, key)
 
 
 def _fields(key: str) -> list[Any]:
@@ -183,7 +185,15 @@ def config_flag(key: str) -> ConfigFlag:
     key = resolve_key(key)
     kind, metavar, parse = _value_type(_fields(key))
     help_text = f"{describe(key)} [default: {show(default_of(key))}]"
-    return ConfigFlag(key, flag_name(key), help_text, kind, METAVARS.get(key, metavar), parse)
+    bounds = _int_bounds(_fields(key)[0]) if kind is int else (None, None)
+    return ConfigFlag(key, flag_name(key), help_text, kind, METAVARS.get(key, metavar), parse, bounds)
+
+
+def _int_bounds(field: Any) -> tuple[int | None, int | None]:
+    """The ``ge`` and ``le`` of an integer field (pydantic keeps them as annotated-types metadata)."""
+    low = next((item.ge for item in field.metadata if getattr(item, "ge", None) is not None), None)
+    high = next((item.le for item in field.metadata if getattr(item, "le", None) is not None), None)
+    return low, high
 
 
 def with_config_flags(keys: Sequence[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

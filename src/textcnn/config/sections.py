@@ -207,5 +207,3 @@ class NaiveBayesConfig(Section):
             raise ValueError(f"must be 'auto' or a number >= 0, got {value}")
         return value
 
-
-# The sections of a RunConfig and the config classes each may hold (model: one per architecture).

@@ -79,6 +79,11 @@ def is_label_list(item: object) -> bool:
     return isinstance(item, LABEL_LIST_TYPES)
 
 
+def is_multi_label(setting: bool | str, labels: Sequence[object]) -> bool:
+    """``data.multi_label`` resolved: ``true``, or ``auto`` (or false, checked elsewhere) with label lists."""
+    return setting is True or any(is_label_list(item) for item in labels)
+
+
 def as_label_list(item: object) -> list:
     """A label list as a list; a single label as a list of one."""
     return list(item) if is_label_list(item) else [item]

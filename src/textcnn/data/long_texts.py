@@ -1,7 +1,8 @@
 """Texts longer than ``max_len``: truncate, keep head and tail, or cut into overlapping windows.
 
-Every function takes whole texts (``encode_compact(..., max_len=None)``) and works on the flat ids +
-offsets arrays with NumPy, without a Python loop over texts.
+``encode_to_fit`` encodes tokenized texts as ``tokenizer.long_text`` says; the other functions take
+whole encoded texts (``encode_compact(..., max_len=None)``) and work on the flat ids + offsets arrays
+with NumPy, without a Python loop over texts.
 """
 
 from __future__ import annotations

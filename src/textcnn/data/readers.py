@@ -201,7 +201,8 @@ def _read_delimited(
     header, label_column, multi = _delimited_header(reader, path, text_column, label_column, multi_label)
     text_index = header.index(text_column)
     label_index = header.index(label_column) if label_column is not None else None
-    rows: list[tuple[int, str, object]] = []
+    texts: list[str] = []
+    labels: list = []
     row = 1
     while True:
         try:
@@ -221,11 +222,17 @@ def _read_delimited(
         if not text:
             skips.skip("empty text", row)
             continue
-        cell = cells[label_index] if label_index is not None else None
-        rows.append((row, text, cell.split(label_sep) if multi and cell is not None else cell))
-    if label_column is None:
-        return Records([text for _, text, _ in rows], None, skips, False)
-    return _finish(rows, path, skips, multi, label_column)
+        if label_index is None:
+            texts.append(text)
+            continue
+        cell = cells[label_index]
+        label = _row_label(cell.split(label_sep) if multi else cell, multi, path, row, label_column)
+        if label is None:
+            skips.skip("empty label list", row)
+            continue
+        texts.append(text)
+        labels.append(label)
+    return Records(texts, labels if label_column is not None else None, skips, multi)
 
 
 def _delimited_header(
@@ -260,16 +267,20 @@ def _finish(
     texts: list[str] = []
     labels: list = []
     for row, text, raw in rows:
-        if multi:
-            label_list = _label_list(raw if isinstance(raw, list) else [raw], path, row, column)
-            if not label_list:
-                skips.skip("empty label list", row)
-                continue
-            labels.append(label_list)
-        else:
-            labels.append(_clean_label(raw, path, row, column or "label"))
+        label = _row_label(raw, multi, path, row, column or "label")
+        if label is None:
+            skips.skip("empty label list", row)
+            continue
         texts.append(text)
+        labels.append(label)
     return Records(texts, labels, skips, multi)
+
+
+def _row_label(raw: object, multi: bool, path: Path, row: int, column: str) -> object | None:
+    """One row's label (a list of labels in multi-label mode); None for an empty label list."""
+    if not multi:
+        return _clean_label(raw, path, row, column)
+    return _label_list(raw if isinstance(raw, list) else [raw], path, row, column) or None
 
 
 def _read_jsonl(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from textcnn.config import TokenizerConfig
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 # A CJK character is a token of its own; a word is letters/digits with inner apostrophes
@@ -160,3 +163,8 @@ def build_tokenizer(kind: str, lowercase: bool = True, case_markers: bool = Fals
     if kind == "word":
         return WordTokenizer(lowercase=lowercase, case_markers=case_markers)
     return _TOKENIZERS[kind](lowercase=lowercase)
+
+
+def tokenizer_for(settings: TokenizerConfig, kind: str | None = None) -> Tokenizer:
+    """The tokenizer of a ``tokenizer`` config section: its ``kind`` (or ``kind``, resolved) and case settings."""
+    return build_tokenizer(kind or settings.kind, settings.lowercase, settings.case_markers)

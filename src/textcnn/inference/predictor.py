@@ -33,10 +33,6 @@ class Predictor:
         self.onnx = onnx
         self.tokenizer = trained.tokenizer()
 
-    @property
-    def labels(self) -> list[Hashable]:
-        return list(self.trained.labels.labels)
-
     def encode(self, texts: Sequence[str]) -> EncodedTexts:
         """Token ids of ``texts`` as the model reads them (fitted to ``max_len`` as ``tokenizer.long_text`` says)."""
         if isinstance(texts, str):

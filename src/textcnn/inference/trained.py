@@ -8,15 +8,18 @@ from typing import Any
 import numpy as np
 from textcnn.config import RunConfig
 from textcnn.data.labels import LabelSet
-from textcnn.data.tokenizers import Tokenizer, build_tokenizer
+from textcnn.data.tokenizers import Tokenizer, tokenizer_for
 from textcnn.data.vocab import Vocab
 from textcnn.models.base import TextModel
 from textcnn.models.naive_bayes import NaiveBayes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TrainedClassifier:
     """A network, the n-gram model beside it, and everything needed to feed and read them.
+
+    Its fields are fixed once made (``dataclasses.replace`` gives a changed copy); ``metrics`` is the
+    one dict that jobs add to (the test report, the data files' digests) before saving.
 
     ``config`` is resolved: the tokenizer kind and ``max_len`` that were used, ``data.multi_label``,
     and the n-gram model's fitted ``nb.weight`` and ``nb.scale`` (weight 0: the network alone).
@@ -37,10 +40,4 @@ class TrainedClassifier:
 
     def tokenizer(self) -> Tokenizer:
         """The tokenizer the model was trained with."""
-        return tokenizer_for(self.config)
-
-
-def tokenizer_for(config: RunConfig) -> Tokenizer:
-    """The tokenizer of a resolved configuration (``tokenizer.kind`` not ``auto``)."""
-    settings = config.tokenizer
-    return build_tokenizer(settings.kind, settings.lowercase, settings.case_markers)
+        return tokenizer_for(self.config.tokenizer)

@@ -5,21 +5,23 @@
                      trains a fresh one on train + dev for that many epochs
     join_ensemble    several members (seeds seed, seed + 1, ...) as one model, scored on dev
     fit_ngram_model  the n-gram model beside the network and its weight, fitted on dev
+    tokenize_job     the texts and the dev split tokenized, the tokenizer kind resolved
     train_classifier all of it: tokenized texts in, a ``TrainedClassifier`` out
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Hashable
+from typing import Any, Hashable, Sequence
 
 import numpy as np
 import torch
 
 from textcnn.config import REFIT_AUTO_MAX_TEXTS, RunConfig, build_config
-from textcnn.data.encoding import TokenizedTexts, concat_compact
-from textcnn.data.labels import as_label_list, is_label_list
+from textcnn.data.encoding import TokenizedTexts, concat_compact, tokenize_compact
+from textcnn.data.labels import as_label_list, is_label_list, is_multi_label
 from textcnn.data.splits import rarest_labels, stratified_split
+from textcnn.data.tokenizers import resolve_tokenizer_kind, tokenizer_for
 from textcnn.errors import DataError
 from textcnn.inference.logits import predict_logits
 from textcnn.inference.trained import TrainedClassifier
@@ -27,7 +29,7 @@ from textcnn.models import Ensemble
 from textcnn.reporting import Progress, logger
 from textcnn.training.ngram_step import NgramFit, fit_ngram_model
 from textcnn.training.reproducibility import run_info, seed_everything, set_threads
-from textcnn.training.run import Run, fit_run
+from textcnn.training.run import Run, encode_targets, fit_run
 from textcnn.training.trainer import FitResult, report_key, resolve_select_metric, score_logits
 
 Dev = tuple[TokenizedTexts, list[Hashable]]
@@ -64,17 +66,34 @@ class TrainingResult:
     device: torch.device
 
 
+def tokenize_job(
+    config: RunConfig,
+    texts: Sequence[str],
+    labels: Sequence[Hashable],
+    dev: tuple[Sequence[str], Sequence[Hashable]] | None,
+) -> tuple[str, TokenizedTexts, Dev | None]:
+    """The tokenizer kind (``auto`` resolved on ``texts``), the tokenized texts and the tokenized dev split."""
+    if len(texts) != len(labels):
+        raise DataError(f"{len(texts)} texts but {len(labels)} labels")
+    kind = resolve_tokenizer_kind(config.tokenizer.kind, list(texts))
+    tokenizer = tokenizer_for(config.tokenizer, kind)
+    tokenized_dev = (tokenize_compact(list(dev[0]), tokenizer), list(dev[1])) if dev is not None else None
+    return kind, tokenize_compact(list(texts), tokenizer), tokenized_dev
+
+
 def prepare(
     config: RunConfig, train: TokenizedTexts, labels: list[Hashable], dev: Dev | None
 ) -> tuple[RunConfig, Split]:
     """Validated labels and a dev split; the config with ``data.multi_label`` and ``train.select_metric`` resolved."""
     if len(train) != len(labels):
         raise DataError(f"{len(train)} texts but {len(labels)} labels")
+    if dev is not None and not len(dev[0]):
+        raise DataError("the dev set is empty")
     setting = config.data.multi_label
     lists = [is_label_list(item) for item in labels]
     if setting is False and any(lists):
         raise DataError(f"label {lists.index(True) + 1} is a list, but data.multi_label is false")
-    multi_label = setting is True or any(lists)
+    multi_label = is_multi_label(setting, labels)
     if multi_label:
         train, labels = _drop_empty_label_lists(train, [as_label_list(item) for item in labels], "train")
         if dev is not None:
@@ -143,7 +162,7 @@ def join_ensemble(config: RunConfig, members: list[Member], split: Split) -> tup
     """The members as one ``Ensemble``, scored on dev by the mean of their selection runs' logits."""
     labels = members[-1].final.labels
     multi_label = config.data.multi_label is True
-    targets = labels.encode_multi_hot(split.dev_labels, source="dev") if multi_label else labels.encode(split.dev_labels, source="dev")
+    targets = encode_targets(labels, split.dev_labels, multi_label, "dev")
     report, thresholds = score_logits(np.mean([member.dev_logits for member in members], axis=0), targets, labels.labels)
     key = report_key(config.train.select_metric, multi_label)
     scores = [member.fit.best_score for member in members]

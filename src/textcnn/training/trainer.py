@@ -110,7 +110,7 @@ class Trainer:
                 logger.info(f"epoch {epoch:>2}/{last_epoch}  loss {loss:.4f}  {seconds:.1f}s  {seen / seconds:,.0f} ex/s")
                 best.epoch = epoch
                 continue
-            record, report, thresholds, score = self._evaluate(step.scored, dev, dev_targets, labels, best, epoch)
+            record, report, thresholds, score = self._evaluate(step.scored, dev, dev_targets, labels)
             history.append(EpochRecord(epoch, loss, record[0], record[1], seconds, seen / seconds, score > best.score))
             self._log_epoch(history[-1], report, thresholds is not None)
             if score > best.score:
@@ -142,7 +142,7 @@ class Trainer:
         return total_loss / max(1, seen), seen, time.perf_counter() - started
 
     def _evaluate(
-        self, scored: nn.Module, dev: EncodedTexts, dev_targets: np.ndarray, labels: list, best: _Best, epoch: int
+        self, scored: nn.Module, dev: EncodedTexts, dev_targets: np.ndarray, labels: list
     ) -> tuple[tuple[float, float], dict, np.ndarray | None, float]:
         """The dev figures of the weights kept: ((accuracy, macro-F1), report, thresholds, selection score)."""
         report, thresholds = score_logits(predict_logits(scored, dev, device=self.device), dev_targets, labels)
