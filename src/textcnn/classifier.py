@@ -67,6 +67,7 @@ class TextClassifier(EstimatorMixin):
         are left out and counted in the log. ``verbose`` prints the log (the ``textcnn`` logger) to
         stderr; ``progress`` draws a progress bar (see ``textcnn.reporting.Progress``).
         """
+        texts, labels = list(texts), list(labels)
         kind, train, tokenized_dev = tokenize_job(self.params, texts, labels, dev)
         with verbose_logging(verbose):
             return self.fit_tokenized(train, labels, tokenized_dev, kind=kind, progress=progress)
