@@ -20,6 +20,7 @@ from textcnn.data.provenance import file_sha256
 from textcnn.data.vocab import Vocab
 from textcnn.errors import BundleError, NotFittedError, TextcnnError
 from textcnn.estimator import EstimatorMixin
+from textcnn.inference.explain import Explanation, explain
 from textcnn.inference.onnx_runtime import ONNX_FILES, RUNTIMES, OnnxModel, import_onnx_package
 from textcnn.inference.predictor import Predictor, Scored
 from textcnn.inference.trained import TrainedClassifier
@@ -189,6 +190,16 @@ class TextClassifier(EstimatorMixin):
     def evaluate(self, texts: Texts, labels: Sequence[Hashable], *, source: str = "data") -> dict[str, Any]:
         """Accuracy, macro-F1, per-class figures and the confusion matrix (multi-label: micro/macro/samples-F1 and more)."""
         return self._require_predictor().evaluate(texts, labels, source=source)
+
+    def explain(self, texts: Sequence[str], target: Hashable | Sequence[Hashable] | None = None, top: int | None = 10) -> list[Explanation]:
+        """Why each text got its scores: the n-grams that drive each explained logit, and the bias.
+
+        Explains the predicted class (multi-label: each label over its threshold) or ``target``.
+        For the default TextCNN (max pooling) with its n-gram model the explanation is exact:
+        ``bias + sum of contributions + rest == logit``; ``rest`` holds what ``top`` left out (none: all
+        contributions). Other models are explained by occlusion (``exact`` false). See ``textcnn.inference.explain``.
+        """
+        return explain(self._require_predictor(), texts, target=target, top=top)
 
     # --------------------------------------------------------------- persistence
     def save(self, directory: str | Path, *, extra_info: dict[str, Any] | None = None) -> Path:

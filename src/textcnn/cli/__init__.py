@@ -16,7 +16,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer  # noqa: E402
 
-from textcnn.cli import tools, train, use  # noqa: E402
+from textcnn.cli import explain, tools, train, use  # noqa: E402
 from textcnn.cli.console import command  # noqa: E402
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ COMMANDS = {
     "train": train.train,
     "evaluate": use.evaluate,
     "predict": use.predict,
+    "explain": explain.explain,
     "vectors": tools.vectors,
     "tune": train.tune,
     "export": tools.export,

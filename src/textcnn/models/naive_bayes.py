@@ -49,17 +49,11 @@ class NaiveBayes:
 
     def logits(self, encoded: EncodedTexts) -> np.ndarray:
         """(num_texts, num_outputs) scores of the texts (of each window, for windowed texts)."""
-        unigram_rows, table = self._tables()
-        num_unigrams = int(np.searchsorted(self.keys, self.vocab_size))
+        _, table = self._tables()
         scores = np.zeros((len(encoded), table.shape[1]), dtype=np.float64)
         found_rows, found_per_text = [], []
         for order, (keys, per_text) in enumerate(ngram_keys(encoded, self.vocab_size, self.ngrams), start=1):
-            if order == 1:
-                rows = unigram_rows[keys]  # direct lookup by token id
-            else:  # binary search among the longer n-grams; misses -> the zero row
-                longer = self.keys[num_unigrams:]
-                found = np.minimum(np.searchsorted(longer, keys), max(0, len(longer) - 1))
-                rows = np.where(longer[found] == keys, found + num_unigrams, len(self.keys)) if len(longer) else np.full(len(keys), len(self.keys))
+            rows = self.rows(keys, order)
             if self.binary:
                 found_rows.append(rows)
                 found_per_text.append(per_text)
@@ -73,6 +67,22 @@ class NaiveBayes:
             top = scores.max(axis=1, keepdims=True)
             scores -= top + np.log(np.exp(scores - top).sum(axis=1, keepdims=True))
         return scores.astype(np.float32)
+
+    def rows(self, keys: np.ndarray, order: int) -> np.ndarray:
+        """The rows of ``table_with_zero_row()`` for n-gram ``keys`` of one order; unseen ones -> the zero row."""
+        unigram_rows, _ = self._tables()
+        if order == 1:
+            return unigram_rows[keys]  # direct lookup by token id
+        num_unigrams = int(np.searchsorted(self.keys, self.vocab_size))
+        longer = self.keys[num_unigrams:]  # binary search among the longer n-grams
+        if not len(longer):
+            return np.full(len(keys), len(self.keys))
+        found = np.minimum(np.searchsorted(longer, keys), len(longer) - 1)
+        return np.where(longer[found] == keys, found + num_unigrams, len(self.keys))
+
+    def table_with_zero_row(self) -> np.ndarray:
+        """(num_features + 1, num_outputs) scores per n-gram, the last row zero (n-grams never seen)."""
+        return self._tables()[1]
 
     def _tables(self) -> tuple[np.ndarray, np.ndarray]:
         """(token id -> table row, or the zero row) and the table with a zero row appended."""

@@ -1,0 +1,113 @@
+"""Each logit of one encoded text as a sum of n-gram terms plus a bias, for the network and the n-gram model.
+
+Network (TextCNN, max pooling, no n-gram bag): feature j is one filter's activation at the window
+that won its max pooling, and the output layer is linear, so logit_c = sum_j W[c, j] * f_j + b_c.
+With ReLU, an active filter's activation is its window's product with the kernel plus the filter's
+own bias: the window gets W[c, j] * (f_j - bias_j) and the bias term W[c, j] * bias_j (the filters'
+share). A filter whose activation is 0 contributes nothing and carries no share. With another
+activation the whole activation goes to the window. Filters that won at the same window are one
+n-gram. Ensembles: the mean of the members' terms.
+
+N-gram model: its score is the sum of the table rows of the text's n-grams (the logistic method
+counts each distinct n-gram once, at its first occurrence; the multinomial counts every one) plus
+the prior; single-label scores are then normalized (minus the log-sum-exp over the classes), which
+goes to the bias, as the prior does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from textcnn.data.encoding import EncodedTexts
+from textcnn.models import Ensemble, TextCNN
+from textcnn.models.base import TextModel
+from textcnn.models.naive_bayes import NaiveBayes, ngram_keys
+
+
+@dataclass(frozen=True)
+class Terms:
+    """One source's logits of one encoded text: ``bias + sum of the windows' values``.
+
+    ``windows`` maps (first position, width) -> (num_outputs,) values; positions are those of the
+    encoded text (a window may start before 0 or end after its length: the parts are padding).
+    """
+
+    bias: np.ndarray  # (num_outputs,) float64
+    windows: dict[tuple[int, int], np.ndarray]
+
+    def total(self) -> np.ndarray:
+        return self.bias + sum(self.windows.values(), np.zeros_like(self.bias))
+
+
+def why_not_exact(model: TextModel) -> str | None:
+    """None when ``network_terms`` explains ``model`` exactly, else the reason it cannot."""
+    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    for member in members:
+        if not isinstance(member, TextCNN):
+            return f"the {member.config.name} architecture mixes tokens across positions before its output layer"
+        if member.config.pooling != "max":
+            return f"{member.config.pooling} pooling gives each feature many windows, not one"
+        if member.config.ngram_bag:
+            return "the n-gram bag branch (model.ngram_bag) is not split into n-grams"
+    return None
+
+
+def network_terms(model: TextModel, ids: np.ndarray, device: torch.device) -> Terms:
+    """The network's logits for one text of token ``ids`` as bias + window terms (see the module doc)."""
+    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    bias = np.zeros(model.num_outputs)
+    windows: dict[tuple[int, int], np.ndarray] = {}
+    for member in members:
+        terms = _textcnn_terms(member, ids, device)
+        bias += terms.bias / len(members)
+        for window, values in terms.windows.items():
+            windows[window] = windows.get(window, 0.0) + values / len(members)
+    return Terms(bias, windows)
+
+
+def _textcnn_terms(model: TextCNN, ids: np.ndarray, device: torch.device) -> Terms:
+    batch = torch.as_tensor(ids, dtype=torch.long, device=device)[None]  # (1, length)
+    lengths = torch.tensor([len(ids)], device=device)
+    with torch.inference_mode():
+        pooled = model.pooled(batch, lengths)
+    features = pooled.features[0].double().cpu().numpy()  # (num_features,)
+    starts = pooled.positions[0].cpu().numpy()
+    widths = pooled.widths.cpu().numpy()
+    weight = model.classifier.weight.detach().double().cpu().numpy()  # (num_outputs, num_features)
+    bias = model.classifier.bias.detach().double().cpu().numpy()
+    if model.config.activation == "relu":
+        filter_bias = torch.cat([conv.bias.detach() for conv in model.convs]).double().cpu().numpy()
+        active = features > 0
+        share = np.where(active, filter_bias, 0.0)
+        window_part = np.where(active, features - filter_bias, 0.0)
+    else:
+        share, window_part = np.zeros_like(features), features
+    windows: dict[tuple[int, int], np.ndarray] = {}
+    for j in np.flatnonzero(window_part):
+        key = (int(starts[j]), int(widths[j]))
+        windows[key] = windows.get(key, 0.0) + weight[:, j] * window_part[j]
+    return Terms(bias + weight @ share, windows)
+
+
+def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
+    """The n-gram model's scores for one text of token ``ids`` as bias (prior, normalizer) + n-gram terms."""
+    table = model.table_with_zero_row().astype(np.float64)
+    encoded = EncodedTexts(ids.astype(np.int32), np.zeros(1, dtype=np.int64), np.array([len(ids)], dtype=np.int64))
+    unseen = len(model.keys)
+    windows: dict[tuple[int, int], np.ndarray] = {}
+    counted: set[int] = set()
+    for order, (keys, _) in enumerate(ngram_keys(encoded, model.vocab_size, model.ngrams), start=1):
+        for start, row in enumerate(model.rows(keys, order).tolist()):
+            if row == unseen or (model.binary and row in counted):
+                continue
+            counted.add(row)
+            windows[(start, order)] = windows.get((start, order), 0.0) + table[row]
+    raw = model.prior.astype(np.float64) + sum(windows.values(), np.zeros(table.shape[1]))
+    bias = model.prior.astype(np.float64)
+    if not model.multi_label:  # log posterior: the normalizer is shared by every term
+        top = raw.max()
+        bias = bias - (top + np.log(np.exp(raw - top).sum()))
+    return Terms(bias, windows)
