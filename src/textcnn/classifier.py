@@ -155,6 +155,11 @@ class TextClassifier(EstimatorMixin):
         return list(self.trained.labels.labels)
 
     # ---------------------------------------------------------------- prediction
+    @property
+    def predictor(self) -> Predictor:
+        """What predicts: the trained classifier on its device, or its ONNX export."""
+        return self._require_predictor()
+
     def _require_predictor(self) -> Predictor:
         self.trained  # noqa: B018 - raises when not trained
         return self._predictor

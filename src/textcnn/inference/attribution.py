@@ -85,10 +85,11 @@ def _textcnn_terms(model: TextCNN, ids: np.ndarray, device: torch.device) -> Ter
         window_part = np.where(active, features - filter_bias, 0.0)
     else:
         share, window_part = np.zeros_like(features), features
-    windows: dict[tuple[int, int], np.ndarray] = {}
-    for j in np.flatnonzero(window_part):
-        key = (int(starts[j]), int(widths[j]))
-        windows[key] = windows.get(key, 0.0) + weight[:, j] * window_part[j]
+    used = np.flatnonzero(window_part)
+    pairs, group = np.unique(np.stack([starts[used], widths[used]], axis=1), axis=0, return_inverse=True)
+    sums = np.zeros((len(pairs), len(bias)))
+    np.add.at(sums, group.ravel(), (weight[:, used] * window_part[used]).T)  # filters that won at one window
+    windows = {(int(start), int(width)): values for (start, width), values in zip(pairs.tolist(), sums)}
     return Terms(bias + weight @ share, windows)
 
 
@@ -98,13 +99,17 @@ def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
     encoded = EncodedTexts(ids.astype(np.int32), np.zeros(1, dtype=np.int64), np.array([len(ids)], dtype=np.int64))
     unseen = len(model.keys)
     windows: dict[tuple[int, int], np.ndarray] = {}
-    counted: set[int] = set()
+    counted = np.zeros(0, dtype=np.int64)  # rows already counted (the logistic method counts each once)
     for order, (keys, _) in enumerate(ngram_keys(encoded, model.vocab_size, model.ngrams), start=1):
-        for start, row in enumerate(model.rows(keys, order).tolist()):
-            if row == unseen or (model.binary and row in counted):
-                continue
-            counted.add(row)
-            windows[(start, order)] = windows.get((start, order), 0.0) + table[row]
+        rows = model.rows(keys, order)
+        starts = np.flatnonzero(rows != unseen)
+        if model.binary:
+            _, first = np.unique(rows[starts], return_index=True)  # the first occurrence of each
+            starts = np.sort(starts[first])
+            starts = starts[~np.isin(rows[starts], counted)]
+            counted = np.concatenate([counted, rows[starts]])
+        for start, row in zip(starts.tolist(), rows[starts].tolist()):
+            windows[(start, order)] = table[row]
     raw = model.prior.astype(np.float64) + sum(windows.values(), np.zeros(table.shape[1]))
     bias = model.prior.astype(np.float64)
     if not model.multi_label:  # log posterior: the normalizer is shared by every term

@@ -18,7 +18,7 @@ from typing import Any, Hashable, Sequence
 import numpy as np
 
 from textcnn.data.alignment import token_spans
-from textcnn.data.encoding import EncodedTexts, TokenizedTexts
+from textcnn.data.encoding import EncodedTexts
 from textcnn.data.labels import as_label_list
 from textcnn.data.long_texts import WindowedTexts, fit_long_texts
 from textcnn.errors import TextcnnError
@@ -124,15 +124,16 @@ def _explain_one(predictor: Predictor, text: str, target: Any, reason: str | Non
     tokens = predictor.tokenizer(text)
     chars = token_spans(text, tokens, lowercase=predictor.trained.config.tokenizer.lowercase)
     ids = np.asarray(predictor.trained.vocab.ids(tokens), dtype=np.int64)
-    logits = predictor.logits(_encoded(predictor, [tokens]))[0].astype(np.float64)
-    probabilities = sigmoid(logits[None])[0] if predictor.trained.multi_label else softmax(logits[None])[0]
-    classes = _targets(predictor, logits, target)
-    if reason is None:
+    if reason is None:  # the logits are their terms' sums (what the model computes, in float64)
         sums = _exact_terms(predictor, ids)
+        logits = sums[0] + sum(sums[1].values(), np.zeros_like(sums[0]))
         method, note = "exact", ""
     else:
+        logits = predictor.logits(predictor.encode_token_lists([tokens]))[0].astype(np.float64)
         sums = _occlusion_terms(predictor, tokens, logits)
         method, note = "occlusion", f"not exact: {reason}; each token's contribution is the logit's drop without it"
+    probabilities = sigmoid(logits[None])[0] if predictor.trained.multi_label else softmax(logits[None])[0]
+    classes = _targets(predictor, logits, target)
     explained = [_class_explanation(predictor, c, logits, probabilities, sums, text, chars, top) for c in classes]
     return Explanation(text, tokens, chars, method, reason is None, explained, note)
 
@@ -165,8 +166,9 @@ def _exact_terms(predictor: Predictor, ids: np.ndarray) -> Sums:
         shares = _view_shares(np.stack([terms.total() for terms in per_view]), pool)  # (views, outputs)
         for view, terms, share in zip(views, per_view, shares):
             bias += factor * share * terms.bias
+            positions = view.tolist()
             for (start, width), values in terms.windows.items():
-                covered = tuple(int(view[p]) for p in range(max(start, 0), min(start + width, len(view))))
+                covered = tuple(positions[max(start, 0) : start + width])
                 if not covered:  # a window of padding only (an empty text): part of the bias
                     bias += factor * share * values
                     continue
@@ -184,19 +186,11 @@ def _view_shares(totals: np.ndarray, pool: str) -> np.ndarray:
     return shares
 
 
-def _encoded(predictor: Predictor, token_lists: list[list[str]]) -> EncodedTexts:
-    index: dict[str, int] = {}
-    flat = [index.setdefault(token, len(index)) for tokens in token_lists for token in tokens]
-    lengths = np.array([len(tokens) for tokens in token_lists], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    return predictor.encode_tokenized(TokenizedTexts(list(index), np.asarray(flat, dtype=np.int32), offsets, lengths))
-
-
 def _occlusion_terms(predictor: Predictor, tokens: list[str], logits: np.ndarray) -> Sums:
     if not tokens:
         return logits.copy(), {}
     occluded = [tokens[:i] + tokens[i + 1 :] for i in range(len(tokens))]
-    drops = logits[None, :] - predictor.logits(_encoded(predictor, occluded)).astype(np.float64)  # (tokens, outputs)
+    drops = logits[None, :] - predictor.logits(predictor.encode_token_lists(occluded)).astype(np.float64)  # (tokens, outputs)
     items = {("occlusion", 1, (i,)): drops[i] for i in range(len(tokens))}
     return logits - drops.sum(axis=0), items
 

@@ -43,6 +43,14 @@ class Predictor:
         """``encode`` for texts tokenized by the model's tokenizer already."""
         return encode_to_fit(texts, self.trained.vocab, self.trained.config.tokenizer)
 
+    def encode_token_lists(self, token_lists: Sequence[Sequence[str]]) -> EncodedTexts:
+        """``encode`` for texts given as their tokens (say, a text with some tokens left out)."""
+        index: dict[str, int] = {}
+        flat = [index.setdefault(token, len(index)) for tokens in token_lists for token in tokens]
+        lengths = np.array([len(tokens) for tokens in token_lists], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) else lengths
+        return self.encode_tokenized(TokenizedTexts(list(index), np.asarray(flat, dtype=np.int32), offsets, lengths))
+
     def _encoded(self, texts: Sequence[str] | EncodedTexts) -> EncodedTexts:
         return texts if isinstance(texts, EncodedTexts) else self.encode(texts)
 
