@@ -155,3 +155,34 @@ def test_cli_on_a_missing_bundle_is_a_one_line_error(tmp_path):
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert "not a directory" in result.stderr
     assert not (tmp_path / "report.html").exists()
+
+
+def test_pngs_without_matplotlib_are_a_clear_error(loaded, tmp_path, monkeypatch):
+    from textcnn.errors import TextcnnError
+    from textcnn.report import write_pngs
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(TextcnnError, match=r'matplotlib: pip install "textcnn\[plots\]"'):
+        write_pngs(loaded.metrics, loaded.history, tmp_path / "png")
+
+
+def test_pngs_are_drawn_with_matplotlib(loaded, tmp_path):
+    pytest.importorskip("matplotlib")
+    from textcnn.report import write_pngs
+
+    written = write_pngs(loaded.metrics, loaded.history, tmp_path / "png")
+    assert [path.name for path in written] == ["training.png", "dev.png", "test.png"]
+    assert all(path.read_bytes().startswith(b"\x89PNG") for path in written)
+
+
+def test_cli_png_option(bundle, tmp_path):
+    result = _textcnn("report", bundle, "--out", tmp_path / "report.html", "--png", tmp_path / "png")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert result.returncode == 1 and result.stderr.startswith("error: ") and "textcnn[plots]" in result.stderr
+        assert not (tmp_path / "report.html").exists()
+    else:
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "png" / "training.png").exists() and (tmp_path / "report.html").exists()

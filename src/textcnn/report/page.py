@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 
 from textcnn.errors import TextcnnError
 from textcnn.report.charts import f1_bars, training_curves
+from textcnn.report.png import write_pngs
 from textcnn.report.tables import confusion_heatmap, facts_table, per_class_table, splits, summary_table, text
 
 STYLE = """
@@ -64,12 +65,17 @@ def render_report(
     )
 
 
-def write_report(bundle: str | Path, out: str | Path) -> Path:
-    """Write the report of the model bundle ``bundle`` to the HTML file ``out``; its path."""
+def write_report(bundle: str | Path, out: str | Path, *, png_dir: str | Path | None = None) -> Path:
+    """Write the report of the model bundle ``bundle`` to the HTML file ``out``; its path.
+
+    ``png_dir``: also draw the charts as PNG files there, with matplotlib (see ``write_pngs``).
+    """
     from textcnn.bundle import load_bundle
 
     bundle = Path(bundle)
     trained = load_bundle(bundle)
+    if png_dir is not None:
+        write_pngs(trained.metrics, trained.history, png_dir)
     path = Path(out)
     page = render_report(trained.metrics, trained.history, title=f"textcnn report: {bundle.name}")
     try:
