@@ -70,7 +70,7 @@ def segments(history: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
     return found
 
 
-def _range(series: Sequence[Series], floor: float | None) -> tuple[float, float]:
+def _range(series: Sequence[Series], floor: float | None, ceiling: float | None = None) -> tuple[float, float]:
     values = [value for item in series for value in item.values if value is not None and math.isfinite(value)]
     if not values:
         return 0.0, 1.0
@@ -79,7 +79,8 @@ def _range(series: Sequence[Series], floor: float | None) -> tuple[float, float]
     if high - low < 1e-12:
         low, high = low - 0.5 * (abs(low) or 1), high + 0.5 * (abs(high) or 1)
     pad = 0.05 * (high - low)
-    return (low if floor is not None else low - pad), high + pad
+    low, high = (low if floor is not None else low - pad), high + pad
+    return low, (high if ceiling is None else min(ceiling, high))
 
 
 def _axes(count: int, low: float, high: float, history: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -121,11 +122,15 @@ def _scales(count: int, low: float, high: float):
 
 
 def line_chart(
-    history: Sequence[Mapping[str, Any]], series: Sequence[Series], *, title: str, css: str, floor: float | None = None
+    history: Sequence[Mapping[str, Any]], series: Sequence[Series], *, title: str, css: str,
+    floor: float | None = None, ceiling: float | None = None,
 ) -> str:
-    """Curves over the epoch rows of ``history``: a line per run and series, a point (with a tooltip) per value."""
+    """Curves over the epoch rows of ``history``: a line per run and series, a point (with a tooltip) per value.
+
+    The y axis spans the values (from ``floor`` when given, at most up to ``ceiling``).
+    """
     count = len(history)
-    low, high = _range(series, floor)
+    low, high = _range(series, floor, ceiling)
     x, y = _scales(count, low, high)
     parts = [_svg_open(WIDTH, HEIGHT, css, title), *_axes(count, low, high, history)]
     bounds = [start for start, _ in segments(history)] + [count]
@@ -167,7 +172,7 @@ def training_curves(history: Sequence[Mapping[str, Any]], *, multi_label: bool =
         line_chart(history, [Series("train loss", _values(history, "train_loss"))], title="train loss", css="train-loss", floor=0.0),
         line_chart(
             history, [Series(accuracy, _values(history, "dev_accuracy")), Series("dev macro-F1", _values(history, "dev_macro_f1"))],
-            title="dev score", css="dev-score",
+            title="dev score", css="dev-score", ceiling=1.0,
         ),
         line_chart(history, [Series("learning rate", _values(history, "learning_rate"))], title="learning rate", css="learning-rate", floor=0.0),
     ))  # fmt: skip
