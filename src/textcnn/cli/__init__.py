@@ -16,8 +16,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer  # noqa: E402
 
-from textcnn.cli import report, tools, train, use  # noqa: E402
+from textcnn.cli import tools, train, use  # noqa: E402
 from textcnn.cli.console import command  # noqa: E402
+from textcnn.cli.report import report  # noqa: E402
 
 app = typer.Typer(
     name="textcnn",
@@ -36,7 +37,7 @@ COMMANDS = {
     "tune": train.tune,
     "export": tools.export,
     "demo": tools.demo,
-    "report": report.report,
+    "report": report,
 }
 for _name, _function in COMMANDS.items():
     app.command(_name)(command(_function))
