@@ -17,7 +17,7 @@ from textcnn.bundle import FORMAT_VERSION, load_bundle
 from textcnn.config import RunConfig
 from textcnn.errors import BundleError
 
-BUNDLE_FILES = {"model.safetensors", "config.json", "vocab.json", "labels.json", "metrics.json"}
+BUNDLE_FILES = {"model.safetensors", "config.json", "vocab.json", "labels.json", "metrics.json", "history.json"}
 
 
 @pytest.fixture

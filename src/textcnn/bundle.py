@@ -7,6 +7,8 @@
     thresholds.json    multi-label models only: each label's decision threshold, in the order of labels.json
     naive_bayes.safetensors  the n-gram model (NBSVM or multinomial Naive Bayes) whose scores join the logits (nb.weight > 0)
     metrics.json       dev and test reports of the saved model (the shape of ``evaluate --json``)
+    history.json       one object per epoch trained: member, run (selection or refit), epoch, train loss,
+                       dev accuracy and macro-F1, seconds, texts/s, learning rate, best (absent: no history)
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 FILES = (
     "model.safetensors", "config.json", "vocab.json", "labels.json", "thresholds.json", "naive_bayes.safetensors",
-    "metrics.json",
+    "metrics.json", "history.json",
 )  # fmt: skip
 NAIVE_BAYES_FILE = "naive_bayes.safetensors"
 
@@ -90,6 +92,7 @@ def save_bundle(directory: str | Path, trained: TrainedClassifier, *, extra_info
         if uses_naive_bayes(config):
             save_numpy_file(naive_bayes.state(), str(staging / NAIVE_BAYES_FILE), metadata={"textcnn_version": __version__})
         _write_json(staging / "metrics.json", metrics or {})
+        _write_json(staging / "history.json", [dict(row) for row in trained.history])
         if directory.exists():
             for name in FILES:
                 (directory / name).unlink(missing_ok=True)
@@ -165,6 +168,7 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
             raise BundleError(f"{directory / 'thresholds.json'}: expected a list of {len(labels)} thresholds, one per label")
     metrics_path = directory / "metrics.json"
     metrics = _read_json(metrics_path) if metrics_path.exists() else {}
+    history = _read_history(directory / "history.json")
     model = build_model(config.model, vocab_size=len(vocab), num_classes=len(labels), ensemble=config.train.ensemble)
     weights = directory / "model.safetensors"
     if not weights.exists():
@@ -181,7 +185,17 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
     if thresholds is not None:
         thresholds = np.array(thresholds, dtype=np.float64)
     naive_bayes = _load_naive_bayes(directory, config, len(vocab))
-    return TrainedClassifier(config, model, vocab, labels, thresholds, naive_bayes, metrics)
+    return TrainedClassifier(config, model, vocab, labels, thresholds, naive_bayes, metrics, history)
+
+
+def _read_history(path: Path) -> tuple[dict[str, Any], ...]:
+    """The rows of history.json; none for a bundle saved without one."""
+    if not path.exists():
+        return ()
+    rows = _read_json(path)
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise BundleError(f"{path}: expected a list of objects, one per epoch")
+    return tuple(rows)
 
 
 def _load_naive_bayes(directory: Path, config: RunConfig, vocab_size: int) -> NaiveBayes | None:

@@ -141,6 +141,11 @@ class TextClassifier(EstimatorMixin):
         return self.trained.metrics
 
     @property
+    def history(self) -> list[dict[str, Any]]:
+        """One row per epoch trained (member, run, epoch, train loss, dev scores, speed, learning rate), as saved in history.json."""
+        return list(self.trained.history)
+
+    @property
     def tokenizer(self):
         return self._require_predictor().tokenizer
 

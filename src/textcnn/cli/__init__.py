@@ -18,6 +18,7 @@ import typer  # noqa: E402
 
 from textcnn.cli import explain, tools, train, use  # noqa: E402
 from textcnn.cli.console import command  # noqa: E402
+from textcnn.cli.report import report  # noqa: E402
 
 app = typer.Typer(
     name="textcnn",
@@ -37,6 +38,7 @@ COMMANDS = {
     "tune": train.tune,
     "export": tools.export,
     "demo": tools.demo,
+    "report": report,
 }
 for _name, _function in COMMANDS.items():
     app.command(_name)(command(_function))

@@ -32,6 +32,7 @@ class TrainedClassifier:
     thresholds: np.ndarray | None = None  # multi-label: each label's decision threshold, tuned on dev
     ngram_model: NaiveBayes | None = None  # its scores join the logits with weight config.nb.weight
     metrics: dict[str, Any] = field(default_factory=dict)  # dev (and test) reports, run facts
+    history: tuple[dict[str, Any], ...] = ()  # one JSON-able row per epoch trained (training/history.py)
 
     @property
     def multi_label(self) -> bool:

@@ -27,6 +27,7 @@ from textcnn.inference.logits import predict_logits
 from textcnn.inference.trained import TrainedClassifier
 from textcnn.models import Ensemble
 from textcnn.reporting import Progress, logger
+from textcnn.training.history import member_history
 from textcnn.training.ngram_step import NgramFit, fit_ngram_model
 from textcnn.training.reproducibility import run_info, seed_everything, set_threads
 from textcnn.training.run import Run, encode_targets, fit_run
@@ -213,5 +214,9 @@ def train_classifier(
         thresholds = ngrams.thresholds if ngrams.thresholds is not None else thresholds
     resolved = build_config(resolved, ngrams.settings)
     metrics["run"] = run_info(resolved, last.final.device)
-    trained = TrainedClassifier(resolved, model, last.final.vocab, last.final.labels, thresholds, ngrams.model, metrics)
+    history = tuple(
+        row for index, member in enumerate(members)
+        for row in member_history(member.selection.fit.history, member.final.fit.history if member.refit else None, index)
+    )  # fmt: skip
+    trained = TrainedClassifier(resolved, model, last.final.vocab, last.final.labels, thresholds, ngrams.model, metrics, history)
     return TrainingResult(trained, fit, last.final.device)

@@ -38,6 +38,7 @@ class EpochRecord:
     seconds: float
     examples_per_second: float
     best: bool = False
+    learning_rate: float = float("nan")  # the optimizer's at the end of the epoch (its first parameter group)
 
 
 @dataclass
@@ -105,13 +106,14 @@ class Trainer:
         started = time.perf_counter()
         for epoch in range(1, last_epoch + 1):
             loss, seen, seconds = self._train_epoch(step, train, train_targets, epoch)
+            lr = float(step.optimizer.param_groups[0]["lr"])
             if dev is None:
-                history.append(EpochRecord(epoch, loss, float("nan"), float("nan"), seconds, seen / seconds))
+                history.append(EpochRecord(epoch, loss, float("nan"), float("nan"), seconds, seen / seconds, learning_rate=lr))
                 logger.info(f"epoch {epoch:>2}/{last_epoch}  loss {loss:.4f}  {seconds:.1f}s  {seen / seconds:,.0f} ex/s")
                 best.epoch = epoch
                 continue
             record, report, thresholds, score = self._evaluate(step.scored, dev, dev_targets, labels)
-            history.append(EpochRecord(epoch, loss, record[0], record[1], seconds, seen / seconds, score > best.score))
+            history.append(EpochRecord(epoch, loss, record[0], record[1], seconds, seen / seconds, score > best.score, lr))
             self._log_epoch(history[-1], report, thresholds is not None)
             if score > best.score:
                 best, stale = _Best(score, epoch, copy.deepcopy(step.scored.state_dict()), report, thresholds), 0
