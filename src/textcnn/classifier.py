@@ -158,6 +158,11 @@ class TextClassifier(EstimatorMixin):
         self.trained  # noqa: B018 - raises when not trained
         return self._predictor
 
+    @property
+    def predictor(self) -> Predictor:
+        """The ``Predictor`` that runs the trained model (PyTorch or ONNX Runtime); a server calls it directly."""
+        return self._require_predictor()
+
     def encode(self, texts: Sequence[str]) -> EncodedTexts:
         """Token ids of ``texts`` as the model sees them (``truncation_note()`` tells what was cut)."""
         return self._require_predictor().encode(texts)
