@@ -7,7 +7,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from textcnn.cli.console import log
 from textcnn.errors import TextcnnError
 from textcnn.serve.settings import ServeSettings
 
@@ -63,5 +62,4 @@ def serve(
         max_batch_texts=max_batch, max_texts_per_request=max_texts, max_chars_per_text=max_chars,
         max_body_bytes=max_body_bytes, max_in_flight=max_in_flight, model_name=model_name or model_dir.resolve().name,
     )  # fmt: skip
-    log.info(f"serving {model_dir} on http://{host}:{port} (API: http://{host}:{port}/docs)")
     run_server(model_dir, settings, runtime=runtime, access_log=access_log)

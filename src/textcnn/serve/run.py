@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from fastapi import FastAPI
 
 from textcnn.classifier import TextClassifier
 from textcnn.errors import BundleError
+from textcnn.reporting import logger
 from textcnn.serve.app import create_app
 from textcnn.serve.settings import ServeSettings
 
@@ -41,10 +45,29 @@ def serve(directory: str | Path, settings: ServeSettings, *, runtime: str = "tor
     options: dict[str, Any] = dict(
         host=settings.host, port=settings.port, access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
     )
-    if settings.workers == 1:
-        uvicorn.run(create_app(load_local(directory, settings, runtime), settings), **options)
+    classifier = load_local(directory, settings, runtime)  # with several workers: fail here, once, not in each
+    address = f"http://{settings.host}:{settings.port}"
+    logger.info(f"serving {directory} as {settings.model_name!r} on {address} (API: {address}/docs)")
+    with _exit_0_once_shut_down():
+        if settings.workers == 1:
+            uvicorn.run(create_app(classifier, settings), **options)
+            return
+        del classifier
+        spec = {"directory": str(Path(directory).resolve()), "runtime": runtime, "settings": settings.model_dump()}
+        os.environ[ENVIRONMENT] = json.dumps(spec)
+        uvicorn.run("textcnn.serve.run:app_from_environment", factory=True, workers=settings.workers, **options)
+
+
+@contextmanager
+def _exit_0_once_shut_down() -> Iterator[None]:
+    """uvicorn raises the signal that stopped it again once it has shut down; by then every request
+    is answered, so the command ignores it and exits 0 rather than dying of SIGTERM or SIGINT."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    load_local(directory, settings, runtime)  # fail here, once, rather than in every worker
-    spec = {"directory": str(Path(directory).resolve()), "runtime": runtime, "settings": settings.model_dump()}
-    os.environ[ENVIRONMENT] = json.dumps(spec)
-    uvicorn.run("textcnn.serve.run:app_from_environment", factory=True, workers=settings.workers, **options)
+    previous = {number: signal.signal(number, lambda *_: None) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
