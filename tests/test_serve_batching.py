@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
-from textcnn.serve.batcher import BatcherClosed, MicroBatcher  # noqa: E402
+from textcnn.serve.batcher import BatcherClosed, InFlight, MicroBatcher  # noqa: E402
 
 from test_serve import metric_samples, run, served  # noqa: E402
 
@@ -68,7 +69,7 @@ def test_a_model_call_never_holds_more_than_max_batch_texts_and_a_larger_request
     assert samples[("textcnn_batch_requests_bucket", (("le", "2.0"),))] == calls  # 3-text requests: 2 per call at most
 
 
-def _batcher(log: list, *, window_s: float = 0.05, fail_on: str | None = None) -> MicroBatcher:
+def _batcher(log: list, *, window_s: float = 0.05, fail_on: str | None = None, in_flight: InFlight | None = None) -> MicroBatcher:
     def run_batch(jobs):
         log.append(list(jobs))
         assert threading.current_thread() is not threading.main_thread()  # never on the event loop's thread
@@ -76,7 +77,7 @@ def _batcher(log: list, *, window_s: float = 0.05, fail_on: str | None = None) -
             raise ValueError(f"cannot run {fail_on}")
         return [job.upper() for job in jobs]
 
-    return MicroBatcher(run_batch, window_s=window_s, max_texts=100)
+    return MicroBatcher(run_batch, window_s=window_s, max_texts=100, in_flight=in_flight)
 
 
 def test_the_batcher_answers_every_queued_job_before_it_stops_and_then_refuses_new_ones():
@@ -127,3 +128,44 @@ def test_a_cancelled_request_does_not_disturb_the_others_of_its_batch():
         return answer
 
     assert run(scenario()) == "STAYS"
+
+
+def test_the_window_ends_as_soon_as_every_request_in_flight_is_queued():
+    log: list = []
+
+    async def lone_job(others: int) -> float:
+        in_flight = InFlight()
+        batcher = _batcher(log, window_s=0.5, in_flight=in_flight)
+        batcher.start()
+        for _ in range(1 + others):
+            in_flight.enter()  # as the middleware does; the others never reach the batcher
+        start = time.perf_counter()
+        await batcher.submit("lone", 1)
+        waited = time.perf_counter() - start
+        await batcher.stop()
+        return waited
+
+    assert run(lone_job(0)) < 0.25  # nobody else could join: no wait
+    assert run(lone_job(1)) >= 0.45  # another request in flight: wait for it, at most the window
+
+
+def test_a_request_leaving_ends_the_wait_for_it():
+    log: list = []
+
+    async def scenario():
+        in_flight = InFlight()
+        batcher = _batcher(log, window_s=5, in_flight=in_flight)
+        batcher.start()
+        in_flight.enter(), in_flight.enter()
+        job = asyncio.create_task(batcher.submit("waits", 1))
+        await asyncio.sleep(0.05)
+        start = time.perf_counter()
+        in_flight.leave()  # the other request was answered without the model (a 4xx)
+        answer = await job
+        waited = time.perf_counter() - start
+        await batcher.stop()
+        return answer, waited
+
+    answer, waited = run(scenario())
+
+    assert answer == "WAITS" and waited < 1

@@ -55,7 +55,7 @@ def _wait_in_flight(url: str, count: int) -> None:
 def test_serve_predicts_then_answers_in_flight_requests_on_sigterm_and_exits_0(tiny_bundle, tiny_classifier):
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "textcnn", "serve", str(tiny_bundle), "--port", str(port), "--batch-window-ms", "800"]
+    command = [sys.executable, "-m", "textcnn", "serve", str(tiny_bundle), "--port", str(port)]
     process = subprocess.Popen(command, env=_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_ready(process, url)
@@ -64,10 +64,19 @@ def test_serve_predicts_then_answers_in_flight_requests_on_sigterm_and_exits_0(t
         assert answer.status_code == 200 and answer.json() == {"predictions": cli_rows(tiny_classifier, texts)}
 
         late: dict = {}
-        sender = threading.Thread(target=lambda: late.update(answer=httpx.post(f"{url}/predict", json={"texts": texts[:1]}, timeout=20)))
+        release = threading.Event()
+
+        def slow_body():  # the request is in flight, its body half sent, when SIGTERM comes
+            yield b'{"texts": ["the film '
+            release.wait(timeout=20)
+            yield b'was great"]}'
+
+        sender = threading.Thread(target=lambda: late.update(answer=httpx.post(f"{url}/predict", content=slow_body(), timeout=20)))
         sender.start()
-        _wait_in_flight(url, 1)  # waiting in the 0.8 s batch window
+        _wait_in_flight(url, 1)
         process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        release.set()
         sender.join(timeout=20)
         _, stderr = process.communicate(timeout=30)
     finally:

@@ -94,13 +94,20 @@ def test_a_streamed_body_is_cut_off_at_the_byte_limit(tiny_classifier):
 
 
 def test_past_the_in_flight_bound_the_server_answers_503_with_retry_after(tiny_classifier):
+    release = asyncio.Event()
+
+    async def slow_body(i):  # keeps its request in flight until released
+        yield b'{"texts": ["text '
+        await release.wait()
+        yield f'{i}"]}}'.encode()
+
     async def scenario():
-        # A long batch window keeps the first two requests in flight while the third arrives.
-        async with served(tiny_classifier, max_in_flight=2, batch_window_ms=400, retry_after_s=3) as client:
-            waiting = [asyncio.create_task(client.post("/predict", json={"texts": [f"text {i}"]})) for i in range(2)]
+        async with served(tiny_classifier, max_in_flight=2, retry_after_s=3) as client:
+            waiting = [asyncio.create_task(client.post("/predict", content=slow_body(i))) for i in range(2)]
             await asyncio.sleep(0.1)
             refused = await client.post("/predict", json=GOOD)
             health = await client.get("/health")  # GETs are not bounded
+            release.set()
             answered = await asyncio.gather(*waiting)
             return refused, health, answered, await client.post("/predict", json=GOOD)
 

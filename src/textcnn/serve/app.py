@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from textcnn.classifier import TextClassifier
-from textcnn.serve.batcher import BatcherClosed, MicroBatcher
+from textcnn.serve.batcher import BatcherClosed, InFlight, MicroBatcher
 from textcnn.serve.metrics import GuardMiddleware, ServeMetrics
 from textcnn.serve.model import PredictJob, ServedModel
 from textcnn.serve.schemas import (
@@ -78,9 +78,11 @@ def create_app(classifier: TextClassifier, settings: ServeSettings | None = None
     settings = settings or ServeSettings()
     metrics = ServeMetrics()
     model = ServedModel(classifier)
+    in_flight = InFlight()
     batcher = MicroBatcher(
-        model.predict_batch, window_s=settings.batch_window_s, max_texts=settings.max_batch_texts, on_batch=metrics.on_batch
-    )
+        model.predict_batch, window_s=settings.batch_window_s, max_texts=settings.max_batch_texts,
+        on_batch=metrics.on_batch, in_flight=in_flight,
+    )  # fmt: skip
     server = Server(settings, model, batcher, metrics, metadata={"name": settings.model_name, **model.metadata()})
 
     @asynccontextmanager
@@ -98,7 +100,7 @@ def create_app(classifier: TextClassifier, settings: ServeSettings | None = None
         lifespan=lifespan,
     )
     app.state.server = server
-    app.add_middleware(GuardMiddleware, settings=settings, metrics=metrics)
+    app.add_middleware(GuardMiddleware, settings=settings, metrics=metrics, in_flight=in_flight)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(Exception, _internal_error)
     _prediction_routes(app, server)

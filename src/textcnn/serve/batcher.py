@@ -4,6 +4,9 @@ A model call costs about the same for one text as for dozens, so merging the req
 close together raises throughput at a latency cost of at most the window. The event loop only
 queues and answers; the model runs in one worker thread, so the loop keeps accepting requests while
 a batch computes, and those requests form the next batch.
+
+The window is an upper bound: the batcher waits only while requests in flight (``InFlight``, kept
+by the server's middleware) are not queued yet and so may still join. A lone request never waits.
 """
 
 from __future__ import annotations
@@ -16,6 +19,21 @@ from typing import Any, Callable, Sequence
 
 RunBatch = Callable[[Sequence[Any]], Sequence[Any]]  # jobs -> one result per job, in order
 OnBatch = Callable[[int, int], None]  # (texts, requests) of each model call
+
+
+class InFlight:
+    """The requests being answered: counted by the server's middleware, watched by the batcher."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.on_change: Callable[[], None] = lambda: None
+
+    def enter(self) -> None:
+        self.count += 1
+
+    def leave(self) -> None:
+        self.count -= 1
+        self.on_change()
 
 
 class BatcherClosed(RuntimeError):
@@ -34,6 +52,8 @@ class MicroBatcher:
 
     ``run_batch`` gets a list of jobs and returns one result per job, in order; it runs in a single
     worker thread (``executor``), never on the event loop. A window of 0 runs one job per call.
+    With ``in_flight``, the window ends early once every request in flight is queued; without it,
+    each batch waits the whole window.
     """
 
     def __init__(
@@ -44,15 +64,18 @@ class MicroBatcher:
         max_texts: int,
         on_batch: OnBatch | None = None,
         executor: ThreadPoolExecutor | None = None,
+        in_flight: InFlight | None = None,
     ) -> None:
         self.run_batch = run_batch
         self.window_s = window_s
         self.max_texts = max_texts
         self.on_batch = on_batch or (lambda texts, requests: None)
         self.executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="textcnn-model")
+        self.in_flight = in_flight
         self._items: collections.deque[_Item] = collections.deque()
         self._queued_texts = 0
-        self._wake: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None  # a job was queued, or the batcher is closing
+        self._changed: asyncio.Event | None = None  # a job was queued, or a request left
         self._task: asyncio.Task | None = None
         self._closing = False
 
@@ -64,7 +87,9 @@ class MicroBatcher:
         """Start the batching loop on the running event loop."""
         if self._task is None:
             self._closing = False
-            self._wake = asyncio.Event()
+            self._wake, self._changed = asyncio.Event(), asyncio.Event()
+            if self.in_flight is not None:
+                self.in_flight.on_change = self._changed.set
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="textcnn-batcher")
 
     async def stop(self) -> None:
@@ -85,6 +110,7 @@ class MicroBatcher:
         self._items.append(item)
         self._queued_texts += size
         self._wake.set()
+        self._changed.set()
         return await item.future
 
     async def run_alone(self, function: Callable[..., Any], *args: Any) -> Any:
@@ -99,9 +125,27 @@ class MicroBatcher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self.window_s > 0 and self._queued_texts < self.max_texts and not self._closing:
-                await asyncio.sleep(self.window_s)  # let more requests join this call
+            if self.window_s > 0:
+                await self._gather()
             await self._run(self._take())
+
+    async def _gather(self) -> None:
+        """Wait, at most the window, while the batch has room and requests in flight may still join it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.window_s
+        while self._queued_texts < self.max_texts and self._may_join() and not self._closing:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                return
+
+    def _may_join(self) -> bool:
+        """Whether a request in flight is not queued yet (unknown without ``in_flight``: assume so)."""
+        return self.in_flight is None or self.in_flight.count > len(self._items)
 
     def _take(self) -> list[_Item]:
         """The queued items for one call: the first always, more while they fit in ``max_texts``."""

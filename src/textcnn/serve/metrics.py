@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from textcnn.serve.batcher import InFlight
 from textcnn.serve.settings import ServeSettings
 
 Scope = dict[str, Any]
@@ -83,9 +84,8 @@ class GuardMiddleware:
     A pure ASGI middleware (no per-request task or body copy), counting on the event loop's thread.
     """
 
-    def __init__(self, app: Asgi, *, settings: ServeSettings, metrics: ServeMetrics) -> None:
-        self.app, self.settings, self.metrics = app, settings, metrics
-        self.in_flight = 0
+    def __init__(self, app: Asgi, *, settings: ServeSettings, metrics: ServeMetrics, in_flight: InFlight) -> None:
+        self.app, self.settings, self.metrics, self.in_flight = app, settings, metrics, in_flight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,19 +102,19 @@ class GuardMiddleware:
 
         bounded = method == "POST"
         try:
-            if bounded and self.in_flight >= self.settings.max_in_flight:
+            if bounded and self.in_flight.count >= self.settings.max_in_flight:
                 retry = {"Retry-After": str(self.settings.retry_after_s)}
                 limit = self.settings.max_in_flight
                 await send_json(send_and_note, 503, {"detail": f"the server is busy: {limit} requests in flight; retry later"}, retry)
                 return
             if bounded:
-                self.in_flight += 1
+                self.in_flight.enter()
                 self.metrics.in_flight.inc()
             try:
                 await self.app(scope, receive, send_and_note)
             finally:
                 if bounded:
-                    self.in_flight -= 1
+                    self.in_flight.leave()
                     self.metrics.in_flight.dec()
         finally:
             self.metrics.observe(endpoint, method, status, time.perf_counter() - start)
