@@ -17,6 +17,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / "textcnn"
 LAYERS: list[list[str]] = [
     ["textcnn.__main__"],
     ["textcnn.cli"],
+    ["textcnn.serve"],
     ["textcnn.tuning", "textcnn.export", "textcnn.demo", "textcnn.word2vec", "textcnn.workflows", "textcnn.report"],
     ["textcnn.classifier"],
     ["textcnn.estimator"],

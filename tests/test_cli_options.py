@@ -194,7 +194,8 @@ def test_importing_the_cli_sets_passive_openmp_waiting():
 
 
 def test_the_cli_modules_import_torch_heavy_modules_only_inside_commands():
-    light = ("textcnn.cli", "textcnn.config", "textcnn.errors", "textcnn.reporting")
+    # textcnn.serve.settings is one pydantic model (the serve flags' help); FastAPI is imported inside the command
+    light = ("textcnn.cli", "textcnn.config", "textcnn.errors", "textcnn.reporting", "textcnn.serve.settings")
     for path in sorted(CLI_DIR.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         top = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]

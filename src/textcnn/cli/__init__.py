@@ -2,8 +2,9 @@
 
 ``train`` and ``tune`` (train.py) build a configuration from flags derived from the config models
 (options.py); ``evaluate`` and ``predict`` (use.py) apply a saved bundle; ``vectors``, ``export`` and
-``demo`` live in tools.py. Every command runs through ``console.command``: logging on stderr, and a
-known error printed as one ``error: ...`` line with exit status 1.
+``demo`` live in tools.py; ``serve`` (serve.py) puts a bundle behind an HTTP server. Every command
+runs through ``console.command``: logging on stderr, and a known error printed as one ``error: ...``
+line with exit status 1.
 """
 
 import os
@@ -16,7 +17,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer  # noqa: E402
 
-from textcnn.cli import explain, tools, train, use  # noqa: E402
+from textcnn.cli import explain, serve, tools, train, use  # noqa: E402
 from textcnn.cli.console import command  # noqa: E402
 from textcnn.cli.report import report  # noqa: E402
 
@@ -39,6 +40,7 @@ COMMANDS = {
     "export": tools.export,
     "demo": tools.demo,
     "report": report,
+    "serve": serve.serve,
 }
 for _name, _function in COMMANDS.items():
     app.command(_name)(command(_function))

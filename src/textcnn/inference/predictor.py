@@ -84,7 +84,10 @@ class Predictor:
         Single-label: one pair. Multi-label: every label whose probability reaches its threshold;
         a text where none does gets its single most probable label.
         """
-        probabilities = self.proba(texts, batch_size=batch_size)
+        return self.scored_from(self.proba(texts, batch_size=batch_size))
+
+    def scored_from(self, probabilities: np.ndarray) -> Scored:
+        """``scored`` of probabilities computed already (rows of ``proba``)."""
         labels = self.trained.labels.labels
         if not self.trained.multi_label:
             best = probabilities.argmax(axis=1)
@@ -97,7 +100,10 @@ class Predictor:
 
     def top_k(self, texts: Sequence[str] | EncodedTexts, k: int = 1) -> Scored:
         """The ``k`` most probable (label, probability) pairs of each text, best first."""
-        probabilities = self.proba(texts)
+        return self.top_k_from(self.proba(texts), k)
+
+    def top_k_from(self, probabilities: np.ndarray, k: int = 1) -> Scored:
+        """``top_k`` of probabilities computed already (rows of ``proba``): one model call serves both."""
         k = max(1, min(k, probabilities.shape[1]))
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
         labels = self.trained.labels.labels

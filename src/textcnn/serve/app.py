@@ -1,0 +1,200 @@
+"""The HTTP server: a FastAPI app over one loaded classifier, its micro-batcher and its metrics.
+
+``create_app(classifier, settings)`` builds it; ``textcnn serve`` runs it with uvicorn. Bodies are
+read and validated here (``schemas.py``) rather than by FastAPI, so that every malformed body gets a
+4xx that says what is wrong; the OpenAPI schema still shows the request models.
+"""
+
+from __future__ import annotations
+
+import functools
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from textcnn.classifier import TextClassifier
+from textcnn.serve.batcher import BatcherClosed, InFlight, MicroBatcher
+from textcnn.serve.metrics import GuardMiddleware, ServeMetrics
+from textcnn.serve.model import PredictJob, ServedModel
+from textcnn.serve.schemas import (
+    REQUEST_MODELS, ApiError, ErrorResponse, ExplainRequest, KServeRequest, PredictRequest, PredictResponse,
+    check_texts, parse_body, read_body,
+)  # fmt: skip
+from textcnn.serve.settings import ServeSettings
+from textcnn.version import __version__
+
+WARM_UP_TEXT = "warm up"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": why}
+    for code, why in {
+        400: "The body is not UTF-8 or not JSON.",
+        413: "The body, the number of texts or a text is over its limit.",
+        422: "The JSON has the wrong shape: a missing field, a wrong type, an empty list.",
+        503: "Too many requests in flight (see Retry-After), or the model is not ready.",
+    }.items()
+}
+
+
+@dataclass
+class Server:
+    """What the endpoints share: settings, the model, its batcher and the metrics."""
+
+    settings: ServeSettings
+    model: ServedModel
+    batcher: MicroBatcher
+    metrics: ServeMetrics
+    ready: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    async def body(self, request: Request, model: type) -> Any:
+        """The request's body read within the byte limit and validated as ``model``."""
+        return parse_body(await read_body(request, self.settings.max_body_bytes), model)
+
+    async def predict(self, texts: list[str], top_k: int = 1) -> list[dict[str, Any]]:
+        """The prediction rows of ``texts``, computed in a micro-batch with other requests' texts."""
+        check_texts(texts, self.settings)
+        try:
+            return await self.batcher.submit(PredictJob(texts, top_k), len(texts))
+        except BatcherClosed as error:
+            raise ApiError(503, str(error), headers={"Retry-After": str(self.settings.retry_after_s)}) from None
+
+    async def warm_up(self) -> None:
+        """Start the batcher and run one prediction, so that the first request pays no start-up cost."""
+        self.batcher.start()
+        await self.batcher.submit(PredictJob([WARM_UP_TEXT]), 1)
+        self.ready = True
+
+    async def stop(self) -> None:
+        """Report not ready, answer every queued request, stop the model's thread."""
+        self.ready = False
+        await self.batcher.stop()
+
+
+def create_app(classifier: TextClassifier, settings: ServeSettings | None = None) -> FastAPI:
+    """A FastAPI app that serves ``classifier`` (loaded from a bundle) with ``settings``."""
+    settings = settings or ServeSettings()
+    metrics = ServeMetrics()
+    model = ServedModel(classifier)
+    in_flight = InFlight()
+    batcher = MicroBatcher(
+        model.predict_batch, window_s=settings.batch_window_s, max_texts=settings.max_batch_texts,
+        on_batch=metrics.on_batch, in_flight=in_flight,
+    )  # fmt: skip
+    server = Server(settings, model, batcher, metrics, metadata={"name": settings.model_name, **model.metadata()})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await server.warm_up()
+        try:
+            yield
+        finally:
+            await server.stop()
+
+    app = FastAPI(
+        title="textcnn",
+        version=__version__,
+        description="Predictions of a convolutional text classifier, micro-batched.",
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    app.add_middleware(GuardMiddleware, settings=settings, metrics=metrics, in_flight=in_flight)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(Exception, _internal_error)
+    _prediction_routes(app, server)
+    _status_routes(app, server)
+    app.openapi = functools.partial(_openapi, app)  # type: ignore[method-assign]
+    return app
+
+
+async def _api_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ApiError)
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+async def _internal_error(request: Request, error: Exception) -> Response:
+    return JSONResponse({"detail": f"internal error: {type(error).__name__}: {error}"}, status_code=500)
+
+
+def _body_of(model: type) -> dict[str, Any]:
+    """The ``openapi_extra`` that documents a body the endpoint reads itself."""
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _prediction_routes(app: FastAPI, server: Server) -> None:
+    @app.post("/predict", response_model=PredictResponse, responses=ERRORS, openapi_extra=_body_of(PredictRequest))
+    async def predict(request: Request) -> Response:
+        """Labels and probabilities of each text (multi-label models: lists), as ``textcnn predict`` writes them."""
+        body = await server.body(request, PredictRequest)
+        return JSONResponse({"predictions": await server.predict(body.texts, body.top_k)})
+
+    @app.post("/v1/models/{name}:predict", response_model=PredictResponse, responses=ERRORS, openapi_extra=_body_of(KServeRequest))
+    async def kserve_predict(name: str, request: Request) -> Response:
+        """KServe v1: ``{"instances": [...]}`` (texts, or objects with a ``text``) -> ``{"predictions": [...]}``."""
+        if name != server.settings.model_name:
+            raise ApiError(404, f"no model {name!r}: this server serves {server.settings.model_name!r}")
+        body = await server.body(request, KServeRequest)
+        return JSONResponse({"predictions": await server.predict(body.texts())})
+
+    @app.post("/explain", responses={**ERRORS, 501: {"model": ErrorResponse}}, openapi_extra=_body_of(ExplainRequest))
+    async def explain(request: Request) -> Response:
+        """Per text, the n-grams that drive each explained class, with their contributions and the bias."""
+        try:
+            from textcnn.inference.explain import explain_texts
+        except ImportError as error:
+            raise ApiError(501, f"explanations are not available in this version of textcnn ({error})") from None
+        body = await server.body(request, ExplainRequest)
+        check_texts(body.texts, server.settings)
+        run = functools.partial(explain_texts, server.model.predictor, body.texts, target=body.target, top=body.top or 10)
+        return JSONResponse(await server.batcher.run_alone(run))
+
+
+def _status_routes(app: FastAPI, server: Server) -> None:
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """Liveness: 200 while the process runs."""
+        return {"status": "ok"}
+
+    @app.get("/ready", responses={503: {"model": ErrorResponse}})
+    async def ready() -> Response:
+        """Readiness: 200 once the model is loaded and warmed up, 503 while starting or shutting down."""
+        if not server.ready:
+            return JSONResponse({"detail": "the model is not ready"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metadata")
+    async def metadata() -> dict[str, Any]:
+        """The model's labels, settings, saved metrics and versions, and the server's limits."""
+        return {**server.metadata, "server": server.settings.model_dump()}
+
+    @app.get("/v1/models/{name}")
+    async def kserve_model(name: str) -> dict[str, Any]:
+        """KServe v1 model status."""
+        if name != server.settings.model_name:
+            raise ApiError(404, f"no model {name!r}: this server serves {server.settings.model_name!r}")
+        return {"name": name, "ready": server.ready}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus text format: requests and latencies by endpoint and status, texts and requests per model call."""
+        content, content_type = server.metrics.exposition()
+        return Response(content, media_type=content_type)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the request models, which the endpoints read themselves."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in REQUEST_MODELS:
+        definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(definition.pop("$defs", {}))
+        components[model.__name__] = definition
+    app.openapi_schema = schema
+    return schema
