@@ -5,6 +5,7 @@ that says what is wrong, with the server answering the next request."""
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
@@ -109,16 +110,34 @@ def test_kserve_v1_predict_takes_texts_or_objects_and_names_the_model(tiny_class
     assert status.json() == {"name": "sentiment", "ready": True}
 
 
-def test_explain_answers_501_while_explanations_are_not_installed(tiny_classifier):
+def test_explain_answers_what_textcnn_explain_prints_and_it_sums_to_the_logit(tiny_classifier):
+    from textcnn.inference.explain import explain_texts
+
     async def scenario():
         async with served(tiny_classifier) as client:
-            return await client.post("/explain", json={"texts": ["the film was great"]}), await client.post("/predict", json=GOOD)
+            return await client.post("/explain", json={"texts": ["the film was great", "our hotel was horrible"]})
 
-    explained, after = run(scenario())
+    explained = run(scenario())
 
-    assert explained.status_code == 501
-    assert "explanations are not available" in explained.json()["detail"]
-    assert after.status_code == 200
+    assert explained.status_code == 200
+    body = explained.json()
+    assert body == json.loads(json.dumps(explain_texts(tiny_classifier.predictor, ["the film was great", "our hotel was horrible"])))
+    for text in body:
+        for item in text["explained"]:
+            total = item["bias"] + sum(part["contribution"] for part in item["items"]) + item["rest"]
+            assert total == pytest.approx(item["logit"], abs=1e-4)
+
+
+def test_the_page_and_the_report_view_are_served(tiny_classifier):
+    async def scenario():
+        async with served(tiny_classifier) as client:
+            return [await client.get(path) for path in ("/", "/static/page.js", "/static/page.css", "/report")]
+
+    page, script, style, report = run(scenario())
+
+    assert page.status_code == 200 and '<form id="form">' in page.text and "http" not in page.text
+    assert script.status_code == 200 and "explain" in script.text and style.status_code == 200
+    assert report.status_code == 200 and "negative" in report.text and "positive" in report.text
 
 
 def test_ready_only_once_warmed_up_while_health_always_answers(tiny_classifier):

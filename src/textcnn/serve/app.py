@@ -16,9 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from textcnn.classifier import TextClassifier
+from textcnn.inference.explain import explain_texts
 from textcnn.serve.batcher import BatcherClosed, InFlight, MicroBatcher
 from textcnn.serve.metrics import GuardMiddleware, ServeMetrics
 from textcnn.serve.model import PredictJob, ServedModel
+from textcnn.serve.page import add_page_routes
 from textcnn.serve.schemas import (
     REQUEST_MODELS, ApiError, ErrorResponse, ExplainRequest, KServeRequest, PredictRequest, PredictResponse,
     check_texts, parse_body, read_body,
@@ -105,6 +107,7 @@ def create_app(classifier: TextClassifier, settings: ServeSettings | None = None
     app.add_exception_handler(Exception, _internal_error)
     _prediction_routes(app, server)
     _status_routes(app, server)
+    add_page_routes(app, classifier)
     app.openapi = functools.partial(_openapi, app)  # type: ignore[method-assign]
     return app
 
@@ -139,16 +142,12 @@ def _prediction_routes(app: FastAPI, server: Server) -> None:
         body = await server.body(request, KServeRequest)
         return JSONResponse({"predictions": await server.predict(body.texts())})
 
-    @app.post("/explain", responses={**ERRORS, 501: {"model": ErrorResponse}}, openapi_extra=_body_of(ExplainRequest))
+    @app.post("/explain", responses=ERRORS, openapi_extra=_body_of(ExplainRequest))
     async def explain(request: Request) -> Response:
         """Per text, the n-grams that drive each explained class, with their contributions and the bias."""
-        try:
-            from textcnn.inference.explain import explain_texts
-        except ImportError as error:
-            raise ApiError(501, f"explanations are not available in this version of textcnn ({error})") from None
         body = await server.body(request, ExplainRequest)
         check_texts(body.texts, server.settings)
-        run = functools.partial(explain_texts, server.model.predictor, body.texts, target=body.target, top=body.top or 10)
+        run = functools.partial(explain_texts, server.model.predictor, body.texts, target=body.target, top=body.top)
         return JSONResponse(await server.batcher.run_alone(run))
 
 
