@@ -9,7 +9,8 @@ by score (at least one token):
 - the deletion curve (AOPC): the probability drop after deleting the top 10 %, 20 %, ..., 50 %.
 Removed tokens are left out of the token sequence, and every probability is the full model's (the
 network and its n-gram model). Methods:
-- textcnn: ``TextClassifier.explain`` (exact: contributions + bias = logit), its token scores;
+- textcnn: ``TextClassifier.explain`` (exact: contributions + bias = logit), its token scores (each
+  network window split exactly over its tokens, each n-gram of the n-gram model evenly);
 - lime: ``lime.lime_text.LimeTextExplainer`` at its defaults (5,000 perturbed samples, bag of
   words), over the model's own tokens (joined by spaces, split on spaces);
 - ig: Captum's ``LayerIntegratedGradients`` on the embedding layer (its default 50 steps, a
@@ -89,12 +90,16 @@ def ig_scores(classifier: TextClassifier, text: str, tokens: list[str], label) -
 
     model = classifier.model
     column = classifier.classes.index(label)
-    ids = torch.tensor([classifier.vocab.ids(tokens) or [0]])
-    lengths = torch.tensor([max(1, len(tokens))])
+    encoded = classifier.predictor.encode_token_lists([tokens])  # as the model reads it (max_len)
+    ids = torch.tensor(encoded.flat_ids().astype(np.int64)[None])
+    lengths = torch.tensor(encoded.lengths)
     embedding = model.members[0].embedding if hasattr(model, "members") else model.embedding
     explainer = LayerIntegratedGradients(lambda x, n: model(x, n), embedding)
     attributions = explainer.attribute(ids, baselines=torch.zeros_like(ids), target=column, additional_forward_args=(lengths,))
-    return attributions.sum(dim=2)[0, : len(tokens)].detach().numpy()
+    scores = np.zeros(len(tokens))
+    read = attributions.sum(dim=2)[0].detach().numpy()
+    scores[: len(read)] = read[: len(tokens)]  # tokens past max_len are not read: 0
+    return scores
 
 
 METHODS = {"textcnn": textcnn_scores, "lime": lime_scores, "ig": ig_scores}

@@ -37,6 +37,10 @@ class Terms:
 
     bias: np.ndarray  # (num_outputs,) float64
     windows: dict[tuple[int, int], np.ndarray]
+    # per window, its values split over its tokens (num_outputs, width): exact for ReLU filters (a
+    # window's product with a kernel is the sum of each token's product with its kernel row); None
+    # where no such split exists (the n-gram model, other activations): spread evenly instead
+    token_parts: dict[tuple[int, int], np.ndarray] | None = None
 
     def total(self) -> np.ndarray:
         return self.bias + sum(self.windows.values(), np.zeros_like(self.bias))
@@ -60,12 +64,17 @@ def network_terms(model: TextModel, ids: np.ndarray, device: torch.device) -> Te
     members = list(model.members) if isinstance(model, Ensemble) else [model]
     bias = np.zeros(model.num_outputs)
     windows: dict[tuple[int, int], np.ndarray] = {}
+    parts: dict[tuple[int, int], np.ndarray] | None = {}
     for member in members:
         terms = _textcnn_terms(member, ids, device)
         bias += terms.bias / len(members)
         for window, values in terms.windows.items():
             windows[window] = windows.get(window, 0.0) + values / len(members)
-    return Terms(bias, windows)
+            if parts is not None and terms.token_parts is not None:
+                parts[window] = parts.get(window, 0.0) + terms.token_parts[window] / len(members)
+        if terms.token_parts is None:
+            parts = None
+    return Terms(bias, windows, parts)
 
 
 def _textcnn_terms(model: TextCNN, ids: np.ndarray, device: torch.device) -> Terms:
@@ -73,6 +82,7 @@ def _textcnn_terms(model: TextCNN, ids: np.ndarray, device: torch.device) -> Ter
     lengths = torch.tensor([len(ids)], device=device)
     with torch.inference_mode():
         pooled = model.pooled(batch, lengths)
+        inputs = _conv_inputs(model, batch, lengths)  # (padded_len, embed_dim), zero around the text
     features = pooled.features[0].double().cpu().numpy()  # (num_features,)
     starts = pooled.positions[0].cpu().numpy()
     widths = pooled.widths.cpu().numpy()
@@ -87,10 +97,43 @@ def _textcnn_terms(model: TextCNN, ids: np.ndarray, device: torch.device) -> Ter
         share, window_part = np.zeros_like(features), features
     used = np.flatnonzero(window_part)
     pairs, group = np.unique(np.stack([starts[used], widths[used]], axis=1), axis=0, return_inverse=True)
+    group = group.ravel()
     sums = np.zeros((len(pairs), len(bias)))
-    np.add.at(sums, group.ravel(), (weight[:, used] * window_part[used]).T)  # filters that won at one window
+    np.add.at(sums, group, (weight[:, used] * window_part[used]).T)  # filters that won at one window
     windows = {(int(start), int(width)): values for (start, width), values in zip(pairs.tolist(), sums)}
-    return Terms(bias + weight @ share, windows)
+    if model.config.activation != "relu":
+        return Terms(bias + weight @ share, windows)
+    per_token = _per_token(model, inputs, used, starts, widths)  # (used, width_max) each filter's token products
+    parts = {window: np.zeros((len(bias), window[1])) for window in windows}
+    for index, j in enumerate(used.tolist()):
+        window = (int(starts[j]), int(widths[j]))
+        parts[window] += np.outer(weight[:, j], per_token[index, : window[1]])
+    return Terms(bias + weight @ share, windows, parts)
+
+
+def _conv_inputs(model: TextCNN, batch: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
+    """The convolutions' inputs of one text as ``pooled`` reads them, zero-padded on both sides by the
+    widest kernel (a window of 'same' padding reaches at most that far past the text)."""
+    x = model.conv_inputs(batch, lengths)[0].double().cpu().numpy()  # (seq_len, embed_dim)
+    pad = max(model.config.kernel_sizes)
+    return np.pad(x, ((pad, pad), (0, 0)))
+
+
+def _per_token(model: TextCNN, inputs: np.ndarray, used: np.ndarray, starts: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """(len(used), max width): for each used filter, each token's product with its kernel row at the winning window."""
+    pad = max(model.config.kernel_sizes)
+    num_filters = model.config.num_filters
+    out = np.zeros((len(used), max(model.config.kernel_sizes)))
+    for size, conv in enumerate(model.convs):
+        chosen = np.flatnonzero(used // num_filters == size)  # the used filters of this kernel size
+        if not len(chosen):
+            continue
+        k = conv.kernel_size[0]
+        filters = used[chosen]
+        kernels = conv.weight.detach().double().cpu().numpy()[filters % num_filters]  # (n, embed_dim, k)
+        rows = starts[filters][:, None] + pad + np.arange(k)[None, :]  # (n, k) positions in the padded inputs
+        out[chosen, :k] = np.einsum("nkd,ndk->nk", inputs[rows], kernels)
+    return out
 
 
 def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:

@@ -55,7 +55,7 @@ class ClassExplanation:
     probability: float
     bias: float
     items: list[Contribution]
-    token_scores: list[float]  # each contribution spread evenly over its tokens (all of them, kept or not)
+    token_scores: list[float]  # the contributions split over their tokens (network windows exactly, n-grams evenly)
     rest: float = 0.0  # the contributions left out by ``top``: bias + sum(items) + rest == logit
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,8 +138,10 @@ def _explain_one(predictor: Predictor, text: str, target: Any, reason: str | Non
     return Explanation(text, tokens, chars, method, reason is None, explained, note)
 
 
-# (source, original token indices) -> (num_outputs,) values, plus the bias (num_outputs,)
-Sums = tuple[np.ndarray, dict[tuple[str, int, tuple[int, ...]], np.ndarray]]
+# the bias (num_outputs,); (source, width, original token indices) -> (num_outputs,) values; and the
+# same keys -> (num_outputs, tokens) those values split over their tokens
+Key = tuple[str, int, tuple[int, ...]]
+Sums = tuple[np.ndarray, dict[Key, np.ndarray], dict[Key, np.ndarray]]
 
 
 def _views(predictor: Predictor, length: int) -> tuple[list[np.ndarray], str]:
@@ -161,7 +163,8 @@ def _exact_terms(predictor: Predictor, ids: np.ndarray) -> Sums:
     if trained.ngram_model is not None:
         sources.append(("ngram_model", float(trained.config.nb.weight), [ngram_terms(trained.ngram_model, ids[view]) for view in views]))
     bias = np.zeros(trained.model.num_outputs)
-    items: dict[tuple[str, int, tuple[int, ...]], np.ndarray] = {}
+    items: dict[Key, np.ndarray] = {}
+    per_token: dict[Key, np.ndarray] = {}
     for source, factor, per_view in sources:
         shares = _view_shares(np.stack([terms.total() for terms in per_view]), pool)  # (views, outputs)
         for view, terms, share in zip(views, per_view, shares):
@@ -174,7 +177,19 @@ def _exact_terms(predictor: Predictor, ids: np.ndarray) -> Sums:
                     continue
                 key = (source, width, covered)
                 items[key] = items.get(key, 0.0) + factor * share * values
-    return bias, items
+                split = _split(terms, (start, width), values, len(positions), len(covered))
+                per_token[key] = per_token.get(key, 0.0) + factor * share[:, None] * split
+    return bias, items, per_token
+
+
+def _split(terms: Terms, window: tuple[int, int], values: np.ndarray, length: int, covered: int) -> np.ndarray:
+    """(num_outputs, covered tokens) a window's values over its real tokens: its exact split where
+    ``terms`` has one (the padding's part of it, zero, left out), else evenly."""
+    if terms.token_parts is None:
+        return np.repeat(values[:, None] / covered, covered, axis=1)
+    start, width = window
+    first = max(0, -start)
+    return terms.token_parts[window][:, first : first + covered]
 
 
 def _view_shares(totals: np.ndarray, pool: str) -> np.ndarray:
@@ -188,24 +203,24 @@ def _view_shares(totals: np.ndarray, pool: str) -> np.ndarray:
 
 def _occlusion_terms(predictor: Predictor, tokens: list[str], logits: np.ndarray) -> Sums:
     if not tokens:
-        return logits.copy(), {}
+        return logits.copy(), {}, {}
     occluded = [tokens[:i] + tokens[i + 1 :] for i in range(len(tokens))]
     drops = logits[None, :] - predictor.logits(predictor.encode_token_lists(occluded)).astype(np.float64)  # (tokens, outputs)
     items = {("occlusion", 1, (i,)): drops[i] for i in range(len(tokens))}
-    return logits - drops.sum(axis=0), items
+    return logits - drops.sum(axis=0), items, {key: values[:, None] for key, values in items.items()}
 
 
 def _class_explanation(
     predictor: Predictor, c: int, logits: np.ndarray, probabilities: np.ndarray, sums: Sums,
     text: str, chars: list[tuple[int, int]], top: int | None,
 ) -> ClassExplanation:  # fmt: skip
-    bias, items = sums
+    bias, items, per_token = sums
     token_scores = np.zeros(len(chars))
     found = []
     for (source, width, covered), values in items.items():
         if values[c] == 0:
             continue
-        token_scores[list(covered)] += values[c] / len(covered)
+        np.add.at(token_scores, list(covered), per_token[(source, width, covered)][c])
         first, last = covered[0], covered[-1]
         span = (chars[first][0], chars[last][1])
         found.append(Contribution(text[span[0] : span[1]], (first, last + 1), span, width, source, float(values[c])))

@@ -130,6 +130,12 @@ class TextCNN(TextModel):
         """
         return self._pool(self._input_ids(ids), lengths, winners=True)
 
+    def conv_inputs(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The convolutions' inputs (batch, seq_len, embed_dim) as ``pooled`` reads them: ids padded to
+        ``min_len``, embeddings plus positions, zero at padding (an explanation splits windows over them)."""
+        ids = self._input_ids(ids)
+        return self.embed(ids, length_mask(lengths, ids.size(1)))
+
     def _input_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len) ``ids`` padded to the widest 'valid' kernel, with word dropout while training."""
         if ids.size(1) < self.min_len:  # a text shorter than the widest 'valid' kernel: pad it
