@@ -130,7 +130,7 @@ def _per_token(model: TextCNN, inputs: np.ndarray, used: np.ndarray, starts: np.
             continue
         k = conv.kernel_size[0]
         filters = used[chosen]
-        kernels = conv.weight.detach().double().cpu().numpy()[filters % num_filters]  # (n, embed_dim, k)
+        kernels = conv.weight.detach()[torch.as_tensor(filters % num_filters)].double().cpu().numpy()  # (n, embed_dim, k)
         rows = starts[filters][:, None] + pad + np.arange(k)[None, :]  # (n, k) positions in the padded inputs
         out[chosen, :k] = np.einsum("nkd,ndk->nk", inputs[rows], kernels)
     return out
