@@ -104,10 +104,9 @@ def _textcnn_terms(model: TextCNN, ids: np.ndarray, device: torch.device) -> Ter
     if model.config.activation != "relu":
         return Terms(bias + weight @ share, windows)
     per_token = _per_token(model, inputs, used, starts, widths)  # (used, width_max) each filter's token products
-    parts = {window: np.zeros((len(bias), window[1])) for window in windows}
-    for index, j in enumerate(used.tolist()):
-        window = (int(starts[j]), int(widths[j]))
-        parts[window] += np.outer(weight[:, j], per_token[index, : window[1]])
+    split = np.zeros((len(pairs), len(bias), per_token.shape[1]))
+    np.add.at(split, group, weight[:, used].T[:, :, None] * per_token[:, None, :])  # (windows, outputs, width_max)
+    parts = {window: split[index, :, : window[1]] for index, window in enumerate(windows)}
     return Terms(bias + weight @ share, windows, parts)
 
 
