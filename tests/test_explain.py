@@ -183,3 +183,22 @@ def test_the_bias_is_the_output_bias_plus_the_active_filters_shares(tiny_setting
         c = classifier.classes.index(item.label)
         expected = (bias[c] + (weight[c] * filter_bias * (features > 0)).sum()).detach()
         assert item.bias == pytest.approx(float(expected), abs=1e-5)
+
+
+def test_head_tail_ngrams_name_the_gap_where_tokens_were_cut(tiny_settings, english):
+    classifier = _fit(tiny_settings, english, tokenizer={"max_len": 4, "long_text": "head-tail"})
+    text = "the film was great and our hotel was horrible"
+
+    explanation = classifier.explain([text], top=None)[0]
+
+    check_identity(explanation)
+    ngrams = [part.ngram for item in explanation.explained for part in item.items]
+    assert any(" … " in ngram for ngram in ngrams)  # a window across the cut
+    assert all("and our" not in ngram for ngram in ngrams)  # tokens the model never read
+
+
+def test_spans_survive_case_folding_and_combining_marks():
+    for text, lowercase in [("İstanbul is big", False), ("ΟΔΟΣ και", True), ("cafe\u0301 ok", True)]:
+        tokens = build_tokenizer("word", lowercase=lowercase, case_markers=lowercase)(text)
+        spans = token_spans(text, tokens, lowercase=lowercase)
+        assert all(end > start for start, end in spans), (text, tokens, spans)

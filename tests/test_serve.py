@@ -205,3 +205,19 @@ def test_openapi_schema_documents_the_request_and_response_models(tiny_classifie
     assert "instances" in schema["components"]["schemas"]["KServeRequest"]["properties"]
     assert {"/predict", "/v1/models/{name}:predict", "/explain", "/health", "/ready", "/metadata", "/metrics"} <= set(schema["paths"])
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_explain_refuses_an_unknown_target_and_too_many_texts_and_keeps_serving(tiny_classifier):
+    async def scenario():
+        async with served(tiny_classifier, max_explain_texts=2) as client:
+            return [
+                await client.post("/explain", json={"texts": ["a"], "target": "nope"}),
+                await client.post("/explain", json={"texts": ["a", "b", "c"]}),
+                await client.post("/explain", json={"texts": ["our hotel was horrible"], "target": "positive"}),
+            ]
+
+    unknown, too_many, good = run(scenario())
+
+    assert unknown.status_code == 422 and "target 'nope' is not a label of this model" in unknown.json()["detail"]
+    assert too_many.status_code == 413 and "the limit is 2" in too_many.json()["detail"]
+    assert good.status_code == 200 and [item["label"] for item in good.json()[0]["explained"]] == ["positive"]

@@ -1,11 +1,12 @@
 """Where each token of a text came from: its character span in the original text.
 
 Tokenizers normalize (NFKC, lowercase) and the word tokenizer adds case markers, so tokens are not
-substrings of the text as given. Each original character is normalized on its own (NFKC may turn
-one character into several, ``ﬁ`` -> ``fi``), which maps every normalized character back to the
-character it came from; tokens are then found left to right in the normalized text. A case marker
-(``<maj>``, ``<up>``) gets the span of the word it marks; a token that cannot be found (a tokenizer
-that changes text in other ways) gets an empty span where the search stands.
+substrings of the text as given. The text is cut into runs of a character and the combining marks
+after it (NFKC composes within such runs: ``e`` + U+0301 -> ``é``); each run is normalized and
+case-folded on its own, which maps every folded character back to the run it came from. Tokens,
+case-folded too (so ``ς`` and ``σ``, ``İ`` and ``i̇`` meet), are then found left to right. A case
+marker (``<maj>``, ``<up>``) gets the span of the word it marks; a token that cannot be found (a
+tokenizer that changes text in other ways) gets an empty span where the search stands.
 """
 
 from __future__ import annotations
@@ -17,35 +18,49 @@ from textcnn.data.tokenizers import MAJ, UP
 MARKERS = (MAJ, UP)
 
 
-def _normalized_with_origin(text: str, lowercase: bool) -> tuple[str, list[int]]:
-    """``text`` normalized as the tokenizers do, and for each of its characters the original index."""
-    pieces, origin = [], []
+def _runs(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each character with the combining marks that follow it."""
+    runs: list[tuple[int, int]] = []
     for index, char in enumerate(text):
-        normalized = char if char.isascii() else unicodedata.normalize("NFKC", char)
-        if lowercase:
-            normalized = normalized.lower()
-        pieces.append(normalized)
-        origin.extend([index] * len(normalized))
+        if runs and unicodedata.combining(char):
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+    return runs
+
+
+def _folded_with_origin(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` normalized and case-folded run by run, and for each folded character its run's span."""
+    pieces: list[str] = []
+    origin: list[tuple[int, int]] = []
+    for start, end in _runs(text):
+        run = text[start:end]
+        folded = (run if run.isascii() else unicodedata.normalize("NFKC", run)).casefold()
+        pieces.append(folded)
+        origin.extend([(start, end)] * len(folded))
     return "".join(pieces), origin
 
 
 def token_spans(text: str, tokens: list[str], *, lowercase: bool = True) -> list[tuple[int, int]]:
-    """``(start, end)`` character offsets into ``text`` of each token (``text[start:end]`` is its source)."""
-    normalized, origin = _normalized_with_origin(text, lowercase)
-    folded = normalized.lower()  # case markers: the word tokenizer lowercases after it normalized
+    """``(start, end)`` character offsets into ``text`` of each token (``text[start:end]`` is its source).
+
+    ``lowercase`` is accepted for the tokenizers' setting; the search is case-blind either way.
+    """
+    folded, origin = _folded_with_origin(text)
     spans: list[tuple[int, int] | None] = []
     cursor = 0
     for token in tokens:
         if token in MARKERS:
             spans.append(None)  # filled with the marked word's span below
             continue
-        found = folded.find(token.lower(), cursor)
+        wanted = token.casefold()
+        found = folded.find(wanted, cursor) if wanted else -1
         if found < 0:
-            at = origin[cursor] if cursor < len(origin) else len(text)
+            at = origin[cursor][0] if cursor < len(origin) else len(text)
             spans.append((at, at))
             continue
-        end = found + len(token)
-        spans.append((origin[found], origin[end - 1] + 1))
+        end = found + len(wanted)
+        spans.append((origin[found][0], origin[end - 1][1]))
         cursor = end
     return _fill_markers(spans, len(text))
 

@@ -124,12 +124,11 @@ def _explain_one(predictor: Predictor, text: str, target: Any, reason: str | Non
     tokens = predictor.tokenizer(text)
     chars = token_spans(text, tokens, lowercase=predictor.trained.config.tokenizer.lowercase)
     ids = np.asarray(predictor.trained.vocab.ids(tokens), dtype=np.int64)
-    if reason is None:  # the logits are their terms' sums (what the model computes, in float64)
+    logits = predictor.logits(predictor.encode_token_lists([tokens]))[0].astype(np.float64)  # the model's own
+    if reason is None:
         sums = _exact_terms(predictor, ids)
-        logits = sums[0] + sum(sums[1].values(), np.zeros_like(sums[0]))
         method, note = "exact", ""
     else:
-        logits = predictor.logits(predictor.encode_token_lists([tokens]))[0].astype(np.float64)
         sums = _occlusion_terms(predictor, tokens, logits)
         method, note = "occlusion", f"not exact: {reason}; each token's contribution is the logit's drop without it"
     probabilities = sigmoid(logits[None])[0] if predictor.trained.multi_label else softmax(logits[None])[0]
@@ -223,12 +222,22 @@ def _class_explanation(
         np.add.at(token_scores, list(covered), per_token[(source, width, covered)][c])
         first, last = covered[0], covered[-1]
         span = (chars[first][0], chars[last][1])
-        found.append(Contribution(text[span[0] : span[1]], (first, last + 1), span, width, source, float(values[c])))
+        found.append(Contribution(_ngram_text(text, chars, covered), (first, last + 1), span, width, source, float(values[c])))
     found.sort(key=lambda item: (-abs(item.contribution), item.tokens))
     kept = found[:top] if top is not None else found
     rest = float(sum(item.contribution for item in found[len(kept) :]))
     label = predictor.trained.labels.labels[c]
     return ClassExplanation(label, float(logits[c]), float(probabilities[c]), float(bias[c]), kept, token_scores.tolist(), rest)
+
+
+def _ngram_text(text: str, chars: list[tuple[int, int]], covered: tuple[int, ...]) -> str:
+    """The text under the covered tokens; where ``head-tail`` cut tokens out between them, `` … ``."""
+    pieces, run_start = [], covered[0]
+    for previous, token in zip(covered, covered[1:] + (None,)):
+        if token is None or token != previous + 1:
+            pieces.append(text[chars[run_start][0] : chars[previous][1]])
+            run_start = token
+    return " … ".join(pieces)
 
 
 def check_identity(explanation: Explanation, tolerance: float = 1e-3) -> None:

@@ -8,6 +8,7 @@ read and validated here (``schemas.py``) rather than by FastAPI, so that every m
 from __future__ import annotations
 
 import functools
+import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
@@ -16,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from textcnn.classifier import TextClassifier
+from textcnn.data.labels import as_label_list
 from textcnn.inference.explain import explain_texts
 from textcnn.serve.batcher import BatcherClosed, InFlight, MicroBatcher
 from textcnn.serve.metrics import GuardMiddleware, ServeMetrics
@@ -147,8 +149,24 @@ def _prediction_routes(app: FastAPI, server: Server) -> None:
         """Per text, the n-grams that drive each explained class, with their contributions and the bias."""
         body = await server.body(request, ExplainRequest)
         check_texts(body.texts, server.settings)
-        run = functools.partial(explain_texts, server.model.predictor, body.texts, target=body.target, top=body.top)
-        return JSONResponse(await server.batcher.run_alone(run))
+        if len(body.texts) > server.settings.max_explain_texts:
+            raise ApiError(413, f"{len(body.texts):,} texts to explain; the limit is {server.settings.max_explain_texts:,}: split the request")
+        labels = server.model.predictor.trained.labels
+        target = [_known_label(labels, name) for name in as_label_list(body.target)] if body.target is not None else None
+        run = functools.partial(explain_texts, server.model.predictor, body.texts, target=target, top=body.top)
+        try:
+            answer = await server.batcher.run_alone(lambda: json.dumps(run(), ensure_ascii=False))  # JSON made off the loop
+        except BatcherClosed as error:
+            raise ApiError(503, str(error), headers={"Retry-After": str(server.settings.retry_after_s)}) from None
+        return Response(answer, media_type="application/json")
+
+
+def _known_label(labels: Any, name: Any) -> Any:
+    """``name`` as the model's label (labels read from files may be ints; JSON may give strings), or a 422."""
+    for label in labels.labels:
+        if label == name or str(label) == str(name):
+            return label
+    raise ApiError(422, f"target {name!r} is not a label of this model (labels: {', '.join(map(str, labels.labels))})")
 
 
 def _status_routes(app: FastAPI, server: Server) -> None:

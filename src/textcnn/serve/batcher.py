@@ -115,6 +115,8 @@ class MicroBatcher:
 
     async def run_alone(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run ``function(*args)`` in the model's worker thread, between batches (explanations, warm-up)."""
+        if self._closing:
+            raise BatcherClosed("the server is shutting down")
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
     async def _loop(self) -> None:

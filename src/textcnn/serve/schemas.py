@@ -86,7 +86,7 @@ class ExplainRequest(BaseModel):
 
     texts: list[str] = Field(min_length=1)
     target: Optional[Label] = Field(None, description="Explain this class or label instead of the predicted one(s).")
-    top: Optional[int] = Field(None, ge=1, description="At most this many n-grams per explained class [default: 10].")
+    top: Optional[int] = Field(None, ge=1, description="At most this many n-grams per explained class (the rest summed in `rest`) [default: all, as `textcnn explain --json`].")
 
 
 REQUEST_MODELS: list[type[BaseModel]] = [PredictRequest, KServeRequest, ExplainRequest]

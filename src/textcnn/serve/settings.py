@@ -23,6 +23,9 @@ class ServeSettings(BaseModel):
     )
     max_batch_texts: int = Field(256, ge=1, description="Most texts in one model call (a larger request runs alone).")
     max_texts_per_request: int = Field(256, ge=1, description="Most texts in one request (more: 413).")
+    max_explain_texts: int = Field(
+        16, ge=1, description="Most texts in one /explain request (more: 413); an explanation costs far more than a prediction."
+    )
     max_chars_per_text: int = Field(10_000, ge=1, description="Most characters in one text (more: 413).")
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=64, description="Largest request body in bytes (more: 413).")
     max_in_flight: int = Field(512, ge=1, description="Most POST requests being answered at once (more: 503 with Retry-After).")

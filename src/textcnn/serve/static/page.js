@@ -4,8 +4,8 @@ const $ = (id) => document.getElementById(id);
 
 async function post(path, body) {
   const response = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
-  const data = await response.json();
-  if (!response.ok) throw new Error(data.detail ? JSON.stringify(data.detail) : response.statusText);
+  const data = await response.json().catch(() => ({detail: response.statusText}));
+  if (!response.ok) throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
   return data;
 }
 
@@ -25,8 +25,11 @@ function bars(predictions) {
   }
 }
 
-function highlight(text, explanation, explained) {
+function highlight(value, explanation, explained) {
   // Each token's score colours the characters it came from; tokens sharing characters add up.
+  // The server counts characters as code points: slice an array of them, not UTF-16 units.
+  const chars = Array.from(value);
+  const text = {length: chars.length, slice: (start, end) => chars.slice(start, end).join("")};
   const perSpan = new Map();
   explanation.token_chars.forEach(([start, end], i) => {
     if (end > start) perSpan.set(start + ":" + end, (perSpan.get(start + ":" + end) || 0) + explained.token_scores[i]);
@@ -113,5 +116,5 @@ $("tab-try").addEventListener("click", () => show("try"));
 $("tab-metrics").addEventListener("click", () => show("metrics"));
 fetch("metadata").then((response) => response.json()).then((meta) => {
   window.numLabels = (meta.labels || []).length;
-  $("model-name").textContent = meta.model || "";
+  $("model-name").textContent = meta.name || "";
 }).catch(() => {});
