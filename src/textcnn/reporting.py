@@ -33,16 +33,25 @@ def no_progress(description: str, total: int) -> Iterator[Advance]:
 
 
 @contextmanager
-def logging_to(handler: logging.Handler, level: int = logging.INFO) -> Iterator[None]:
-    """While active, hand the ``textcnn`` logger's records of ``level`` and up to ``handler``."""
+def logger_level(level: int) -> Iterator[None]:
+    """While active, the ``textcnn`` logger passes records of ``level`` and up; then its level is restored."""
     previous = logger.level
-    logger.addHandler(handler)
     logger.setLevel(level)
     try:
         yield
     finally:
-        logger.removeHandler(handler)
         logger.setLevel(previous)
+
+
+@contextmanager
+def logging_to(handler: logging.Handler, level: int = logging.INFO) -> Iterator[None]:
+    """While active, hand the ``textcnn`` logger's records of ``level`` and up to ``handler``."""
+    logger.addHandler(handler)
+    try:
+        with logger_level(level):
+            yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def _has_handler(start: logging.Logger) -> bool:

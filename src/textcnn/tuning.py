@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Sequence
 
 from textcnn.classifier import TextClassifier
 from textcnn.config import RunConfig, build_config, dump_yaml_config
@@ -21,7 +20,7 @@ from textcnn.data.encoding import TokenizedTexts
 from textcnn.data.labels import is_multi_label
 from textcnn.data.sources import read_labelled_files
 from textcnn.errors import ConfigError, TextcnnError
-from textcnn.reporting import logger
+from textcnn.reporting import logger, logger_level
 from textcnn.training.pipeline import tokenize_job
 from textcnn.training.trainer import resolve_select_metric
 
@@ -196,7 +195,7 @@ def search(
         started = time.perf_counter()
         # Trials never refit (it doubles their time); `train --config best_config.yaml` does, where it applies.
         classifier = TextClassifier(trial_config, refit="never")
-        with _quiet():
+        with logger_level(logging.WARNING):  # a trial's own training log is left out: one line per trial
             classifier.fit_tokenized(train, labels, dev, kind=kind)
         record = TrialRecord(trial.number + 1, classifier.fit_result.best_score, time.perf_counter() - started, params)
         trials.append(record)
@@ -220,17 +219,6 @@ def search(
     if not trials:
         raise TextcnnError(f"no trial finished within the budget of {budget}")
     return TuneResult(trials, best["record"], best["config"], best["classifier"], metric, budget)
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """A trial's own training log is left out: the search reports one line per trial."""
-    previous = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
 
 
 def format_leaderboard(result: TuneResult, top: int | None = None) -> str:

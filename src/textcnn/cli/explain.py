@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from textcnn.cli.console import log, out
-from textcnn.cli.use import THREADS_HELP, BundleDir, _load, _texts
+from textcnn.cli.use import THREADS_HELP, BundleDir, load_classifier, read_texts
 from textcnn.errors import TextcnnError
 
 
@@ -30,10 +30,10 @@ def explain(
     """
     from textcnn.inference.explain_render import render_html, render_text
 
-    classifier = _load(model_dir, None, threads, "torch")
-    items = _texts(texts, input, None, classifier.config.data.text_column)
+    classifier = load_classifier(model_dir, None, threads, "torch")
+    items = read_texts(texts, input, None, classifier.config.data.text_column)
     labels = [_label(classifier, name) for name in target] if target else None
-    explanations = classifier.explain(items, target=labels, top=top if top is not None or not json_output else None)
+    explanations = classifier.explain(items, target=labels, top=top)
     for explanation in explanations:
         if json_output:
             print(json.dumps(explanation.to_dict(), ensure_ascii=False))

@@ -20,7 +20,7 @@ LONG_TEXT_HELP = describe("tokenizer.long_text") + AS_TRAINED
 BundleDir = Annotated[Path, typer.Argument(metavar="DIR", help="Model bundle directory.")]
 
 
-def _load(model_dir: Path, long_text: Optional[str], threads: Optional[int], runtime: str) -> Any:
+def load_classifier(model_dir: Path, long_text: Optional[str], threads: Optional[int], runtime: str) -> Any:
     """The bundle's classifier, reading long texts as ``long_text`` says (none: as it was trained)."""
     from textcnn.classifier import TextClassifier
 
@@ -54,7 +54,7 @@ def evaluate(
     from textcnn.data.readers import read_records
     from textcnn.evaluation import render_report
 
-    classifier = _load(model_dir, long_text, threads, runtime)
+    classifier = load_classifier(model_dir, long_text, threads, runtime)
     data_config = classifier.config.data
     records = read_records(
         data,
@@ -74,7 +74,7 @@ def evaluate(
             out.print(renderable)
 
 
-def _texts(texts: Optional[list[str]], input: Optional[Path], format: Optional[str], text_column: str) -> list[str]:
+def read_texts(texts: Optional[list[str]], input: Optional[Path], format: Optional[str], text_column: str) -> list[str]:
     """The texts to classify: the arguments, else the --input file, else the lines on stdin."""
     from textcnn.data.readers import read_records
 
@@ -119,8 +119,8 @@ def predict(
     """
     from textcnn.inference.rows import write_predictions
 
-    classifier = _load(model_dir, long_text, threads, runtime)
-    items = _texts(texts, input, format, text_column or classifier.config.data.text_column)
+    classifier = load_classifier(model_dir, long_text, threads, runtime)
+    items = read_texts(texts, input, format, text_column or classifier.config.data.text_column)
     kind = output_format or (output.suffix.lstrip(".").lower() if output else "jsonl")
     if kind not in ("csv", "jsonl"):
         raise TextcnnError(f"--output-format must be csv or jsonl, got {kind!r}")

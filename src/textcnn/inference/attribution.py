@@ -46,9 +46,19 @@ class Terms:
         return self.bias + sum(self.windows.values(), np.zeros_like(self.bias))
 
 
+def _members(model: TextModel) -> list[TextModel]:
+    """The networks whose mean ``model``'s logits are (itself, unless it is an ensemble)."""
+    return list(model.members) if isinstance(model, Ensemble) else [model]
+
+
+def _pad(model: TextCNN) -> int:
+    """Zero positions on each side of the inputs: a window of 'same' padding reaches at most this far past the text."""
+    return max(model.config.kernel_sizes)
+
+
 def why_not_exact(model: TextModel) -> str | None:
     """None when ``network_terms`` explains ``model`` exactly, else the reason it cannot."""
-    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    members = _members(model)
     for member in members:
         if not isinstance(member, TextCNN):
             return f"the {member.config.name} architecture mixes tokens across positions before its output layer"
@@ -61,7 +71,7 @@ def why_not_exact(model: TextModel) -> str | None:
 
 def network_terms(model: TextModel, ids: np.ndarray, device: torch.device) -> Terms:
     """The network's logits for one text of token ``ids`` as bias + window terms (see the module doc)."""
-    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    members = _members(model)
     bias = np.zeros(model.num_outputs)
     windows: dict[tuple[int, int], np.ndarray] = {}
     parts: dict[tuple[int, int], np.ndarray] | None = {}
@@ -111,16 +121,15 @@ def _textcnn_terms(model: TextCNN, ids: np.ndarray, device: torch.device) -> Ter
 
 
 def _conv_inputs(model: TextCNN, batch: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
-    """The convolutions' inputs of one text as ``pooled`` reads them, zero-padded on both sides by the
-    widest kernel (a window of 'same' padding reaches at most that far past the text)."""
+    """The convolutions' inputs of one text as ``pooled`` reads them, zero-padded on both sides (``_pad``)."""
     x = model.conv_inputs(batch, lengths)[0].double().cpu().numpy()  # (seq_len, embed_dim)
-    pad = max(model.config.kernel_sizes)
+    pad = _pad(model)
     return np.pad(x, ((pad, pad), (0, 0)))
 
 
 def _per_token(model: TextCNN, inputs: np.ndarray, used: np.ndarray, starts: np.ndarray, widths: np.ndarray) -> np.ndarray:
     """(len(used), max width): for each used filter, each token's product with its kernel row at the winning window."""
-    pad = max(model.config.kernel_sizes)
+    pad = _pad(model)
     num_filters = model.config.num_filters
     out = np.zeros((len(used), max(model.config.kernel_sizes)))
     for size, conv in enumerate(model.convs):
