@@ -124,9 +124,9 @@ def predict(
     kind = output_format or (output.suffix.lstrip(".").lower() if output else "jsonl")
     if kind not in ("csv", "jsonl"):
         raise TextcnnError(f"--output-format must be csv or jsonl, got {kind!r}")
-    encoded = _encode(classifier, items)
-    top = classifier.predict_top_k(encoded, top_k)
-    chosen = classifier.predict_scored(encoded) if classifier.multi_label else None
+    probabilities = classifier.predict_proba(_encode(classifier, items))  # one model pass for both row kinds
+    top = classifier.predictor.top_k_from(probabilities, top_k)
+    chosen = classifier.predictor.scored_from(probabilities) if classifier.multi_label else None
     handle = _open_output(output) if output else sys.stdout
     try:
         write_predictions(handle, kind, items, top, chosen, top_k, classifier.config.data.label_sep)
