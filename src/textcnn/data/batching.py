@@ -55,6 +55,35 @@ def balanced_sample_weights(targets: np.ndarray) -> np.ndarray:
     return (targets * inverse).max(axis=1)
 
 
+MIN_EQUAL_GROUP = 8  # texts of one length that get batches of their own when predicting
+
+
+def equal_length_batches(lengths: np.ndarray, batch_size: int, *, min_group: int = MIN_EQUAL_GROUP) -> list[np.ndarray]:
+    """Batches for prediction, sorted by length, in which the texts of each length that has at
+    least ``min_group`` of them are alone: such a batch has no padding, so the model need not mask
+    it. The lengths with fewer texts share batches (padded), so a long tail of rare lengths does not
+    become a long tail of tiny batches."""
+    order = np.argsort(lengths, kind="stable")
+    starts = np.flatnonzero(np.diff(lengths[order], prepend=-1))  # first text of each length
+    bounds = np.append(starts, len(order))
+    batches: list[np.ndarray] = []
+    shared: list[np.ndarray] = []  # rare lengths waiting for a batch
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        group = order[start:stop]
+        if len(group) < min_group:
+            shared.append(group)
+            if sum(map(len, shared)) < batch_size:
+                continue
+            group, shared = np.concatenate(shared), []
+        elif shared:
+            batches.append(np.concatenate(shared))
+            shared = []
+        batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
+    if shared:
+        batches.append(np.concatenate(shared))
+    return batches
+
+
 def batch_order(
     lengths: np.ndarray,
     batch_size: int,
@@ -95,12 +124,18 @@ def iter_batches(
     rng: np.random.Generator | None = None,
     min_len: int = 1,
     weights: np.ndarray | None = None,
+    equal_lengths: bool = False,
 ) -> Iterator[Batch]:
     """Padded batches over ``encoded`` (shuffled and bucketed for training, length-sorted otherwise).
 
     ``weights``: draw each epoch's texts in proportion to them (see ``batch_order``).
+    ``equal_lengths``: batches of one length where there are enough such texts (``equal_length_batches``).
     """
-    for index in batch_order(encoded.lengths, batch_size, shuffle=shuffle, rng=rng, weights=weights):
+    if equal_lengths:
+        order = equal_length_batches(encoded.lengths, batch_size)
+    else:
+        order = batch_order(encoded.lengths, batch_size, shuffle=shuffle, rng=rng, weights=weights)
+    for index in order:
         ids, lengths = pad_batch(encoded, index, min_len)
         batch_targets = torch.from_numpy(targets[index]) if targets is not None else None
         yield Batch(torch.from_numpy(ids), torch.from_numpy(lengths), index, batch_targets)

@@ -14,6 +14,13 @@ than the matmul form here; from 32 filters on, Conv1d is faster). Two forms:
 
 ``TextCNN`` calls ``conv_maps`` where ``applies`` says so; ``tests/models/test_fast_kernels.py``
 checks that both forms equal the Conv1d path.
+
+Predicting with max pooling, ``window_maxima`` computes each kernel width as one matrix product of
+the text's windows, laid side by side, with the kernel: in bfloat16 (under ``torch.autocast(...,
+dtype=torch.bfloat16)``), where oneDNN's products accumulate in float32 and, on CPUs with AVX512-BF16
+or AMX, run several times faster than float32 Conv1d; and in float32 for batches of at most
+``WINDOW_GEMM_MAX_TOKENS`` positions (one text, a few), where PyTorch's Conv1d falls back to a slow
+path that costs more than the arithmetic.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     from textcnn.models.textcnn import TextCNN
 
 MATMUL_BELOW_FILTERS = 16  # filters per kernel size below which the matmul form is faster on a CPU
+WINDOW_GEMM_MAX_TOKENS = 192 # float32 batches of at most this many positions: window products beat Conv1d
 
 
 class KernelCache:
@@ -39,6 +47,8 @@ class KernelCache:
         self.key: tuple | None = None
         self.table: torch.Tensor | None = None
         self.frozen: torch.Tensor | None = None
+        self.window_key: tuple | None = None
+        self.window_kernels: dict[torch.dtype, list[torch.Tensor]] = {}  # window_maxima's, per dtype
 
 
 def applies(model: TextCNN, ids: torch.Tensor) -> bool:
@@ -126,3 +136,62 @@ def export_form(model: nn.Module) -> nn.Module:
             with torch.no_grad():
                 module.kernel_cache.frozen = fold_table(module)
     return model
+
+
+def window_dtype(model: TextCNN, ids: torch.Tensor) -> torch.dtype | None:
+    """The dtype in which ``window_maxima`` computes the prediction over (batch, seq_len) ``ids``, or
+    None where Conv1d (or ``conv_maps``) is faster: bfloat16 under bfloat16 autocast, float32 for a
+    small batch on a CPU with enough filters that the matmul form of ``conv_maps`` does not apply."""
+    device = ids.device.type
+    if torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) == torch.bfloat16:
+        return torch.bfloat16
+    if device == "cpu" and ids.numel() <= WINDOW_GEMM_MAX_TOKENS and not applies(model, ids):
+        return torch.float32
+    return None
+
+
+def window_maxima(
+    model: TextCNN, ids: torch.Tensor, mask: torch.Tensor, windows: list[torch.Tensor] | None, dtype: torch.dtype
+) -> list[torch.Tensor]:
+    """Each kernel width's (batch, num_filters) float32 maximum, bias included, of its outputs over
+    the text's windows, the products in ``dtype``: (batch, out_len, k * embed_dim) windows of the
+    embedded (batch, seq_len) ``ids`` times the (k * embed_dim, num_filters) kernel. ``windows``: one
+    (batch, out_len) mask of the text's windows per width, or None when the batch has no padding."""
+    x = model.embed(ids, mask).to(dtype)  # (batch, seq_len, embed_dim)
+    maxima = []
+    for index, (conv, kernel) in enumerate(zip(model.convs, _window_kernels(model, dtype))):
+        k = conv.kernel_size[0]
+        padded = F.pad(x, (0, 0, (k - 1) // 2, k // 2)) if model.config.padding == "same" else x
+        windows_of_k = padded.unfold(1, k, 1).transpose(2, 3)  # (batch, out_len, k, embed_dim): row i is token t + i
+        batch, out_len = windows_of_k.shape[:2]
+        h = (_rows(windows_of_k) @ kernel)[: batch * out_len].view(batch, out_len, -1)  # (batch, out_len, num_filters)
+        if windows is not None:
+            h = h.masked_fill(~windows[index][:, :, None], float("-inf"))
+        maxima.append(h.amax(dim=1).float() + conv.bias)  # max(h + b) == max(h) + b
+    return maxima
+
+
+def _rows(windows: torch.Tensor) -> torch.Tensor:
+    """The (batch, out_len, k, embed_dim) ``windows`` as (rows, k * embed_dim) rows, their number
+    rounded up (with rows of zeros) to one of about eight sizes per power of two: oneDNN builds a
+    kernel for each new shape of a product (about half a millisecond), so few shapes keep a stream
+    of texts of every length from paying it again and again."""
+    count = windows.shape[0] * windows.shape[1]
+    step = max(8, 1 << max(count.bit_length() - 4, 0))
+    rounded = -(-count // step) * step
+    rows = windows.new_empty((rounded, windows.shape[2] * windows.shape[3]))
+    rows[:count].view(windows.shape).copy_(windows)
+    rows[count:].zero_()
+    return rows
+
+
+def _window_kernels(model: TextCNN, dtype: torch.dtype) -> list[torch.Tensor]:
+    """The (k * embed_dim, num_filters) kernels of ``window_maxima`` in ``dtype``, redone when the weights change."""
+    cache = model.kernel_cache
+    key = tuple((conv.weight.data_ptr(), conv.weight._version) for conv in model.convs)
+    if cache.window_key != key:
+        cache.window_key, cache.window_kernels = key, {}
+    if dtype not in cache.window_kernels:
+        with torch.no_grad():
+            cache.window_kernels[dtype] = [conv.weight.permute(2, 1, 0).flatten(0, 1).to(dtype).contiguous() for conv in model.convs]
+    return cache.window_kernels[dtype]

@@ -53,6 +53,18 @@ from textcnn.models.layers import (
 )
 
 
+MONOTONE_ACTIVATIONS = ("relu", "tanh")  # max(f(h)) == f(max(h)) exactly, also in floating point
+
+
+def _uniform(ids: torch.Tensor, lengths: torch.Tensor) -> bool:
+    """Whether every text of the (batch, seq_len) batch fills all its positions (no padding), so
+    every output of a convolution is a window of the text itself. False while exporting (an
+    exported graph serves every batch)."""
+    if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
+        return False
+    return lengths.numel() > 0 and int(lengths.min()) == ids.size(1)
+
+
 class TextCNN(TextModel):
     """Kim (2014) convolutional sentence classifier."""
 
@@ -153,6 +165,8 @@ class TextCNN(TextModel):
     def _pool(self, ids: torch.Tensor, lengths: torch.Tensor, *, winners: bool) -> Pooled:
         """``pooled`` of ``ids`` already through ``_input_ids``; ``winners``: with positions and widths."""
         mask = length_mask(lengths, ids.size(1))  # (batch, seq_len), True at real tokens
+        if not winners and not self.training and self.config.pooling == "max" and self.config.activation in MONOTONE_ACTIVATIONS:
+            return Pooled(self._predicted_features(ids, lengths, mask))
         if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
             maps = fast_kernels.conv_maps(self, ids, mask)
         else:
@@ -173,6 +187,32 @@ class TextCNN(TextModel):
             return Pooled(features)
         widths = torch.tensor(self.config.kernel_sizes, device=ids.device).repeat_interleave(self.config.num_filters)
         return Pooled(features, torch.cat(starts, dim=1), widths)
+
+    def _predicted_features(self, ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``pooled``'s features when predicting with max pooling and a monotone activation: the
+        activation commutes with the max (exactly, also in floating point), so it runs on the maxima
+        alone; a batch with no padding needs no mask (every output is a window of its text); under
+        bfloat16 autocast and for small batches the maxima come from ``fast_kernels.window_maxima``."""
+        uniform = _uniform(ids, lengths)
+        windows = None if uniform else [self._windows(conv, lengths, ids.size(1), mask) for conv in self.convs]
+        dtype = fast_kernels.window_dtype(self, ids)
+        if dtype is not None:
+            maxima = fast_kernels.window_maxima(self, ids, mask, windows, dtype)
+        else:
+            if self.use_fast_kernels and fast_kernels.applies(self, ids):
+                maps = fast_kernels.conv_maps(self, ids, mask)
+            else:
+                maps = self._convolve(self.embed(ids, mask))
+            if windows is not None:
+                maps = [h.masked_fill(~w[:, None, :], float("-inf")) for h, w in zip(maps, windows)]
+            maxima = [h.amax(dim=2) for h in maps]  # (batch, num_filters) each
+        return self.activation(torch.cat(maxima, dim=1))  # (batch, num_features)
+
+    def _windows(self, conv: nn.Conv1d, lengths: torch.Tensor, seq_len: int, mask: torch.Tensor) -> torch.Tensor:
+        """(batch, out_len) which outputs of ``conv`` over a batch of ``seq_len`` positions are windows of the text."""
+        if self.config.padding == "same":
+            return mask  # output j is centred on token j
+        return valid_conv_mask(lengths, seq_len - conv.kernel_size[0] + 1, conv.kernel_size[0])
 
     def _convolve(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each kernel's outputs (batch, num_filters, out_len) over (batch, seq_len, embed_dim) ``x``."""

@@ -1,0 +1,108 @@
+"""Prediction's max-pooled features (maxima alone, no mask for batches without padding, window
+products for small batches and in bfloat16) equal the features that training and explanations pool."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from textcnn.config import TextCNNConfig
+from textcnn.data.batching import equal_length_batches
+from textcnn.models import TextCNN, build_model
+from textcnn.models import fast_kernels
+
+from test_registry import NUM_CLASSES, VOCAB_SIZE, _batch
+
+BATCHES = {
+    "one text": [9],
+    "one text shorter than a kernel": [2],
+    "few texts padded": [7, 3, 1, 5],
+    "equal lengths": [6] * 40,
+    "many texts padded": [int(n) for n in np.random.default_rng(0).integers(1, 30, size=64)],
+}
+
+
+def model_with(**settings) -> TextCNN:
+    torch.manual_seed(0)
+    config = TextCNNConfig(embed_dim=24, kernel_sizes=(1, 2, 3, 5), num_filters=fast_kernels.MATMUL_BELOW_FILTERS, **settings)
+    model = build_model(config, vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES).eval()
+    with torch.no_grad():  # a bias that moves the ReLU threshold, so the pooling sees both signs
+        for conv in model.convs:
+            conv.bias.normal_()
+    return model
+
+
+def pooled_logits(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The logits from the features that training pools (activation, mask, max with winners)."""
+    return model.classifier(model.pooled(ids, lengths).features)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("batch", BATCHES)
+def test_predicted_logits_equal_those_of_the_pooled_features(batch, padding, activation):
+    model = model_with(padding=padding, activation=activation)
+    ids, lengths = _batch(BATCHES[batch], extra_padding=1 if "padded" in batch else 0)
+    with torch.inference_mode():
+        expected = pooled_logits(model, ids, lengths)
+        torch.testing.assert_close(model(ids, lengths), expected, rtol=0, atol=1e-5)
+
+
+def test_small_batches_take_the_window_products_and_large_ones_conv1d():
+    model = model_with()
+    calls = []
+    model.convs[0].register_forward_hook(lambda module, args, output: calls.append(args[0].shape))
+    small = _batch([9, 4])
+    large = _batch([fast_kernels.WINDOW_GEMM_MAX_TOKENS] * 2)
+    with torch.inference_mode():
+        model(*small)
+        assert not calls and torch.float32 in model.kernel_cache.window_kernels
+        model(*large)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("batch", ["one text", "few texts padded", "many texts padded"])
+def test_bfloat16_prediction_is_close_to_float32_and_keeps_the_labels(batch, padding):
+    model = model_with(padding=padding)
+    ids, lengths = _batch(BATCHES[batch], extra_padding=1)
+    with torch.inference_mode():
+        expected = pooled_logits(model, ids, lengths)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(ids, lengths)
+    assert low.dtype == torch.float32 or low.dtype == torch.bfloat16
+    assert torch.bfloat16 in model.kernel_cache.window_kernels
+    torch.testing.assert_close(low.float(), expected, rtol=0, atol=0.05)
+    margin = expected.topk(2, dim=1).values.diff(dim=1).abs().squeeze(1)  # clear decisions keep their label
+    clear = margin > 0.1
+    assert torch.equal(low.argmax(1)[clear], expected.argmax(1)[clear])
+
+
+def test_window_kernels_follow_new_weights():
+    model = model_with()
+    ids, lengths = _batch([9])
+    with torch.inference_mode():
+        before = model(ids, lengths)
+    with torch.no_grad():
+        model.convs[1].weight.mul_(-1.0)
+    with torch.inference_mode():
+        after = model(ids, lengths)
+        torch.testing.assert_close(after, pooled_logits(model, ids, lengths), rtol=0, atol=1e-5)
+    assert not torch.allclose(before, after)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 32])
+def test_equal_length_batches_cover_every_text_once_and_keep_common_lengths_alone(batch_size):
+    lengths = np.concatenate([np.full(50, 7), np.full(9, 3), np.arange(10, 30), np.full(3, 40)])
+    np.random.default_rng(1).shuffle(lengths)
+
+    batches = equal_length_batches(lengths, batch_size, min_group=8)
+
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(lengths)))
+    assert all(1 <= len(batch) <= batch_size for batch in batches)
+    for batch in batches:
+        if any(lengths[batch] == 7) or any(lengths[batch] == 3):  # lengths with at least 8 texts: alone
+            assert len(set(lengths[batch].tolist())) == 1
+    assert np.all(np.diff([lengths[batch].min() for batch in batches]) >= 0)  # shortest first
