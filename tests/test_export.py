@@ -101,7 +101,7 @@ def test_missing_or_stale_export_is_a_bundle_error(exported, tiny_classifier, tm
 
 
 def test_unknown_runtime_is_refused(tiny_bundle):
-    with pytest.raises(TextcnnError, match="unknown runtime 'tensorrt'; choose one of torch, onnx, onnx-int8"):
+    with pytest.raises(TextcnnError, match="unknown runtime 'tensorrt'; choose one of torch, torch-bf16, onnx, onnx-int8"):
         TextClassifier.load(tiny_bundle, runtime="tensorrt")
 
 

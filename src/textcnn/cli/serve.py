@@ -7,11 +7,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from textcnn.cli.use import RUNTIME_HELP
 from textcnn.errors import TextcnnError
 from textcnn.serve.settings import ServeSettings
 
 MISSING = 'the server needs FastAPI and uvicorn: pip install "textcnn[serve]"'
-RUNTIME_HELP = "torch|onnx|onnx-int8: onnx runs the model that `textcnn export DIR --onnx` wrote, in ONNX Runtime."
 
 
 def _help(name: str) -> str:

@@ -17,7 +17,7 @@ from textcnn.data.long_texts import WindowedTexts
 from textcnn.errors import BundleError, TextcnnError
 from textcnn.inference.logits import pool_windows
 
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8")  # torch-bf16: the network's products in bfloat16
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 
 

@@ -36,6 +36,13 @@ class ServedModel:
         self.predictor = classifier.predictor
         self.multi_label = classifier.multi_label
 
+    @property
+    def runtime(self) -> str:
+        """What runs the network: ``torch``, ``torch-bf16`` or ``onnx``."""
+        if self.predictor.onnx is not None:
+            return "onnx"
+        return "torch-bf16" if self.predictor.precision == "bfloat16" else "torch"
+
     def predict_batch(self, jobs: Sequence[PredictJob]) -> list[Rows]:
         """The rows of every job, from one model call over all their texts."""
         texts = [text for job in jobs for text in job.texts]
@@ -61,7 +68,7 @@ class ServedModel:
             "labels": classifier.classes,
             "multi_label": self.multi_label,
             "thresholds": None if thresholds is None else [float(value) for value in thresholds],
-            "runtime": "torch" if self.predictor.onnx is None else "onnx",
+            "runtime": self.runtime,
             "config": classifier.config.model_dump(mode="json"),
             "metrics": classifier.metrics,
             "versions": {"textcnn": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
