@@ -328,3 +328,14 @@ def test_class_weight_or_balanced_sampler_fit_a_skewed_single_label_set(tiny_set
     classifier = TextClassifier(**tiny_settings, **setting).fit(texts, labels, dev=(texts, labels), verbose=False)
 
     assert classifier.evaluate(texts, labels)["macro_f1"] == 1.0
+
+
+def test_bfloat16_training_fits_the_corpus_and_saves_its_precision(tiny_settings, english, tmp_path):
+    texts, labels = english
+    settings = {**tiny_settings, "num_filters": 16, "precision": "bfloat16"}  # 16 filters: the bfloat16 window products
+    classifier = TextClassifier(**settings).fit(texts, labels, dev=(texts, labels), verbose=False)
+
+    assert _accuracy(classifier.predict(texts), labels) >= 0.95
+    reloaded = TextClassifier.load(classifier.save(tmp_path / "bf16"))
+    assert reloaded.config.train.precision == "bfloat16"
+    assert reloaded.predict(texts) == classifier.predict(texts)

@@ -11,6 +11,7 @@ from textcnn.config import TextCNNConfig
 from textcnn.data.batching import equal_length_batches
 from textcnn.models import TextCNN, build_model
 from textcnn.models import fast_kernels
+from textcnn.models.layers import length_mask
 
 from test_registry import NUM_CLASSES, VOCAB_SIZE, _batch
 
@@ -106,3 +107,24 @@ def test_equal_length_batches_cover_every_text_once_and_keep_common_lengths_alon
         if any(lengths[batch] == 7) or any(lengths[batch] == 3):  # lengths with at least 8 texts: alone
             assert len(set(lengths[batch].tolist())) == 1
     assert np.all(np.diff([lengths[batch].min() for batch in batches]) >= 0)  # shortest first
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_bfloat16_training_maps_match_conv1d_and_pass_gradients_to_the_kernels(padding):
+    model = model_with(padding=padding).train()
+    ids, lengths = _batch(BATCHES["few texts padded"], extra_padding=1)
+    mask = length_mask(lengths, ids.size(1))
+    expected = model._convolve(model.embed(ids, mask))
+
+    maps = fast_kernels.window_maps(model, ids, mask)
+
+    for got, want in zip(maps, expected):
+        assert got.shape == want.shape and got.dtype == torch.bfloat16
+        torch.testing.assert_close(got.float(), want, rtol=0, atol=0.05)  # bfloat16 rounding of inputs and kernels
+    sum(h.float().square().sum() for h in maps).backward()
+    grads = [conv.weight.grad for conv in model.convs]
+    model.zero_grad()
+    sum(h.square().sum() for h in expected).backward()
+    for got, conv in zip(grads, model.convs):
+        assert got.dtype == torch.float32
+        assert torch.nn.functional.cosine_similarity(got.flatten(), conv.weight.grad.flatten(), dim=0) > 0.999

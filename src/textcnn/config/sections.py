@@ -149,6 +149,12 @@ class TrainConfig(Section):
         description="CPU threads for torch (none: torch's default, one per core). On a machine shared with "
         "other busy processes, 1 can be many times faster.",
     )
+    precision: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="`bfloat16`: the forward pass under bfloat16 autocast (float32 weights, optimizer and loss), "
+        "the convolutions as bfloat16 products: faster on CPUs with AVX512-BF16 or AMX and on recent GPUs, slower "
+        "elsewhere; weights differ from a float32 run's. Dev evaluation runs in bfloat16 too.",
+    )
 
     @field_validator("device")
     @classmethod

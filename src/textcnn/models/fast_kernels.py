@@ -195,3 +195,21 @@ def _window_kernels(model: TextCNN, dtype: torch.dtype) -> list[torch.Tensor]:
         with torch.no_grad():
             cache.window_kernels[dtype] = [conv.weight.permute(2, 1, 0).flatten(0, 1).to(dtype).contiguous() for conv in model.convs]
     return cache.window_kernels[dtype]
+
+
+def window_maps(model: TextCNN, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    """Each kernel width's outputs (batch, num_filters, out_len) in bfloat16, differentiable: the
+    (batch, out_len, k * embed_dim) windows of the embedded ``ids``, laid side by side by shifted
+    copies, times the (k * embed_dim, num_filters) kernel. Training under bfloat16 autocast uses it:
+    oneDNN's bfloat16 products, forward and backward, beat its bfloat16 Conv1d on a CPU."""
+    x = model.embed(ids, mask).to(torch.bfloat16)  # (batch, seq_len, embed_dim)
+    maps = []
+    for conv in model.convs:
+        k = conv.kernel_size[0]
+        padded = F.pad(x, (0, 0, (k - 1) // 2, k // 2)) if model.config.padding == "same" else x
+        out_len = padded.size(1) - k + 1
+        windows = torch.cat([padded[:, i : i + out_len] for i in range(k)], dim=2)  # (batch, out_len, k * embed_dim)
+        kernel = conv.weight.permute(0, 2, 1).flatten(1)  # (num_filters, k * embed_dim): row i * embed_dim + e
+        h = F.linear(windows, kernel.to(torch.bfloat16), conv.bias.to(torch.bfloat16))  # (batch, out_len, num_filters)
+        maps.append(h.transpose(1, 2))
+    return maps

@@ -169,6 +169,8 @@ class TextCNN(TextModel):
             return Pooled(self._predicted_features(ids, lengths, mask))
         if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
             maps = fast_kernels.conv_maps(self, ids, mask)
+        elif self.training and fast_kernels.window_dtype(self, ids) == torch.bfloat16:  # bfloat16 training
+            maps = fast_kernels.window_maps(self, ids, mask)
         else:
             maps = self._convolve(self.embed(ids, mask))
         features, starts = [], []

@@ -147,7 +147,8 @@ class Trainer:
         self, scored: nn.Module, dev: EncodedTexts, dev_targets: np.ndarray, labels: list
     ) -> tuple[tuple[float, float], dict, np.ndarray | None, float]:
         """The dev figures of the weights kept: ((accuracy, macro-F1), report, thresholds, selection score)."""
-        report, thresholds = score_logits(predict_logits(scored, dev, device=self.device), dev_targets, labels)
+        logits = predict_logits(scored, dev, device=self.device, precision=self.config.precision)
+        report, thresholds = score_logits(logits, dev_targets, labels)
         score = report[report_key(self.config.select_metric, thresholds is not None)]
         accuracy = report["subset_accuracy"] if thresholds is not None else report["accuracy"]
         return (accuracy, report["macro_f1"]), report, thresholds, score
@@ -195,7 +196,9 @@ class _Step:
 
     def __call__(self, batch) -> float:
         """Train on one batch; its loss."""
-        loss = self.loss_fn(self.model(batch.ids, batch.lengths), batch.targets)  # logits (batch, num_classes)
+        with torch.autocast(batch.ids.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bfloat16"):
+            logits = self.model(batch.ids, batch.lengths)  # (batch, num_classes)
+        loss = self.loss_fn(logits.float(), batch.targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.max_grad_norm is not None:
