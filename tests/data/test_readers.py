@@ -158,8 +158,10 @@ def test_invalid_utf8_is_a_data_error(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("text,label\ncaf\u00e9,pos\n".encode("latin-1"))
 
-    with pytest.raises(DataError, match=r"latin1\.csv: not valid UTF-8"):
+    with pytest.raises(DataError, match=r"latin1\.csv, row 2: not valid utf-8 at byte 14; it looks like latin-1: try --encoding latin-1$"):
         read_records(path)
+
+    assert read_records(path, encoding="latin-1").texts == ["caf\u00e9"]
 
 
 def test_unknown_extension_asks_for_format(tmp_path):
