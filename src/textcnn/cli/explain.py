@@ -22,7 +22,7 @@ def explain(
     top: Annotated[Optional[int], typer.Option(min=1, help="Contributions shown per class [default: 10; with --json: all].")] = None,
     target: Annotated[Optional[list[str]], typer.Option(help="Explain this label (repeatable) [default: the predicted class, or the labels over their thresholds].")] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help=THREADS_HELP)] = None,
-    encoding: Annotated[str, typer.Option(help=ENCODING_HELP)] = "utf-8",
+    encoding: Annotated[str, typer.Option(help=ENCODING_HELP, show_default=False)] = "utf-8",
 ) -> None:
     """The n-grams that drive each explained logit, from the network and the n-gram model, and the bias.
 

@@ -21,7 +21,7 @@ RUNTIME_HELP = (
 )
 THREADS_HELP = "CPU threads for prediction [default: one per core]."
 LONG_TEXT_HELP = describe("tokenizer.long_text") + AS_TRAINED
-ENCODING_HELP = "Text encoding of the input (any Python codec: gbk, gb18030, big5, latin-1, ...) [default: utf-8; a byte-order mark wins]."
+ENCODING_HELP = "Text encoding of the input: any Python codec (gbk, gb18030, big5, latin-1, ...); a byte-order mark wins [default: utf-8, whatever the training files were]."
 BundleDir = Annotated[Path, typer.Argument(metavar="DIR", help="Model bundle directory.")]
 
 
@@ -50,7 +50,7 @@ def evaluate(
     threads: Annotated[Optional[int], typer.Option(min=1, help=THREADS_HELP)] = None,
     runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "torch",
     label_sep: Annotated[Optional[str], typer.Option(help=describe("data.label_sep") + AS_TRAINED)] = None,
-    encoding: Annotated[str, typer.Option(help=ENCODING_HELP)] = "utf-8",
+    encoding: Annotated[str, typer.Option(help=ENCODING_HELP, show_default=False)] = "utf-8",
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix on DATA.
 
@@ -122,7 +122,7 @@ def predict(
     long_text: Annotated[Optional[str], typer.Option(help=LONG_TEXT_HELP)] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help=THREADS_HELP)] = None,
     runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "torch",
-    encoding: Annotated[str, typer.Option(help=ENCODING_HELP)] = "utf-8",
+    encoding: Annotated[str, typer.Option(help=ENCODING_HELP, show_default=False)] = "utf-8",
 ) -> None:
     """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin.
 

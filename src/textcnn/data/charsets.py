@@ -16,6 +16,7 @@ from typing import Callable
 _SAMPLE_BYTES = 1 << 16
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1 controls but tab and line ends
 _CJK_PUNCTUATION = ("\u3000", "\u303f"), ("\uff00", "\uffef")
+_NON_ASCII_RUN = re.compile("[^\x00-\x7f]+")
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
@@ -141,15 +142,22 @@ def _looks_utf8(text: str, sample: bytes) -> bool:
     return True  # it decoded strictly, as random bytes in another encoding seldom do
 
 
+def _in_runs(text: str) -> bool:
+    """Whether the non-ASCII characters come in runs (words, phrases), as Chinese does; Latin-1 bytes read
+    as GB18030 or Big5 give one character per accented letter, between ASCII letters."""
+    runs = _NON_ASCII_RUN.findall(text)
+    return bool(runs) and sum(map(len, runs)) >= 2 * len(runs)
+
+
 def _looks_gbk(text: str, sample: bytes) -> bool:
     # Big5 and UTF-8 bytes may decode as GB18030 too, but then mostly as rare characters, symbols and kana;
     # Chinese text is mostly Chinese characters, and most of those in GBK text are the common simplified ones.
     chars = _non_ascii(text)
-    return _share(chars, _cjk) >= 0.8 and _share(chars, _common_simplified) >= 0.4
+    return _share(chars, _cjk) >= 0.8 and _share(chars, _common_simplified) >= 0.4 and _in_runs(text)
 
 
 def _looks_big5(text: str, sample: bytes) -> bool:
-    return _share(_non_ascii(text), _cjk) >= 0.8
+    return _share(_non_ascii(text), _cjk) >= 0.8 and _in_runs(text)
 
 
 def _looks_utf16(text: str, sample: bytes) -> bool:

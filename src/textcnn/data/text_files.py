@@ -106,7 +106,7 @@ def open_text(path: str | Path, encoding: str = "utf-8", max_line_chars: int | N
     try:
         marked = _bom_encoding(binary)
         if marked and not codecs.lookup(encoding).name.startswith("utf"):
-            logger.info(f"note: {path} starts with a byte-order mark: read as {marked}, not {encoding}")
+            logger.info(f"note: {'stdin' if stdin else path} starts with a byte-order mark: read as {marked}, not {encoding}")
         handle = io.TextIOWrapper(binary, encoding=marked or encoding, errors=_MARK_ERRORS, newline="")  # type: ignore[arg-type]
         yield TextFile(path, handle, marked or encoding, max_line_chars or MAX_LINE_CHARS)
     finally:
