@@ -81,7 +81,10 @@ def save_bundle(directory: str | Path, trained: TrainedClassifier, *, extra_info
         **(extra_info or {}),
         "config": config.model_dump(mode="json"),
     }
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    except OSError as error:
+        raise _write_error(directory, error) from None
     try:
         save_file(state, str(staging / "model.safetensors"), metadata={"format": "pt", "textcnn_version": __version__})
         _write_json(staging / "config.json", info)
@@ -101,9 +104,16 @@ def save_bundle(directory: str | Path, trained: TrainedClassifier, *, extra_info
                     os.replace(staging / name, directory / name)
         else:
             os.replace(staging, directory)
+    except (OSError, SafetensorError) as error:  # a full disk: the staging folder goes, DIR is as it was
+        raise _write_error(directory, error) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return directory
+
+
+def _write_error(directory: Path, error: Exception) -> BundleError:
+    reason = getattr(error, "strerror", None) or str(error)
+    return BundleError(f"cannot write the model bundle {directory}: {reason}")
 
 
 def migrate_format_1(config: dict[str, Any]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ def train_word2vec(
     *,
     format: Format = "auto",
     text_column: str = "text",
+    encoding: str = "utf-8",
     tokenizer: str = "auto",
     lowercase: bool = True,
     case_markers: bool = True,
@@ -63,7 +64,7 @@ def train_word2vec(
     """Train skip-gram word2vec on the texts of ``input_path`` and write word2vec text format to ``out_path``.
 
     ``input_path`` holds one text per line (``.txt``) or is a CSV/TSV/JSONL/fastText file whose
-    ``text_column`` is read (labels are ignored). One worker thread, so a seed gives the same vectors.
+    ``text_column`` is read (labels are ignored), decoded as ``encoding``. One worker thread, so a seed gives the same vectors.
     Skipped rows of the input are logged as a warning on the ``textcnn`` logger.
 
     Raises:
@@ -81,7 +82,7 @@ def train_word2vec(
         if value < 1:
             raise ConfigError(f"{name}: must be a positive integer, got {value}")
     started = time.perf_counter()
-    records = read_records(input_path, format=format, text_column=text_column, label_column=None)
+    records = read_records(input_path, format=format, text_column=text_column, label_column=None, encoding=encoding)
     if records.skips.num_skipped:
         logger.warning(records.skips.describe())
     if not records.texts:

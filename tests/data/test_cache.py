@@ -46,6 +46,18 @@ def test_changed_content_or_settings_miss(write_data, tmp_path, english):
     assert not changed.cached and len(changed.texts) == len(texts) - 1
 
 
+def test_the_encoding_is_part_of_the_key(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes("text,label\ncafé,pos\nthé,neg\n".encode("latin-1"))
+
+    as_latin = _read(path, tmp_path / "cache", encoding="latin-1", tokenizer="char")
+    as_cp1252 = _read(path, tmp_path / "cache", encoding="cp1252", tokenizer="char")
+    same_codec = _read(path, tmp_path / "cache", encoding="ISO-8859-1", tokenizer="char")  # latin-1 by another name
+
+    assert (as_latin.cached, as_cp1252.cached, same_codec.cached) == (False, False, True)
+    assert "é" in as_latin.texts.tokens
+
+
 def test_damaged_entry_is_ignored_and_rebuilt(write_data, tmp_path, english, textcnn_log):
     path = write_data("train.csv", *english)
     first = _read(path, tmp_path)

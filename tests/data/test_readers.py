@@ -158,8 +158,10 @@ def test_invalid_utf8_is_a_data_error(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("text,label\ncaf\u00e9,pos\n".encode("latin-1"))
 
-    with pytest.raises(DataError, match=r"latin1\.csv: not valid UTF-8"):
+    with pytest.raises(DataError, match=r"latin1\.csv, row 2: not valid utf-8 at byte 14; it looks like latin-1: try --encoding latin-1$"):
         read_records(path)
+
+    assert read_records(path, encoding="latin-1").texts == ["caf\u00e9"]
 
 
 def test_unknown_extension_asks_for_format(tmp_path):
@@ -280,3 +282,80 @@ def test_a_bad_label_inside_a_list_names_the_row(tmp_path):
 
     with pytest.raises(DataError, match=r"train\.jsonl, row 2, column 'label': label must be a string or an integer"):
         read_records(path)
+
+
+# ------------------------------------------------------------------ encodings and how lines are read
+
+
+def test_a_byte_order_mark_wins_over_the_encoding_asked_for(tmp_path, textcnn_log):
+    path = tmp_path / "train.csv"
+    path.write_bytes("text,label\n好,pos\n".encode("utf-8-sig"))
+    wide = tmp_path / "wide.csv"
+    wide.write_bytes("text,label\n好,pos\n".encode("utf-32"))
+
+    assert read_records(path, encoding="gbk").texts == ["好"]
+    assert read_records(wide).texts == ["好"]
+    assert f"note: {path} starts with a byte-order mark: read as utf-8-sig, not gbk" in textcnn_log
+
+
+def test_bad_bytes_are_reported_at_their_csv_row_not_their_line(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes(b'text,label\n"two\nlines",pos\nbad \xff,neg\n')  # the bad byte is on line 4, in row 3
+
+    with pytest.raises(DataError, match=r"train\.csv, row 3: not valid utf-8 at byte 31"):
+        read_records(path)
+
+
+@pytest.mark.parametrize("name", ["train.jsonl", "train.ft", "texts.txt"])
+def test_bad_bytes_in_line_formats_name_the_line(tmp_path, name):
+    path = tmp_path / name
+    rows = {"train.jsonl": '{"text": "ok", "label": "a"}\n', "train.ft": "__label__a ok\n", "texts.txt": "ok\n"}[name]
+    path.write_bytes(rows.encode() * 2 + rows.replace("ok", "b\xe9d").encode("latin-1"))
+
+    with pytest.raises(DataError, match=rf"{name}, row 3: not valid utf-8 at byte \d+; it looks like latin-1"):
+        read_records(path, label_column=None if name == "texts.txt" else "label")
+
+
+def test_no_line_longer_than_the_limit_is_held(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"text": "ok", "label": "a"}\n{"text": "' + "x" * 100 + '", "label": "b"}\n', encoding="utf-8")
+
+    assert len(read_records(path, max_line_chars=200)) == 2
+    with pytest.raises(DataError, match=r"train\.jsonl, row 2: a line longer than 50 characters"):
+        read_records(path, max_line_chars=50)
+
+
+def test_a_duplicated_column_that_is_not_read_is_ignored(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("id,text,id,label\n1,good,1,pos\n", encoding="utf-8")
+
+    assert read_records(path).texts == ["good"]
+
+
+def test_stdin_is_read_with_its_byte_order_mark_and_left_open(monkeypatch):
+    import io
+    import sys
+
+    stdin = io.TextIOWrapper(io.BytesIO("one\n\ntwo\n".encode("utf-16")))
+    monkeypatch.setattr(sys, "stdin", stdin)
+
+    records = read_records("-", label_column=None)
+
+    assert records.texts == ["one", "two"]
+    assert records.skips.describe() == "stdin: skipped 1 of 3 rows: 1 row with empty line (row 2)"
+    assert not stdin.closed and not stdin.buffer.closed
+
+
+def test_an_unknown_encoding_is_a_config_error(tmp_path):
+    from textcnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"encoding: 'rot13' is not a text encoding"):
+        read_records(tmp_path / "train.csv", encoding="rot13")
+
+
+def test_a_quote_left_open_stops_at_the_field_limit_naming_its_row(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text('text,label\ngood,pos\n"bad,neg\n' + "more text,pos\n" * 20, encoding="utf-8")
+
+    with pytest.raises(DataError, match=r"train\.csv, row 3: a field longer than 100 characters \(a quote opened in this row is never closed\?\)"):
+        read_records(path, max_line_chars=100)

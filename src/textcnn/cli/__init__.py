@@ -15,10 +15,12 @@ import os
 # command). A value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from typing import Annotated  # noqa: E402
+
 import typer  # noqa: E402
 
 from textcnn.cli import explain, serve, tools, train, use  # noqa: E402
-from textcnn.cli.console import command  # noqa: E402
+from textcnn.cli.console import command, set_debug  # noqa: E402
 from textcnn.cli.report import report  # noqa: E402
 
 app = typer.Typer(
@@ -44,6 +46,13 @@ COMMANDS = {
 }
 for _name, _function in COMMANDS.items():
     app.command(_name)(command(_function))
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="On an error, show the traceback (for a bug report) instead of one line.")] = False,
+) -> None:
+    set_debug(debug)
 
 
 def main() -> None:  # pragma: no cover - console entry

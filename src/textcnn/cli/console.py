@@ -2,13 +2,17 @@
 
 Results go to stdout; log records of the ``textcnn`` logger, progress bars and errors to stderr.
 Nothing is read as rich markup: file names, labels and texts print as they are (``data[v2].csv`` is
-no style tag).
+no style tag). A known error (``TextcnnError``) or a failed file operation (``OSError``: a full disk,
+a permission) is one ``error: ...`` line, unless ``textcnn --debug`` asks for the traceback; a reader
+of stdout that goes away (``| head -1``) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -42,6 +46,8 @@ class ConsoleHandler(logging.Handler):
 
 
 _handler = ConsoleHandler(err)
+_debug = {"on": False}
+SIGPIPE_STATUS = 141  # a command killed by SIGPIPE exits with 128 + 13 in a shell
 
 
 @contextmanager
@@ -79,21 +85,49 @@ def progress_bar(description: str, total: int) -> Iterator[Advance]:
         yield lambda texts, loss, speed: bar.update(task, advance=texts, loss=loss, speed=speed)
 
 
+def set_debug(debug: bool) -> None:
+    """``--debug``: let errors raise with their traceback instead of printing one line."""
+    _debug["on"] = debug
+
+
 def fail(error: Exception) -> None:
     """Print one ``error: ...`` line on stderr and exit with status 1."""
     err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, soft_wrap=True)
     raise typer.Exit(code=1)
 
 
+def _os_error_line(error: OSError) -> str:
+    """``out/model.safetensors: No space left on device``."""
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason}" if error.filename else reason
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout went away: send what is left to /dev/null (Python flushes stdout on exit), exit 141."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test runner's capture)
+        pass
+    raise typer.Exit(code=SIGPIPE_STATUS)
+
+
 def command(function: Command) -> Command:
-    """Run a command with logging on stderr; a known error (``TextcnnError``) becomes one line and exit 1."""
+    """Run a command with logging on stderr; a known error becomes one line and exit 1 (see the module)."""
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
         with stderr_logging():
             try:
                 return function(*args, **kwargs)
+            except BrokenPipeError:
+                _stdout_gone()
             except TextcnnError as error:
+                if _debug["on"]:
+                    raise
                 fail(error)
+            except OSError as error:
+                if _debug["on"]:
+                    raise
+                fail(TextcnnError(_os_error_line(error)))
 
     return run  # type: ignore[return-value]

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from textcnn.cli.console import log, out
-from textcnn.cli.use import THREADS_HELP, BundleDir, load_classifier, read_texts
+from textcnn.cli.use import ENCODING_HELP, THREADS_HELP, BundleDir, load_classifier, read_texts
 from textcnn.errors import TextcnnError
 
 
@@ -22,6 +22,7 @@ def explain(
     top: Annotated[Optional[int], typer.Option(min=1, help="Contributions shown per class [default: 10; with --json: all].")] = None,
     target: Annotated[Optional[list[str]], typer.Option(help="Explain this label (repeatable) [default: the predicted class, or the labels over their thresholds].")] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help=THREADS_HELP)] = None,
+    encoding: Annotated[str, typer.Option(help=ENCODING_HELP, show_default=False)] = "utf-8",
 ) -> None:
     """The n-grams that drive each explained logit, from the network and the n-gram model, and the bias.
 
@@ -31,7 +32,7 @@ def explain(
     from textcnn.inference.explain_render import render_html, render_text
 
     classifier = load_classifier(model_dir, None, threads, "torch")
-    items = read_texts(texts, input, None, classifier.config.data.text_column)
+    items = read_texts(texts, input, None, classifier.config.data.text_column, encoding)
     labels = [_label(classifier, name) for name in target] if target else None
     explanations = classifier.explain(items, target=labels, top=top)
     for explanation in explanations:

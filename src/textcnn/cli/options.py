@@ -24,7 +24,7 @@ from textcnn.config import SECTIONS, RunConfig, build_config, load_yaml_config
 from textcnn.errors import ConfigError
 
 TRAIN_KEYS = (
-    "data.format", "data.text_column", "data.label_column", "data.multi_label", "data.label_sep",
+    "data.format", "data.text_column", "data.label_column", "data.multi_label", "data.label_sep", "data.encoding",
     "tokenizer.kind", "tokenizer.max_len", "tokenizer.long_text", "model.name", "data.vectors",
     "model.embedding_mode", "model.kernel_sizes", "model.num_filters", "model.embed_dim", "model.dropout",
     "model.pooling", "train.epochs", "train.batch_size", "train.lr", "train.patience", "train.class_weight",
@@ -32,7 +32,7 @@ TRAIN_KEYS = (
     "train.threads", "data.cache",
 )  # fmt: skip
 TUNE_KEYS = (
-    "data.format", "data.text_column", "data.label_column", "tokenizer.kind", "tokenizer.max_len", "model.name",
+    "data.format", "data.text_column", "data.label_column", "data.encoding", "tokenizer.kind", "tokenizer.max_len", "model.name",
     "train.epochs", "train.patience", "train.seed", "train.device", "data.cache",
 )  # fmt: skip
 

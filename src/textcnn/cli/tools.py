@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from textcnn.cli.console import out, progress_bar
+from textcnn.cli.options import describe
 from textcnn.errors import TextcnnError
 
 
@@ -16,6 +17,7 @@ def vectors(
     out_file: Annotated[Path, typer.Option("--out", help="word2vec text file to write; `train --vectors` reads it.")],
     format: Annotated[str, typer.Option(help="auto|csv|tsv|jsonl|fasttext|lines (auto: by extension).")] = "auto",
     text_column: Annotated[str, typer.Option(help="Text column or JSON key of CSV/TSV/JSONL input.")] = "text",
+    encoding: Annotated[str, typer.Option(help=describe("data.encoding"))] = "utf-8",
     tokenizer: Annotated[str, typer.Option(help="auto|word|char|jieba, as for train.")] = "auto",
     lowercase: Annotated[bool, typer.Option(help="Lowercase before tokenizing, as train does by default.")] = True,
     case_markers: Annotated[bool, typer.Option(help="<maj>/<up> before words that had capitals (word tokenizer), as train does by default.")] = True,
@@ -29,7 +31,7 @@ def vectors(
     from textcnn.word2vec import train_word2vec
 
     summary = train_word2vec(
-        texts, out_file, format=format, text_column=text_column, tokenizer=tokenizer, lowercase=lowercase,
+        texts, out_file, format=format, text_column=text_column, encoding=encoding, tokenizer=tokenizer, lowercase=lowercase,
         case_markers=case_markers, dim=dim, epochs=epochs, window=window, min_count=min_count, seed=seed,
     )  # fmt: skip
     out.print(summary.describe(), soft_wrap=True)

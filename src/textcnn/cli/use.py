@@ -21,6 +21,7 @@ RUNTIME_HELP = (
 )
 THREADS_HELP = "CPU threads for prediction [default: one per core]."
 LONG_TEXT_HELP = describe("tokenizer.long_text") + AS_TRAINED
+ENCODING_HELP = "Text encoding of the input: any Python codec (gbk, gb18030, big5, latin-1, ...); a byte-order mark wins [default: utf-8, whatever the training files were]."
 BundleDir = Annotated[Path, typer.Argument(metavar="DIR", help="Model bundle directory.")]
 
 
@@ -49,6 +50,7 @@ def evaluate(
     threads: Annotated[Optional[int], typer.Option(min=1, help=THREADS_HELP)] = None,
     runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "torch",
     label_sep: Annotated[Optional[str], typer.Option(help=describe("data.label_sep") + AS_TRAINED)] = None,
+    encoding: Annotated[str, typer.Option(help=ENCODING_HELP, show_default=False)] = "utf-8",
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix on DATA.
 
@@ -67,9 +69,12 @@ def evaluate(
         label_column=label_column or data_config.label_column,
         multi_label=classifier.multi_label,
         label_sep=label_sep or data_config.label_sep,
+        encoding=encoding,
     )
     if records.skips.num_skipped:
         log.warning(records.skips.describe())
+    if not len(records):
+        raise TextcnnError(f"{data}: no labelled rows to evaluate")
     report = classifier.evaluate(_encode(classifier, records.texts), records.labels, source=str(data))
     if json_output:
         print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -78,20 +83,23 @@ def evaluate(
             out.print(renderable)
 
 
-def read_texts(texts: Optional[list[str]], input: Optional[Path], format: Optional[str], text_column: str) -> list[str]:
-    """The texts to classify: the arguments, else the --input file, else the lines on stdin."""
+def read_texts(
+    texts: Optional[list[str]], input: Optional[Path], format: Optional[str], text_column: str, encoding: str = "utf-8"
+) -> list[str]:
+    """The texts to classify: the arguments, else the --input file (``-``: stdin), else the lines on stdin."""
     from textcnn.data.readers import read_records
 
     if texts:
         return list(texts)
-    if input is not None:
-        records = read_records(input, format=format or "auto", text_column=text_column, label_column=None)
-        if records.skips.num_skipped:
-            log.warning(records.skips.describe())
-        return records.texts
-    if not sys.stdin.isatty():
-        return [line.strip() for line in sys.stdin if line.strip()]
-    raise TextcnnError("give texts as arguments, --input FILE, or lines on stdin")
+    if input is None and sys.stdin is not None and sys.stdin.isatty():
+        raise TextcnnError("give texts as arguments, --input FILE, or lines on stdin")
+    source = input if input is not None else Path("-")
+    records = read_records(source, format=format or "auto", text_column=text_column, label_column=None, encoding=encoding)
+    if records.skips.num_skipped:
+        log.warning(records.skips.describe())
+    if not records.texts:
+        raise TextcnnError(f"no texts to classify in {'stdin' if str(source) == '-' else source}")
+    return records.texts
 
 
 def _open_output(path: Path) -> Any:
@@ -114,6 +122,7 @@ def predict(
     long_text: Annotated[Optional[str], typer.Option(help=LONG_TEXT_HELP)] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help=THREADS_HELP)] = None,
     runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "torch",
+    encoding: Annotated[str, typer.Option(help=ENCODING_HELP, show_default=False)] = "utf-8",
 ) -> None:
     """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin.
 
@@ -124,18 +133,20 @@ def predict(
     from textcnn.inference.rows import write_predictions
 
     classifier = load_classifier(model_dir, long_text, threads, runtime)
-    items = read_texts(texts, input, format, text_column or classifier.config.data.text_column)
+    items = read_texts(texts, input, format, text_column or classifier.config.data.text_column, encoding)
     kind = output_format or (output.suffix.lstrip(".").lower() if output else "jsonl")
     if kind not in ("csv", "jsonl"):
         raise TextcnnError(f"--output-format must be csv or jsonl, got {kind!r}")
     probabilities = classifier.predict_proba(_encode(classifier, items))  # one model pass for both row kinds
     top = classifier.predictor.top_k_from(probabilities, top_k)
     chosen = classifier.predictor.scored_from(probabilities) if classifier.multi_label else None
-    handle = _open_output(output) if output else sys.stdout
+    if output is None:
+        write_predictions(sys.stdout, kind, items, top, chosen, top_k, classifier.config.data.label_sep)
+        return
     try:
-        write_predictions(handle, kind, items, top, chosen, top_k, classifier.config.data.label_sep)
-    finally:
-        if output:
-            handle.close()
-    if output:
-        log.info(f"wrote {len(items):,} predictions to {output}")
+        with _open_output(output) as handle:
+            write_predictions(handle, kind, items, top, chosen, top_k, classifier.config.data.label_sep)
+    except OSError as error:  # a full disk: no half-written file is left behind
+        output.unlink(missing_ok=True)
+        raise TextcnnError(f"cannot write {output}: {error.strerror or error}") from None
+    log.info(f"wrote {len(items):,} predictions to {output}")

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from textcnn.config.section import Section
+
+
+def check_text_encoding(name: str) -> str:
+    """``name`` when Python has a text codec of that name (``utf-8``, ``gbk``, ``latin-1``, ...), else a ``ValueError``."""
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, TypeError):
+        raise ValueError(f"{name!r} is not an encoding Python knows (e.g. utf-8, utf-8-sig, gbk, gb18030, big5, latin-1)") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ValueError(f"{name!r} is not a text encoding")
+    return name
 
 
 class DataConfig(Section):
@@ -24,6 +36,11 @@ class DataConfig(Section):
         "label column is named `labels` (then also read when `label` is absent).",
     )
     label_sep: str = Field("|", min_length=1, description="Separator of the labels in a multi-label CSV/TSV cell.")
+    encoding: str = Field(
+        "utf-8",
+        description="Text encoding of the data files: any Python codec (utf-8, utf-8-sig, utf-16, gbk, gb18030, "
+        "big5, latin-1, ...). A byte-order mark at the start of a file (UTF-8, UTF-16, UTF-32) overrides it.",
+    )
     dev_fraction: float = Field(
         0.1, gt=0.0, lt=0.5, description="Share of TRAIN carved out (stratified, seeded) as dev when no dev file is given."
     )
@@ -37,6 +54,11 @@ class DataConfig(Section):
         description="Keep tokenized data files on disk (in $TEXTCNN_CACHE_DIR, default ~/.cache/textcnn), "
         "so a second run on the same file skips reading and tokenizing it.",
     )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        return check_text_encoding(value)
 
 
 class TokenizerConfig(Section):

@@ -1,12 +1,13 @@
 """Read and tokenize a data file once: a second run on the same file loads the result from disk.
 
 A cache entry is one ``.npz`` file (NumPy arrays and a JSON header; no pickles) named by the sha256
-of the file's bytes, the reader settings, the tokenizer settings and the textcnn version. An entry
+of the file's bytes, the reader settings (the encoding among them), the tokenizer settings and the textcnn version. An entry
 that is missing, damaged or made for other settings is rebuilt.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -21,7 +22,9 @@ import numpy as np
 from textcnn.data.encoding import TokenizedTexts, tokenize_compact
 from textcnn.data.provenance import file_sha256
 from textcnn.data.readers import detect_format, read_records
+from textcnn.data.text_files import check_encoding
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
+from textcnn.errors import DataError
 from textcnn.reporting import logger
 from textcnn.version import __version__
 
@@ -57,6 +60,7 @@ def read_tokenized(
     label_column: str | None = "label",
     multi_label: bool | str = "auto",
     label_sep: str = "|",
+    encoding: str = "utf-8",
     tokenizer: str = "auto",
     lowercase: bool = True,
     case_markers: bool = False,
@@ -76,8 +80,8 @@ def read_tokenized(
         settings = {
             "cache_format": CACHE_FORMAT,
             "textcnn": __version__,
-            "sha256": file_sha256(path),
-            "reader": [detect_format(path, format), text_column, label_column, multi_label, label_sep],
+            "sha256": _digest(path),
+            "reader": [detect_format(path, format), text_column, label_column, multi_label, label_sep, _codec(encoding)],
             "tokenizer": [tokenizer, lowercase, case_markers, _segmenter_version(tokenizer)],
         }
         key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
@@ -87,8 +91,9 @@ def read_tokenized(
             loaded.seconds = time.perf_counter() - started
             return loaded
     records = read_records(
-        path, format=format, text_column=text_column, label_column=label_column, multi_label=multi_label, label_sep=label_sep
-    )
+        path, format=format, text_column=text_column, label_column=label_column, multi_label=multi_label,
+        label_sep=label_sep, encoding=encoding,
+    )  # fmt: skip
     kind = resolve_tokenizer_kind(tokenizer, records.texts)
     texts = tokenize_compact(records.texts, build_tokenizer(kind, lowercase, case_markers))
     result = TokenizedFile(texts, records.labels, kind, records.skips.describe(), False, 0.0, records.multi_label)
@@ -96,6 +101,18 @@ def read_tokenized(
         _save_entry(entry, key, result)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _digest(path: str | Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError as error:
+        raise DataError(f"cannot read the file: {error.strerror or error}", path=path) from None
+
+
+def _codec(encoding: str) -> str:
+    """The codec's own name, so that `utf8` and `UTF-8` share entries."""
+    return codecs.lookup(check_encoding(encoding)).name
 
 
 def _segmenter_version(kind: str) -> str | None:

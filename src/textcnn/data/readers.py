@@ -2,20 +2,21 @@
 
 Every bad row raises a ``DataError`` naming the file and the row (1-based, counted as the user
 sees the file: the header is row 1 of a CSV); rows that are skipped on purpose (empty text) are
-counted in a ``SkipReport`` that the caller shows to the user.
+counted in a ``SkipReport`` that the caller shows to the user. Files are opened by ``text_files.py``:
+the encoding, byte-order marks, bounded lines, bytes that do not decode.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import json
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
+from textcnn.data.text_files import LineError, csv_field_limit, is_stdin, open_text
 from textcnn.errors import DataError
 
 Format = Literal["auto", "csv", "tsv", "jsonl", "fasttext", "lines"]
@@ -101,17 +102,6 @@ def detect_format(path: str | Path, format: Format = "auto") -> str:
     )
 
 
-def _open_text(path: Path) -> io.TextIOWrapper:
-    if str(path) == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-    try:
-        return open(path, encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise DataError("file not found", path=path) from None
-    except IsADirectoryError:
-        raise DataError("is a directory, expected a file", path=path) from None
-
-
 def read_records(
     path: str | Path,
     *,
@@ -120,50 +110,55 @@ def read_records(
     label_column: str | None = "label",
     multi_label: MultiLabel = "auto",
     label_sep: str = "|",
+    encoding: str = "utf-8",
+    max_line_chars: int | None = None,
 ) -> Records:
-    """Read texts (and labels unless ``label_column`` is None) from ``path``.
+    """Read texts (and labels unless ``label_column`` is None) from ``path`` (``-``: standard input).
 
     ``multi_label="auto"`` reads label lists when the file shows them unambiguously: a JSON list,
     several ``__label__`` tokens on a line, or a CSV/TSV label column named ``labels`` (cells split
-    on ``label_sep``). Rows whose label list is empty are skipped and counted.
+    on ``label_sep``). Rows whose label list is empty are skipped and counted. The file is decoded as
+    ``encoding`` unless it starts with a byte-order mark; no line may be longer than ``max_line_chars``
+    (none: ``text_files.MAX_LINE_CHARS``).
 
     Raises:
         DataError: the file is missing or unreadable, a column is absent, or a row is malformed.
+        ConfigError: ``encoding`` is not a text encoding.
     """
     path = Path(path)
     kind = detect_format(path, format)
-    try:
-        with _open_text(path) as handle:
+    source = Path("stdin") if is_stdin(path) else path
+    with open_text(path, encoding, max_line_chars) as text_file:
+        lines = text_file.lines()
+        try:
             if kind in ("csv", "tsv"):
-                delimiter = "," if kind == "csv" else "\t"
-                return _read_delimited(handle, path, delimiter, text_column, label_column, multi_label, label_sep)
+                with csv_field_limit(text_file.max_line_chars):
+                    delimiter = "," if kind == "csv" else "\t"
+                    return _read_delimited(lines, source, delimiter, text_column, label_column, multi_label, label_sep)
             if kind == "jsonl":
-                return _read_jsonl(handle, path, text_column, label_column, multi_label)
+                return _read_jsonl(lines, source, text_column, label_column, multi_label)
             if kind == "fasttext":
-                return _read_fasttext(handle, path, label_column is not None, multi_label)
+                return _read_fasttext(lines, source, label_column is not None, multi_label)
+            if kind == "lines" and label_column is None:
+                return _read_lines(lines, source)
             if kind == "lines":
-                if label_column is not None and _looks_like_fasttext(path):
-                    return _read_fasttext(handle, path, True, multi_label)
-                if label_column is not None:
-                    raise DataError(
-                        "plain-text lines carry no labels; use CSV/TSV/JSONL or `__label__x text` lines",
-                        path=path,
-                    )
-                return _read_lines(handle, path)
-    except UnicodeDecodeError as error:
-        raise DataError(f"not valid UTF-8 (byte offset {error.start})", path=path) from None
+                is_fasttext, lines = _peek_fasttext(lines)
+                if not is_fasttext:
+                    raise DataError("plain-text lines carry no labels; use CSV/TSV/JSONL or `__label__x text` lines", path=source)
+                return _read_fasttext(lines, source, True, multi_label)
+        except LineError as error:
+            raise DataError(error.reason, path=source, row=error.line) from None
     raise DataError(f"unknown format {kind!r}", path=path)
 
 
-def _looks_like_fasttext(path: Path) -> bool:
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            for line in handle:
-                if line.strip():
-                    return line.lstrip().startswith(_FASTTEXT_PREFIX)
-    except (OSError, UnicodeDecodeError):
-        return False
-    return False
+def _peek_fasttext(lines: Iterator[str]) -> tuple[bool, Iterator[str]]:
+    """Whether the first non-blank line starts with ``__label__``, and all the lines, those read included."""
+    seen: list[str] = []
+    for line in lines:
+        seen.append(line)
+        if line.strip():
+            return line.lstrip().startswith(_FASTTEXT_PREFIX), itertools.chain(seen, lines)
+    return False, iter(seen)
 
 
 def _clean_label(value: object, path: Path, row: int, column: str) -> str | int:
@@ -210,14 +205,18 @@ def _read_delimited(
         except StopIteration:
             break
         except csv.Error as error:
-            raise DataError(f"malformed row: {error}", path=path, row=row + 1) from None
+            raise DataError(_csv_problem(error), path=path, row=row + 1) from None
+        except LineError as error:
+            raise DataError(error.reason, path=path, row=row + 1) from None
         row += 1
         skips.total_rows += 1
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             skips.skip("blank", row)
             continue
         if len(cells) != len(header):
-            raise DataError(f"expected {len(header)} fields, found {len(cells)}", path=path, row=row)
+            open_quote = len(cells) < len(header) and any("\n" in cell or "\r" in cell for cell in cells[-1:])
+            hint = " (a quote opened in this row is never closed?)" if open_quote else ""
+            raise DataError(f"expected {len(header)} fields, found {len(cells)}{hint}", path=path, row=row)
         text = cells[text_index].strip()
         if not text:
             skips.skip("empty text", row)
@@ -244,7 +243,7 @@ def _delimited_header(
     except StopIteration:
         raise DataError("file is empty (expected a header row)", path=path) from None
     except csv.Error as error:
-        raise DataError(f"malformed header: {error}", path=path, row=1) from None
+        raise DataError(_csv_problem(error), path=path, row=1) from None
     header = [name.strip() for name in header]
     if label_column == "label" and "label" not in header and "labels" in header and multi_label is not False:
         label_column = "labels"  # the usual multi-label layout (`text,labels`) needs no flag
@@ -257,7 +256,17 @@ def _delimited_header(
                 path=path,
                 row=1,
             )
+        if wanted is not None and header.count(wanted) > 1:
+            where = ", ".join(str(i + 1) for i, name in enumerate(header) if name == wanted)
+            raise DataError(f"column {wanted!r} appears more than once in the header (columns {where})", path=path, row=1)
     return header, label_column, multi and label_column is not None
+
+
+def _csv_problem(error: csv.Error) -> str:
+    """What a csv module error means for the user: a field past the limit is a quote left open, or a huge text."""
+    if "field larger than field limit" in str(error):
+        return f"a field longer than {csv.field_size_limit():,} characters (a quote opened in this row is never closed?)"
+    return f"malformed row: {error}"
 
 
 def _finish(

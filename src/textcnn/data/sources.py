@@ -1,7 +1,9 @@
 """The labelled files of a job (train, dev, test), read and tokenized once, the same way for every command.
 
-Dev and test are read as train was (its tokenizer, single- or multi-label); a dev or test label that
-train never has is an error naming the file; skipped rows are reported on the ``textcnn`` logger.
+Dev and test are read as train was (its tokenizer, single- or multi-label, its encoding); a training file
+with fewer than two labels, or a dev or test label that train never has, is an error naming the file;
+skipped rows are reported on the ``textcnn`` logger. The files' digests are taken as they are read, so a
+file removed while the model trains does not matter.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ class LabelledFiles:
     dev: TokenizedFile | None
     test: TokenizedFile | None
     paths: dict[str, str | Path | None]
+    provenance: dict[str, dict[str, str]]
 
     def describe(self) -> dict[str, dict[str, str]]:
         """``{split: {"path", "sha256"}}`` of the files read (the provenance a bundle records)."""
-        return describe_files(self.paths)
+        return self.provenance
 
 
 def read_labelled(path: str | Path, config: RunConfig, *, tokenizer: str, multi_label: bool | str) -> TokenizedFile:
@@ -41,6 +44,7 @@ def read_labelled(path: str | Path, config: RunConfig, *, tokenizer: str, multi_
         label_column=data.label_column,
         multi_label=multi_label,
         label_sep=data.label_sep,
+        encoding=data.encoding,
         tokenizer=tokenizer,
         lowercase=config.tokenizer.lowercase,
         case_markers=config.tokenizer.case_markers,
@@ -68,6 +72,8 @@ def read_labelled_files(
     for split, path in (("dev", dev_path), ("test", test_path)):
         splits[split] = read_labelled(path, config, tokenizer=train.tokenizer, multi_label=train.multi_label) if path else None
     known = _distinct_labels(train)
+    if len(known) == 1:
+        raise DataError(f"every row has the label {next(iter(known))!r}: a classifier needs at least 2 labels", path=train_path)
     for split, path in (("dev", dev_path), ("test", test_path)):
         records = splits[split]
         unseen = sorted(_distinct_labels(records) - known, key=str) if records else []
@@ -75,7 +81,11 @@ def read_labelled_files(
             shown = ", ".join(repr(label) for label in unseen[:10])
             raise DataError(f"label(s) {shown} never occur in the training file {train_path}", path=path)
     paths = {"train": train_path, "dev": dev_path, "test": test_path}
-    return LabelledFiles(train, splits["dev"], splits["test"], paths)
+    try:
+        provenance = describe_files(paths)
+    except OSError as error:
+        raise DataError(f"cannot read the file again for its sha256: {error.strerror or error}", path=error.filename) from None
+    return LabelledFiles(train, splits["dev"], splits["test"], paths, provenance)
 
 
 def _distinct_labels(records: TokenizedFile) -> set:
