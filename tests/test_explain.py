@@ -202,3 +202,15 @@ def test_spans_survive_case_folding_and_combining_marks():
         tokens = build_tokenizer("word", lowercase=lowercase, case_markers=lowercase)(text)
         spans = token_spans(text, tokens, lowercase=lowercase)
         assert all(end > start for start, end in spans), (text, tokens, spans)
+
+
+@pytest.mark.parametrize("kind", ["word", "char"])
+def test_spans_of_decomposed_hangul_and_composing_vowel_signs_cover_their_characters(kind):
+    text = "\u1100\u1161\u11a8 \u1112\u1161\u11ab\u1100\u116e\u11a8 \u0b95\u0bc6\u0bbe"  # 각 한국 கொ, decomposed (NFD)
+    tokens = build_tokenizer(kind)(text)
+
+    spans = token_spans(text, tokens)
+
+    assert "각" in tokens and "ொ" in tokens  # the tokenizer composes them (NFKC)
+    assert all(end > start for start, end in spans), (tokens, spans)
+    assert spans[tokens.index("각")] == (0, 3)

@@ -20,6 +20,7 @@ BAD_BODIES = [
     ("broken JSON", b'{"texts": ["a"', 400, "not JSON"),
     ("empty body", b"", 400, "the body is empty"),
     ("not UTF-8", b'{"texts": ["caf\xe9"]}', 400, "not UTF-8: byte 15 (0xe9)"),
+    ("a lone surrogate escape", b'{"texts": ["\\udc00"]}', 400, "not JSON the server can read: lone leading surrogate"),
     ("texts not a list", b'{"texts": "the film was great"}', 422, "texts: Input should be a valid array"),
     ("an item not a string", b'{"texts": ["ok", 3]}', 422, "texts.1: Input should be a valid string"),
     ("an empty list", b'{"texts": []}', 422, "texts: List should have at least 1 item"),
@@ -46,6 +47,25 @@ def test_a_bad_body_gets_a_4xx_that_says_what_is_wrong_and_the_server_keeps_serv
     assert bad.headers["content-type"] == "application/json"
     assert fragment in bad.json()["detail"]
     assert good.status_code == 200 and good.json()["predictions"][0]["label"] == "positive"
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        (b'{"texts": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "recursion limit exceeded"),
+        (b'{"texts": [' + b"7" * 5_000 + b"]}", "number out of range"),
+    ],
+    ids=["nested 20,000 deep", "an integer of 5,000 digits"],
+)
+def test_json_past_the_parsers_limits_is_a_400_not_a_500(tiny_classifier, body, fragment):
+    async def scenario():
+        async with served(tiny_classifier) as client:
+            return await client.post("/predict", content=body), await client.post("/predict", json=GOOD)
+
+    bad, good = run(scenario())
+
+    assert bad.status_code == 400 and f"not JSON the server can read: {fragment}" in bad.json()["detail"]
+    assert good.status_code == 200
 
 
 def test_validation_errors_list_each_problem_with_its_location(tiny_classifier):

@@ -1,8 +1,9 @@
 """Where each token of a text came from: its character span in the original text.
 
 Tokenizers normalize (NFKC, lowercase) and the word tokenizer adds case markers, so tokens are not
-substrings of the text as given. The text is cut into runs of a character and the combining marks
-after it (NFKC composes within such runs: ``e`` + U+0301 -> ``é``); each run is normalized and
+substrings of the text as given. The text is cut into runs of a character and the characters that
+NFKC composes with it: combining marks (``e`` + U+0301 -> ``é``), conjoining Hangul jamo
+(U+1100 U+1161 -> ``가``) and the few vowel signs that compose; each run is normalized and
 case-folded on its own, which maps every folded character back to the run it came from. Tokens,
 case-folded too (so ``ς`` and ``σ``, ``İ`` and ``i̇`` meet), are then found left to right. A case
 marker (``<maj>``, ``<up>``) gets the span of the word it marks; a token that cannot be found (a
@@ -18,11 +19,21 @@ from textcnn.data.tokenizers import MAJ, UP
 MARKERS = (MAJ, UP)
 
 
+def _joins(run: str, char: str) -> bool:
+    """Whether NFKC composes ``char`` with the ``run`` before it (no ASCII character composes)."""
+    if char.isascii():
+        return False
+    if unicodedata.combining(char):
+        return True
+    nfkc = unicodedata.normalize
+    return nfkc("NFKC", run + char) != nfkc("NFKC", run) + nfkc("NFKC", char)
+
+
 def _runs(text: str) -> list[tuple[int, int]]:
-    """[start, end) of each character with the combining marks that follow it."""
+    """[start, end) of each character with the characters that NFKC composes with it."""
     runs: list[tuple[int, int]] = []
     for index, char in enumerate(text):
-        if runs and unicodedata.combining(char):
+        if runs and _joins(text[runs[-1][0] : index], char):
             runs[-1] = (runs[-1][0], index + 1)
         else:
             runs.append((index, index + 1))

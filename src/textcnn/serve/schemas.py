@@ -8,10 +8,11 @@ import json
 from typing import Any, Optional, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from textcnn.serve.settings import ServeSettings
 
+CLIENT_CLOSED = 499  # the client left before sending the whole body (nginx's "client closed request")
 Label = Union[str, int, float, bool]
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -98,11 +99,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"the body has {int(declared):,} bytes; the limit is {limit:,}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"the body has more than {limit:,} bytes; the limit is {limit:,}")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"the body has more than {limit:,} bytes; the limit is {limit:,}")
+            chunks.append(chunk)
+    except ClientDisconnect:  # no one reads the answer; the metrics count it as nginx does, not as a 500
+        raise ApiError(CLIENT_CLOSED, f"the client closed the connection after {size:,} bytes of the body") from None
     return b"".join(chunks)
 
 
@@ -112,13 +116,18 @@ def parse_body(body: bytes, model: type[Model]) -> Model:
         return model.model_validate_json(body)
     except ValidationError as error:
         problems = error.errors(include_url=False, include_input=False, include_context=False)
-        if any(problem["type"] == "json_invalid" for problem in problems):
-            _raise_unreadable(body)
+        unreadable = [problem["msg"] for problem in problems if problem["type"] == "json_invalid"]
+        if unreadable:
+            _raise_unreadable(body, unreadable[0].removeprefix("Invalid JSON: "))
         raise ApiError(422, "; ".join(_describe(problem) for problem in problems), errors=_jsonable(problems)) from None
 
 
-def _raise_unreadable(body: bytes) -> None:
-    """400 with what makes ``body`` unreadable: the first byte that is not UTF-8, or where the JSON breaks."""
+def _raise_unreadable(body: bytes, reason: str) -> None:
+    """400 with what makes ``body`` unreadable: the first byte that is not UTF-8, or where the JSON breaks.
+
+    ``reason`` is the parser's own word, for JSON that Python reads but the parser refuses (a lone
+    surrogate escape) or that neither reads in bounds (nesting too deep, an integer too long).
+    """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -129,7 +138,9 @@ def _raise_unreadable(body: bytes) -> None:
         json.loads(text)
     except json.JSONDecodeError as error:
         raise ApiError(400, f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    raise ApiError(400, "the body is not JSON the server can read")
+    except (RecursionError, ValueError):  # past Python's nesting or integer-digit limits
+        pass
+    raise ApiError(400, f"the body is not JSON the server can read: {reason}")
 
 
 def _describe(problem: dict[str, Any]) -> str:
