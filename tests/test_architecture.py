@@ -22,6 +22,7 @@ LAYERS: list[list[str]] = [
     ["textcnn.classifier"],
     ["textcnn.estimator"],
     ["textcnn.bundle", "textcnn.training"],
+    ["textcnn.bundle_checks"],
     ["textcnn.inference"],
     ["textcnn.models"],
     ["textcnn.data"],

@@ -168,9 +168,9 @@ def test_format_1_bundle_saved_before_case_markers_reads_text_without_them(bundl
     ("name", "content", "pattern"),
     [
         ("config.json", "{not json", r"config\.json: not valid JSON"),
-        ("vocab.json", '["a", "b"]', r"invalid vocab\.json or labels\.json"),
-        ("labels.json", '["pos", "pos"]', r"invalid vocab\.json or labels\.json"),
-        ("model.safetensors", "not safetensors", r"model\.safetensors: cannot read weights"),
+        ("vocab.json", '["a", "b"]', r"vocab\.json: a vocabulary starts with '<pad>', '<unk>'"),
+        ("labels.json", '["pos", "pos"]', r"labels\.json: label 'pos' appears twice"),
+        ("model.safetensors", "not safetensors", r"model\.safetensors: not safetensors"),
     ],
 )
 def test_damaged_file_is_a_bundle_error(bundle_copy, name, content, pattern):

@@ -18,22 +18,27 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
-from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_numpy_file
 from safetensors.numpy import save_file as save_numpy_file
 from safetensors.torch import load_file, save_file
 
+from textcnn.bundle_checks import (
+    EXTRA_INFO_KEYS, bundle_file, check_finite, check_history, check_info, check_labels, check_metrics, check_ngram_state,
+    check_tensors, check_thresholds, check_vocab, expected_model_tensors, expected_ngram_tensors, free_dimension,
+    header_limit, read_header, read_json, required_file, validate_config,
+)  # fmt: skip
+from textcnn.bundle_checks.limits import MAX_JSON_BYTES, MAX_MODEL_BYTES, MAX_NGRAM_MODEL_BYTES
 from textcnn.config import RunConfig
 from textcnn.data.labels import LabelSet
 from textcnn.data.vocab import Vocab
 from textcnn.errors import BundleError
 from textcnn.inference.trained import TrainedClassifier
-from textcnn.models import build_model
+from textcnn.models import TextModel, build_model
 from textcnn.models.naive_bayes import NaiveBayes
 from textcnn.version import __version__
 
@@ -66,6 +71,9 @@ def save_bundle(directory: str | Path, trained: TrainedClassifier, *, extra_info
     metrics = trained.metrics
     if uses_naive_bayes(config) and naive_bayes is None:
         raise BundleError(f"nb.weight is {config.nb.weight} but no Naive Bayes was given to save")
+    unknown = sorted(set(extra_info or {}) - set(EXTRA_INFO_KEYS))
+    if unknown:
+        raise BundleError(f"extra_info {', '.join(unknown)}: a bundle records only {', '.join(EXTRA_INFO_KEYS)} (a loader refuses other keys)")
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     if directory.exists() and not directory.is_dir():
@@ -137,87 +145,97 @@ def migrate_format_1(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BundleError(f"{path.parent} is not a textcnn bundle: {path.name} is missing") from None
-    except json.JSONDecodeError as error:
-        raise BundleError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
-
-
-def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") -> TrainedClassifier:
-    """Read a bundle written by ``save_bundle`` and rebuild its model (in eval mode)."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise BundleError(f"model bundle not found: {directory} is not a directory")
-    info = _read_json(directory / "config.json")
+def _read_info(directory: Path) -> dict[str, Any]:
+    """config.json's top level: a known format, known keys of their types, the config in today's keys."""
+    path = required_file(directory, "config.json", MAX_JSON_BYTES["config.json"])
+    info = read_json(path, MAX_JSON_BYTES["config.json"])
+    if not isinstance(info, dict):
+        raise BundleError("expected an object with format_version and config", path=path)
     version = info.get("format_version")
-    if version not in READABLE_VERSIONS:
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         newer = isinstance(version, int) and version > FORMAT_VERSION
         raise BundleError(
-            f"{directory}: bundle format_version {version!r} is not supported by textcnn {__version__} "
+            f"{directory}: bundle format_version {version!r:.40} is not supported by textcnn {__version__} "
             f"(reads {', '.join(map(str, READABLE_VERSIONS))})"
             + (": upgrade textcnn to load it" if newer else ": train the model again with this version")
         )
-    if version == 1 and isinstance(info.get("config"), dict):
+    check_info(path, info)
+    if version == 1:
         info["config"] = migrate_format_1(info["config"])
-    try:
-        config = RunConfig.model_validate(info["config"])
-    except (KeyError, ValidationError) as error:
-        raise BundleError(f"{directory / 'config.json'}: invalid model configuration: {error}") from None
-    try:
-        vocab = Vocab.from_json(_read_json(directory / "vocab.json"))
-        labels = LabelSet.from_json(_read_json(directory / "labels.json"))
-    except (TypeError, ValueError) as error:
-        raise BundleError(f"{directory}: invalid vocab.json or labels.json: {error}") from None
+    return info
+
+
+def _read_file(directory: Path, name: str) -> Any:
+    """The JSON value of bundle file ``name``, checked as a file first (see ``bundle_checks.files``)."""
+    return read_json(required_file(directory, name, MAX_JSON_BYTES[name]), MAX_JSON_BYTES[name])
+
+
+def _read_optional(directory: Path, name: str, check: Callable[[Path, Any], Any], default: Any) -> Any:
+    """A checked JSON file that a bundle may lack (then ``default``)."""
+    path = bundle_file(directory, name, MAX_JSON_BYTES[name])
+    return default if path is None else check(path, read_json(path, MAX_JSON_BYTES[name]))
+
+
+def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") -> TrainedClassifier:
+    """Read a bundle written by ``save_bundle`` and rebuild its model (in eval mode).
+
+    Every file is checked before anything is allocated (``textcnn.bundle_checks``); a damaged or
+    hostile bundle is a ``BundleError`` whose one line names the file and the problem. No path
+    named inside the bundle is ever opened, and nothing is unpickled.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise BundleError(f"model bundle not found: {directory} is not a directory")
+    info = _read_info(directory)
+    config = validate_config(directory / "config.json", info["config"])
+    if config.model.name != info["model_name"]:
+        raise BundleError(f"model_name {info['model_name']!r} but config.model.name {config.model.name!r}", path=directory / "config.json")
+    vocab = Vocab(check_vocab(directory / "vocab.json", _read_file(directory, "vocab.json"), info["vocab_size"]))
+    labels = LabelSet(check_labels(directory / "labels.json", _read_file(directory, "labels.json"), info["num_classes"]))
     thresholds = None
     if config.data.multi_label is True:
-        thresholds = _read_json(directory / "thresholds.json")
-        if not isinstance(thresholds, list) or len(thresholds) != len(labels):
-            raise BundleError(f"{directory / 'thresholds.json'}: expected a list of {len(labels)} thresholds, one per label")
-    metrics_path = directory / "metrics.json"
-    metrics = _read_json(metrics_path) if metrics_path.exists() else {}
-    history = _read_history(directory / "history.json")
-    model = build_model(config.model, vocab_size=len(vocab), num_classes=len(labels), ensemble=config.train.ensemble)
-    weights = directory / "model.safetensors"
-    if not weights.exists():
-        raise BundleError(f"{directory} is not a textcnn bundle: model.safetensors is missing")
-    try:
-        state = load_file(str(weights), device="cpu")
-    except (SafetensorError, OSError) as error:
-        raise BundleError(f"{weights}: cannot read weights: {error}") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        raise BundleError(f"{weights}: weights do not match config.json: {error}") from None
-    model.to(device).eval()
-    if thresholds is not None:
-        thresholds = np.array(thresholds, dtype=np.float64)
-    naive_bayes = _load_naive_bayes(directory, config, len(vocab))
+        values = check_thresholds(directory / "thresholds.json", _read_file(directory, "thresholds.json"), labels.labels)
+        thresholds = np.array(values, dtype=np.float64)
+    metrics = _read_optional(directory, "metrics.json", check_metrics, {})
+    history = _read_optional(directory, "history.json", check_history, ())
+    model = _load_model(directory, config, len(vocab), len(labels)).to(device).eval()
+    naive_bayes = _load_naive_bayes(directory, config, len(vocab), len(labels))
     return TrainedClassifier(config, model, vocab, labels, thresholds, naive_bayes, metrics, history)
 
 
-def _read_history(path: Path) -> tuple[dict[str, Any], ...]:
-    """The rows of history.json; none for a bundle saved without one."""
-    if not path.exists():
-        return ()
-    rows = _read_json(path)
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise BundleError(f"{path}: expected a list of objects, one per epoch")
-    return tuple(rows)
+def _load_model(directory: Path, config: RunConfig, vocab_size: int, num_labels: int) -> TextModel:
+    """The network, once model.safetensors' header holds exactly the tensors config.json implies, all finite."""
+    expected = expected_model_tensors(config, vocab_size, num_labels, directory / "config.json")
+    weights = required_file(directory, "model.safetensors", MAX_MODEL_BYTES + header_limit(len(expected)))
+    check_tensors(weights, read_header(weights, header_limit(len(expected))), expected)
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError) as error:
+        raise BundleError(f"cannot read weights: {error}", path=weights) from None
+    check_finite(weights, state)
+    model = build_model(config.model, vocab_size=vocab_size, num_classes=num_labels, ensemble=config.train.ensemble)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise BundleError(f"weights do not match config.json: {error}", path=weights) from None
+    return model
 
 
-def _load_naive_bayes(directory: Path, config: RunConfig, vocab_size: int) -> NaiveBayes | None:
+def _load_naive_bayes(directory: Path, config: RunConfig, vocab_size: int, num_labels: int) -> NaiveBayes | None:
+    """The n-gram model where config.json gives it a weight, its header and values checked like the network's."""
     if not uses_naive_bayes(config):
         return None
-    path = directory / NAIVE_BAYES_FILE
-    if not path.exists():
+    path = bundle_file(directory, NAIVE_BAYES_FILE, MAX_NGRAM_MODEL_BYTES)
+    if path is None:
         raise BundleError(f"{directory} is not a complete bundle: {NAIVE_BAYES_FILE} is missing (config.json has nb.weight {config.nb.weight})")
+    expected = expected_ngram_tensors(num_labels)
+    entries = read_header(path, header_limit(len(expected)))
+    check_tensors(path, entries, expected)
+    free_dimension(path, entries, {"keys": 0, "table": 0})
     try:
-        naive_bayes = NaiveBayes.from_state(load_numpy_file(str(path)))
-    except (SafetensorError, OSError, KeyError, ValueError) as error:
-        raise BundleError(f"{path}: cannot read the Naive Bayes: {error}") from None
-    if naive_bayes.vocab_size != vocab_size:
-        raise BundleError(f"{path}: made for {naive_bayes.vocab_size} vocabulary ids, vocab.json has {vocab_size}")
-    return naive_bayes
+        state = load_numpy_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise BundleError(f"cannot read the Naive Bayes: {error}", path=path) from None
+    check_finite(path, state)
+    check_ngram_state(path, state, config, vocab_size)
+    return NaiveBayes.from_state(state)

@@ -43,7 +43,16 @@ class ConfigError(TextcnnError):
 
 
 class BundleError(TextcnnError):
-    """A model bundle directory that is missing, incomplete or from an unknown format."""
+    """A model bundle directory that is missing, incomplete, damaged, hostile or from an unknown format.
+
+    The message is one line (line breaks of a wrapped library message become ``; ``), starting with
+    the file when ``path`` is given: ``DIR/model.safetensors: tensor fc.weight holds NaN``.
+    """
+
+    def __init__(self, reason: str, *, path: str | Path | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.reason = "; ".join(line.strip() for line in str(reason).splitlines() if line.strip())
+        super().__init__(f"{self.path}: {self.reason}" if self.path is not None else self.reason)
 
 
 class NotFittedError(TextcnnError, AttributeError):
