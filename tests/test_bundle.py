@@ -101,6 +101,13 @@ def test_save_creates_missing_parent_folders(tiny_classifier, tmp_path):
     assert {path.name for path in saved.iterdir()} == _expected_files(saved)
 
 
+def test_save_takes_only_the_extra_info_that_loading_accepts(tiny_classifier, tmp_path):
+    with pytest.raises(BundleError, match="extra_info note: a bundle records only data, tune"):
+        tiny_classifier.save(tmp_path / "model", extra_info={"note": "mine"})
+
+    assert not (tmp_path / "model").exists()
+
+
 def test_missing_directory_is_a_bundle_error(tmp_path):
     with pytest.raises(BundleError, match=r"model bundle not found: .*nowhere"):
         load_bundle(tmp_path / "nowhere")

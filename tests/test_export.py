@@ -100,6 +100,16 @@ def test_missing_or_stale_export_is_a_bundle_error(exported, tiny_classifier, tm
         TextClassifier.load(stale, runtime="onnx-int8")
 
 
+def test_an_onnx_file_linked_from_outside_the_bundle_is_refused(exported, tmp_path):
+    bundle, _ = exported
+    copy = shutil.copytree(bundle, tmp_path / "copy")
+    (copy / "model.onnx").rename(tmp_path / "elsewhere.onnx")
+    (copy / "model.onnx").symlink_to(tmp_path / "elsewhere.onnx")
+
+    with pytest.raises(BundleError, match=r"copy/model\.onnx: is a symbolic link to .*elsewhere\.onnx, outside the bundle directory"):
+        TextClassifier.load(copy, runtime="onnx")
+
+
 def test_unknown_runtime_is_refused(tiny_bundle):
     with pytest.raises(TextcnnError, match="unknown runtime 'tensorrt'; choose one of torch, torch-bf16, onnx, onnx-int8"):
         TextClassifier.load(tiny_bundle, runtime="tensorrt")

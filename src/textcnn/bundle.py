@@ -73,7 +73,7 @@ def save_bundle(directory: str | Path, trained: TrainedClassifier, *, extra_info
         raise BundleError(f"nb.weight is {config.nb.weight} but no Naive Bayes was given to save")
     unknown = sorted(set(extra_info or {}) - set(EXTRA_INFO_KEYS))
     if unknown:
-        raise BundleError(f"extra_info {', '.join(unknown)}: a bundle records only {', '.join(EXTRA_INFO_KEYS)} (a loader refuses other keys)")
+        raise BundleError(f"extra_info {', '.join(unknown)}: a bundle records only {', '.join(EXTRA_INFO_KEYS)} (loading refuses others)")
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     if directory.exists() and not directory.is_dir():
@@ -227,7 +227,9 @@ def _load_naive_bayes(directory: Path, config: RunConfig, vocab_size: int, num_l
         return None
     path = bundle_file(directory, NAIVE_BAYES_FILE, MAX_NGRAM_MODEL_BYTES)
     if path is None:
-        raise BundleError(f"{directory} is not a complete bundle: {NAIVE_BAYES_FILE} is missing (config.json has nb.weight {config.nb.weight})")
+        raise BundleError(
+            f"{directory} is not a complete bundle: {NAIVE_BAYES_FILE} is missing (config.json has nb.weight {config.nb.weight})"
+        )
     expected = expected_ngram_tensors(num_labels)
     entries = read_header(path, header_limit(len(expected)))
     check_tensors(path, entries, expected)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from textcnn.bundle import load_bundle, save_bundle
+from textcnn.bundle_checks import bundle_file
+from textcnn.bundle_checks.limits import MAX_ONNX_BYTES
 from textcnn.config import RunConfig, build_config
 from textcnn.data.encoding import EncodedTexts, TokenizedTexts
 from textcnn.data.provenance import file_sha256
@@ -263,10 +265,10 @@ def load(
 
 def _load_onnx(directory: Path, runtime: str, threads: int | None) -> OnnxModel:
     import_onnx_package("onnxruntime")
-    path = directory / ONNX_FILES[runtime]
     export = f"textcnn export {directory} --onnx" + (" --int8" if runtime == "onnx-int8" else "")
-    if not path.exists():
-        raise BundleError(f"{path} does not exist: run `{export}` first")
+    path = bundle_file(directory, ONNX_FILES[runtime], MAX_ONNX_BYTES)
+    if path is None:
+        raise BundleError(f"{directory / ONNX_FILES[runtime]} does not exist: run `{export}` first")
     model = OnnxModel(path, threads=threads)
     if model.weights_sha256 != file_sha256(directory / "model.safetensors"):
         raise BundleError(f"{path} was exported from other weights than {directory / 'model.safetensors'}: run `{export}` again")

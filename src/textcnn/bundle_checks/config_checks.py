@@ -92,7 +92,7 @@ def _validation_problems(error: ValidationError) -> list[str]:
         if len(loc) > 1 and loc[0] == "model" and loc[1] in MODEL_CONFIGS:
             del loc[1]  # the union's tag: model.embed_dim, not model.textcnn.embed_dim
         message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-        problems.append(f"config.{'.'.join(map(str, loc))}: {message}")
+        problems.append(f"{'.'.join(['config', *map(str, loc)])}: {message}")
     return problems
 
 

@@ -1,5 +1,5 @@
 """The files of a bundle as the loader may read them: its own regular files, of bounded size, and JSON
-read with a size limit (no key twice, no nesting that blows the stack)."""
+read with a size limit, no key twice and bounded nesting."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from textcnn.bundle_checks.limits import MAX_JSON_DEPTH
 from textcnn.errors import BundleError
 
 
@@ -67,7 +68,7 @@ def read_json(path: Path, max_bytes: int) -> Any:
     if len(raw) > max_bytes:
         raise BundleError(f"is more than {max_bytes:,} bytes, more than any real bundle's {path.name}", path=path)
     try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except UnicodeDecodeError as error:
         raise BundleError(f"not valid JSON (not UTF-8 at byte {error.start})", path=path) from None
     except json.JSONDecodeError as error:
@@ -76,3 +77,19 @@ def read_json(path: Path, max_bytes: int) -> Any:
         raise BundleError("not valid JSON (nested too deeply)", path=path) from None
     except ValueError as error:  # a key twice, an integer of more than 4,300 digits
         raise BundleError(f"not valid JSON ({error})", path=path) from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise BundleError(f"nested more than {MAX_JSON_DEPTH} levels deep, deeper than any real bundle's {path.name}", path=path)
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in ``value`` (a scalar: 0), found without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest

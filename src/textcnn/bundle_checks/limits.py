@@ -51,6 +51,9 @@ MAX_JSON_BYTES = {
     "metrics.json": 256 * MIB,
     "history.json": 64 * MIB,
 }
+# Lists and objects inside one another in a JSON file: a real bundle nests at most 5 deep (metrics.json); what
+# reads the files later (the report, the server's /metadata) walks them recursively.
+MAX_JSON_DEPTH = 32
 # Any one string of config.json (a column name, a recorded data path).
 MAX_STRING_CHARS = 4_096
 

@@ -57,9 +57,13 @@ def read_header(path: Path, max_header_bytes: int) -> dict[str, TensorEntry]:
             raise BundleError(f"is {size} bytes, too short for a safetensors file", path=path)
         length = int.from_bytes(head, "little")
         if length > size - 8:
-            raise BundleError(f"not safetensors: its header claims {length:,} bytes, the file has {size - 8:,} after the first 8", path=path)
+            raise BundleError(
+                f"not safetensors: its header claims {length:,} bytes, the file has {size - 8:,} after the first 8", path=path
+            )
         if length > max_header_bytes:
-            raise BundleError(f"its safetensors header is {length:,} bytes, more than these tensors need (limit {max_header_bytes:,})", path=path)
+            raise BundleError(
+                f"its safetensors header is {length:,} bytes, more than these tensors need (limit {max_header_bytes:,})", path=path
+            )
         raw = handle.read(length)
     try:
         header = json.loads(raw.decode("utf-8"))
@@ -111,7 +115,11 @@ def _check_layout(path: Path, entries: dict[str, TensorEntry], data_bytes: int) 
                 path=path,
             )
         if entry.begin != position:
-            raise BundleError(f"tensor {name!r} starts at byte {entry.begin:,} of the data, expected {position:,}: overlapping or a gap", path=path)
+            raise BundleError(
+                f"tensor {name!r} starts at byte {entry.begin:,} of the data, expected {position:,}: overlapping or a gap", path=path
+            )
         position = entry.end
     if position != data_bytes:
-        raise BundleError(f"the tensors end at byte {position:,} of the data, the file holds {data_bytes:,}: not a file safetensors wrote", path=path)
+        raise BundleError(
+            f"the tensors end at byte {position:,} of the data, the file holds {data_bytes:,}: not a file safetensors wrote", path=path
+        )
