@@ -187,6 +187,8 @@ HOSTILE = [
             _edit_config(_set("model", "embed_dim", 10**9))),
     Hostile("10^5 kernel sizes", "config.json", "model.kernel_sizes (count) is 100,000",
             _edit_config(_set("model", "kernel_sizes", [2] * 100_000))),
+    Hostile("a position table of 2^29 entries", "config.json", "model.max_positions x model.embed_dim is 536,870,912",
+            _edit_config(lambda info: info["config"]["model"].update(positions="sinusoidal", max_positions=65_536, embed_dim=8_192))),
     Hostile("huge vocab_size", "config.json", "vocab_size 1000000000000 is not an integer from 2",
             _edit_config(lambda info: info.__setitem__("vocab_size", 10**12))),
     Hostile("unknown model name", "config.json", "does not match any of the expected tags", _edit_config(_set("model", "name", "bert"))),

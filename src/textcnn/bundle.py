@@ -1,4 +1,5 @@
-"""The model bundle on disk: a directory of safetensors weights and JSON files; loading never unpickles.
+"""The model bundle on disk: a directory of safetensors weights and JSON files; loading never unpickles,
+and checks every file before it allocates anything (``textcnn.bundle_checks``).
 
     model.safetensors  weights only
     config.json        format_version, textcnn/torch versions, the resolved RunConfig, data sizes
@@ -198,16 +199,39 @@ def load_bundle(directory: str | Path, *, device: str | torch.device = "cpu") ->
         thresholds = np.array(values, dtype=np.float64)
     metrics = _read_optional(directory, "metrics.json", check_metrics, {})
     history = _read_optional(directory, "history.json", check_history, ())
-    model = _load_model(directory, config, len(vocab), len(labels)).to(device).eval()
-    naive_bayes = _load_naive_bayes(directory, config, len(vocab), len(labels))
+    weights = _checked_weights(directory, config, len(vocab), len(labels))
+    ngram_file = _checked_ngram_file(directory, config, len(labels))
+    model = _load_model(weights, config, len(vocab), len(labels)).to(device).eval()
+    naive_bayes = None if ngram_file is None else _load_naive_bayes(ngram_file, config, len(vocab))
     return TrainedClassifier(config, model, vocab, labels, thresholds, naive_bayes, metrics, history)
 
 
-def _load_model(directory: Path, config: RunConfig, vocab_size: int, num_labels: int) -> TextModel:
-    """The network, once model.safetensors' header holds exactly the tensors config.json implies, all finite."""
+def _checked_weights(directory: Path, config: RunConfig, vocab_size: int, num_labels: int) -> Path:
+    """model.safetensors, once its header lists exactly the tensors config.json implies (nothing allocated yet)."""
     expected = expected_model_tensors(config, vocab_size, num_labels, directory / "config.json")
     weights = required_file(directory, "model.safetensors", MAX_MODEL_BYTES + header_limit(len(expected)))
     check_tensors(weights, read_header(weights, header_limit(len(expected))), expected)
+    return weights
+
+
+def _checked_ngram_file(directory: Path, config: RunConfig, num_labels: int) -> Path | None:
+    """naive_bayes.safetensors where config.json gives the n-gram model a weight, its header checked; else None."""
+    if not uses_naive_bayes(config):
+        return None
+    path = bundle_file(directory, NAIVE_BAYES_FILE, MAX_NGRAM_MODEL_BYTES)
+    if path is None:
+        raise BundleError(
+            f"{directory} is not a complete bundle: {NAIVE_BAYES_FILE} is missing (config.json has nb.weight {config.nb.weight})"
+        )
+    expected = expected_ngram_tensors(num_labels)
+    entries = read_header(path, header_limit(len(expected)))
+    check_tensors(path, entries, expected)
+    free_dimension(path, entries, {"keys": 0, "table": 0})
+    return path
+
+
+def _load_model(weights: Path, config: RunConfig, vocab_size: int, num_labels: int) -> TextModel:
+    """The network from checked weights, all finite."""
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError) as error:
@@ -221,19 +245,8 @@ def _load_model(directory: Path, config: RunConfig, vocab_size: int, num_labels:
     return model
 
 
-def _load_naive_bayes(directory: Path, config: RunConfig, vocab_size: int, num_labels: int) -> NaiveBayes | None:
-    """The n-gram model where config.json gives it a weight, its header and values checked like the network's."""
-    if not uses_naive_bayes(config):
-        return None
-    path = bundle_file(directory, NAIVE_BAYES_FILE, MAX_NGRAM_MODEL_BYTES)
-    if path is None:
-        raise BundleError(
-            f"{directory} is not a complete bundle: {NAIVE_BAYES_FILE} is missing (config.json has nb.weight {config.nb.weight})"
-        )
-    expected = expected_ngram_tensors(num_labels)
-    entries = read_header(path, header_limit(len(expected)))
-    check_tensors(path, entries, expected)
-    free_dimension(path, entries, {"keys": 0, "table": 0})
+def _load_naive_bayes(path: Path, config: RunConfig, vocab_size: int) -> NaiveBayes:
+    """The n-gram model from a checked file, its values checked (finite, made for this vocabulary)."""
     try:
         state = load_numpy_file(str(path))
     except (SafetensorError, OSError) as error:

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 
 from textcnn.bundle_checks.limits import (
-    MAX_KERNEL_SIZE, MAX_KERNEL_SIZES, MAX_LABELS, MAX_STRING_CHARS, MAX_VOCAB_SIZE, MODEL_FIELD_LIMITS,
+    MAX_KERNEL_SIZE, MAX_KERNEL_SIZES, MAX_LABELS, MAX_POSITION_TABLE, MAX_STRING_CHARS, MAX_VOCAB_SIZE, MODEL_FIELD_LIMITS,
     TOKENIZER_FIELD_LIMITS,
 )  # fmt: skip
 from textcnn.config import MODEL_CONFIGS, RunConfig
@@ -117,6 +117,8 @@ def _check_limits(path: Path, config: RunConfig) -> None:
     kernel_sizes = getattr(config.model, "kernel_sizes", ())
     sizes["model.kernel_sizes (count)"] = (len(kernel_sizes), MAX_KERNEL_SIZES)
     sizes["model.kernel_sizes (widest)"] = (max(kernel_sizes, default=0), MAX_KERNEL_SIZE)
+    if getattr(config.model, "positions", "none") != "none":
+        sizes["model.max_positions x model.embed_dim"] = (config.model.max_positions * config.model.embed_dim, MAX_POSITION_TABLE)
     for key, (value, limit) in sizes.items():
         if isinstance(value, int) and value > limit:
             raise BundleError(f"{key} is {value:,}, more than any real model (limit {limit:,})", path=path)

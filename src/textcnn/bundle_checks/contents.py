@@ -17,6 +17,8 @@ def _type_name(value: Any) -> str:
 
 def _first_duplicate(items: list[Hashable]) -> tuple[int, int] | None:
     """The ids of the first item that appears twice (first and second place), if any."""
+    if len(set(items)) == len(items):  # the common case, at the speed of a set
+        return None
     seen: dict[Hashable, int] = {}
     for i, item in enumerate(items):
         if item in seen:

@@ -28,6 +28,9 @@ MAX_LAYERS = 64
 # Rows of the position table (built at load time, sinusoidal tables too), tokenizer.max_len, the window
 # stride: the longest text a batch pads to. Real: 16 to 4,096.
 MAX_POSITIONS = 65_536
+# Entries of the position table (max_positions x embed_dim floats), built at load time whatever the weights
+# file holds (a sinusoidal table is no weight). Real: 512 x 128 by default, at most a few million.
+MAX_POSITION_TABLE = 2**24
 # Rows of the n-gram bag's hash table. Real: 2**17 (the default) to 2**21.
 MAX_NGRAM_BUCKETS = 2**24
 # Every tensor of model.safetensors together, as config.json's model implies them. Real: under 2 GiB.
