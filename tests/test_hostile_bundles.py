@@ -306,10 +306,10 @@ def test_the_pickle_payload_would_run_code_if_it_were_unpickled(tmp_path):
     assert (tmp_path / MARKER).exists()
 
 
-def test_a_checked_bundle_predicts_as_the_model_did_before_saving(tiny_bundle, tiny_classifier):
+def test_a_checked_bundle_predicts_as_the_model_did_before_saving(tiny_classifier, tmp_path):
     texts = english_corpus()[0]
 
-    loaded = TextClassifier.load(tiny_bundle)
+    loaded = TextClassifier.load(tiny_classifier.save(tmp_path / "model"))
 
     np.testing.assert_array_equal(loaded.predict_logits(texts), tiny_classifier.predict_logits(texts))
     assert loaded.predict(texts) == tiny_classifier.predict(texts)
