@@ -146,7 +146,7 @@ def _per_token(model: TextCNN, inputs: np.ndarray, used: np.ndarray, starts: np.
 
 def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
     """The n-gram model's scores for one text of token ``ids`` as bias (prior, normalizer) + n-gram terms."""
-    table = model.table_with_zero_row().astype(np.float64)
+    table = model.table_with_zero_row()  # float32; the rows used are widened one by one
     encoded = EncodedTexts(ids.astype(np.int32), np.zeros(1, dtype=np.int64), np.array([len(ids)], dtype=np.int64))
     unseen = len(model.keys)
     windows: dict[tuple[int, int], np.ndarray] = {}
@@ -160,7 +160,7 @@ def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
             starts = starts[~np.isin(rows[starts], counted)]
             counted = np.concatenate([counted, rows[starts]])
         for start, row in zip(starts.tolist(), rows[starts].tolist()):
-            windows[(start, order)] = table[row]
+            windows[(start, order)] = table[row].astype(np.float64)
     raw = model.prior.astype(np.float64) + sum(windows.values(), np.zeros(table.shape[1]))
     bias = model.prior.astype(np.float64)
     if not model.multi_label:  # log posterior: the normalizer is shared by every term
