@@ -177,6 +177,15 @@ class TrainConfig(Section):
         "the convolutions as bfloat16 products: faster on CPUs with AVX512-BF16 or AMX and on recent GPUs, slower "
         "elsewhere; weights differ from a float32 run's. Dev evaluation runs in bfloat16 too.",
     )
+    checkpoint_every_steps: int | None = Field(
+        None,
+        ge=1,
+        description="With a checkpoint folder (`train --out DIR` writes DIR/checkpoint), write a checkpoint every "
+        "this many optimizer steps too, besides the one at each epoch's end (none: at epoch ends only).",
+    )
+    keep_checkpoints: bool = Field(
+        False, description="Keep the checkpoint folder once training is done (and the bundle saved); else it is removed."
+    )
 
     @field_validator("device")
     @classmethod
