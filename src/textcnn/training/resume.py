@@ -58,7 +58,7 @@ def data_sha256(train: TokenizedTexts, labels: list[Hashable], dev: tuple[Tokeni
     return digest.hexdigest()
 
 
-def _settings(config: RunConfig) -> dict[str, Any]:
+def matched_settings(config: RunConfig) -> dict[str, Any]:
     """The dotted settings that must match for a resume."""
     flat = {
         f"{section}.{key}": value
@@ -95,7 +95,7 @@ class Checkpoints:
     def begin(self, config: RunConfig, data: str) -> None:
         """Check the folder against this run's settings and data digest (``resume``), or start it afresh."""
         self.every_steps = config.train.checkpoint_every_steps
-        manifest = {"format": FORMAT, "textcnn_version": __version__, "data_sha256": data, "config": _settings(config)}
+        manifest = {"format": FORMAT, "textcnn_version": __version__, "data_sha256": data, "config": matched_settings(config)}
         path = self.directory / MANIFEST
         if path.exists() and self.resume:
             self._check(path, manifest)
