@@ -6,6 +6,10 @@ no n-gram model (neither is what is measured). Each mode trains the same seeded 
 timed where they happen (``Slot.write``: serialise, write, fsync, rename).
 
     python benchmarks/checkpoints.py --set thucnews --epochs 2 --every 1000 500 --threads 1
+
+On a machine shared with other jobs the time per epoch moves by more than what the writes cost: the
+"write s / fit s" column (the writes timed where they happen) is the cost; run again with
+``--reverse`` to see the load drift apart from the modes.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--every", type=int, nargs="*", default=[1000], help="checkpoint_every_steps values to time")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reverse", action="store_true", help="time the modes in the reverse order (last first)")
     args = parser.parse_args()
     settings = {
         "train.epochs": args.epochs, "train.patience": args.epochs, "train.refit": "never", "nb.ngrams": 0,
@@ -67,6 +72,7 @@ def main() -> None:
     print(f"{args.set}: {len(files.train.texts):,} train texts, {args.epochs} epochs, {args.threads} thread(s), commit {commit}")
     checkpoint_files.Slot.write = _timed_write(checkpoint_files.Slot.write)
     modes = [("no checkpoints", None)] + [("epoch ends", "epoch")] + [(f"every {n} steps", n) for n in args.every]
+    modes = modes[::-1] if args.reverse else modes
     print("| checkpoints | s/epoch (training) | fit s | writes | s per write | write s / fit s | checkpoint MB |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, mode in modes:

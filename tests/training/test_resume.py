@@ -245,3 +245,25 @@ def test_equal_weights_give_equal_bundle_bytes(tiny_classifier, tmp_path):
     saved = {tiny_classifier.save(tmp_path / f"bundle-{i}").joinpath("model.safetensors").read_bytes() for i in range(8)}
 
     assert len(saved) == 1
+
+
+def test_a_damaged_checkpoint_is_an_error_that_names_it(monkeypatch, tmp_path):
+    settings = _settings("ensemble_refit_balanced")
+    folder = _stopped_run(monkeypatch, tmp_path / "checkpoint", settings)
+    path = next((folder / "member-0-selection").glob("*/state.json"))
+    state = json.loads(path.read_text())
+    del state["optimizer"]
+    path.write_text(json.dumps(state))
+
+    with pytest.raises(CheckpointError, match="member-0-selection: cannot resume"):
+        TextClassifier(**settings).fit(*english_corpus(), resume_from=folder)
+
+
+def test_removing_the_folder_spares_files_training_did_not_write(tmp_path):
+    folder = tmp_path / "checkpoint"
+    TextClassifier(**_settings("ensemble_refit_balanced", keep_checkpoints=True)).fit(*english_corpus(), checkpoint_dir=folder)
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+
+    resume.Checkpoints(folder).remove()
+
+    assert [path.name for path in folder.iterdir()] == ["notes.txt"]

@@ -95,6 +95,7 @@ class Checkpoints:
     def begin(self, config: RunConfig, data: str) -> None:
         """Check the folder against this run's settings and data digest (``resume``), or start it afresh."""
         self.every_steps = config.train.checkpoint_every_steps
+        self.stop = SignalStop()
         manifest = {"format": FORMAT, "textcnn_version": __version__, "data_sha256": data, "config": matched_settings(config)}
         path = self.directory / MANIFEST
         if path.exists() and self.resume:
@@ -143,9 +144,16 @@ class Checkpoints:
             shutil.rmtree(child) if child.is_dir() else child.unlink()
 
     def remove(self) -> None:
-        """Delete the folder (once the run's results are saved)."""
-        self._clear()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        """Delete what the run wrote to the folder, and the folder if nothing else is left in it."""
+        if not self.directory.is_dir():
+            return
+        for child in self.directory.iterdir():
+            if child.name == MANIFEST or child.name.startswith(".tmp-") or _STAGE.fullmatch(child.name):
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+        try:
+            self.directory.rmdir()
+        except OSError:
+            logger.warning(f"{self.directory}: left in place, it holds files that training did not write")
 
     @contextmanager
     def watching_signals(self) -> Iterator[None]:
@@ -196,12 +204,15 @@ class StageCheckpoint:
         tensors, state = saved
         if state.get("format") != FORMAT:
             raise CheckpointError(f"{self.slot.directory}: checkpoint format {state.get('format')!r}, this textcnn reads {FORMAT}")
-        if state["kind"] == "finished":
-            step.model.load_state_dict({name[len("model.") :]: tensor for name, tensor in tensors.items()})
-            step.model.eval()
-            logger.info(f"{self.name}: finished before; its model read from the checkpoint")
-            return fit_from_json(state["fit"])
-        position = restore(step, tensors, state, rng)
+        try:
+            if state["kind"] == "finished":
+                step.model.load_state_dict({name[len("model.") :]: tensor for name, tensor in tensors.items()})
+                step.model.eval()
+                logger.info(f"{self.name}: finished before; its model read from the checkpoint")
+                return fit_from_json(state["fit"])
+            position = restore(step, tensors, state, rng)
+        except (KeyError, RuntimeError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{self.slot.directory}: cannot resume from this checkpoint: {error}") from None
         logger.info(f"{self.name}: resuming epoch {position.epoch} after {position.step} of its batches")
         return position
 
