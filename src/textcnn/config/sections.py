@@ -178,10 +178,12 @@ class TrainConfig(Section):
         "elsewhere; weights differ from a float32 run's. Dev evaluation runs in bfloat16 too.",
     )
     checkpoint_every_steps: int | None = Field(
-        None,
+        1000,
         ge=1,
-        description="With a checkpoint folder (`train --out DIR` writes DIR/checkpoint), write a checkpoint every "
-        "this many optimizer steps too, besides the one at each epoch's end (none: at epoch ends only).",
+        description="With a checkpoint folder (`train --out DIR` writes DIR/checkpoint), also write a checkpoint "
+        "every this many optimizer steps, besides the one at each epoch's end (none: at epoch ends only, "
+        "`--set train.checkpoint_every_steps=null`). On THUCNews a write costs about 40 ms, 0.3% of training "
+        "time at 1000 steps (docs/benchmarks.md).",
     )
     keep_checkpoints: bool = Field(
         False, description="Keep the checkpoint folder once training is done (and the bundle saved); else it is removed."
