@@ -8,8 +8,9 @@ timed where they happen (``Slot.write``: serialise, write, fsync, rename).
     python benchmarks/checkpoints.py --set thucnews --epochs 2 --every 1000 500 --threads 1
 
 On a machine shared with other jobs the time per epoch moves by more than what the writes cost: the
-"write s / fit s" column (the writes timed where they happen) is the cost; run again with
-``--reverse`` to see the load drift apart from the modes.
+"write s / fit s" column (the writes timed where they happen) is the cost, and the CPU seconds of the
+process per epoch (dev evaluation and writes included; waits for the disk not) move less with the
+load than wall time; run again with ``--reverse`` to see the load drift apart from the modes.
 """
 
 from __future__ import annotations
@@ -44,15 +45,17 @@ def _timed_write(original):
     return write
 
 
-def _train(config, files, folder: Path | None) -> tuple[float, list[float]]:
-    """(fit seconds, per-epoch training seconds) of one run; checkpoints in ``folder`` (None: none)."""
+def _train(config, files, folder: Path | None) -> tuple[float, list[float], float]:
+    """(fit seconds, per-epoch training seconds, CPU seconds of the process) of one run; checkpoints in
+    ``folder`` (None: none)."""
     checkpoints = Checkpoints(folder) if folder is not None else None
     dev = (files.dev.texts, files.dev.labels)
+    cpu = time.process_time()
     classifier = TextClassifier(config).fit_tokenized(
         files.train.texts, files.train.labels, dev, kind=files.train.tokenizer, checkpoints=checkpoints
     )
     fit = classifier.fit_result
-    return fit.seconds, [record.seconds for record in fit.history]
+    return fit.seconds, [record.seconds for record in fit.history], time.process_time() - cpu
 
 
 def main() -> None:
@@ -73,19 +76,19 @@ def main() -> None:
     checkpoint_files.Slot.write = _timed_write(checkpoint_files.Slot.write)
     modes = [("no checkpoints", None)] + [("epoch ends", "epoch")] + [(f"every {n} steps", n) for n in args.every]
     modes = modes[::-1] if args.reverse else modes
-    print("| checkpoints | s/epoch (training) | fit s | writes | s per write | write s / fit s | checkpoint MB |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| checkpoints | s/epoch (training) | fit s | CPU s/epoch | writes | s per write | write s / fit s | checkpoint MB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, mode in modes:
         WRITES.clear()
         folder = Path(tempfile.mkdtemp(prefix="textcnn-ckpt-")) / "checkpoint" if mode is not None else None
         every = mode if isinstance(mode, int) else None
         config = build_config(None, {**settings, "train.checkpoint_every_steps": every})
-        seconds, epochs = _train(config, files, folder)
+        seconds, epochs, cpu = _train(config, files, folder)
         written = sum(write for write, _ in WRITES)
         size = max((size for _, size in WRITES), default=0)
         per_write = written / len(WRITES) if WRITES else 0.0
         print(
-            f"| {name} | {sum(epochs) / len(epochs):.1f} | {seconds:.1f} | {len(WRITES)} | {per_write:.3f} | "
+            f"| {name} | {sum(epochs) / len(epochs):.1f} | {seconds:.1f} | {cpu / len(epochs):.1f} | {len(WRITES)} | {per_write:.3f} | "
             f"{100 * written / seconds:.2f}% | {size / 1e6:.1f} |",
             flush=True,
         )

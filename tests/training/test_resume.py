@@ -24,6 +24,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     },  # fmt: skip
     "multilabel_no_ema": {"epochs": 4, "patience": 4, "ema_decay": None, "nb": {"for_multi_label": True}},
     "gated_cnn": {"model": {"name": "gated_cnn", "embed_dim": 16, "hidden_dim": 8, "num_layers": 1}, "epochs": 3, "patience": 3},
+    "bfloat16": {"epochs": 3, "patience": 3, "precision": "bfloat16"},
 }
 BASE = {key: value for key, value in TINY_SETTINGS.items() if key not in ("embed_dim", "num_filters", "kernel_sizes")}
 
@@ -82,6 +83,7 @@ CRASHES = [
     ("multilabel_no_ema", "member-0-refit", 8),
     ("gated_cnn", "member-0-selection", 6),
     ("gated_cnn", "member-0-refit", 2),
+    ("bfloat16", "member-0-selection", 8),
 ]
 
 
