@@ -38,6 +38,7 @@ def train(
     from textcnn.errors import TrainingInterrupted
     from textcnn.evaluation import summarize_report
     from textcnn.training.interrupt import signals_stop_at_once
+    from textcnn.training.resume import CHECKPOINT_FOLDER, MANIFEST
     from textcnn.workflows import train_on_files
 
     set_quiet(quiet)
@@ -51,7 +52,9 @@ def train(
             )
     except TrainingInterrupted as stop:
         again = shlex.join(["textcnn", *sys.argv[1:]] + ([] if "--resume" in sys.argv else ["--resume"]))
-        err.print(f"stopped by {stop.signal_name}; the checkpoint is in {out_dir / 'checkpoint'}. To continue: {again}", soft_wrap=True)
+        folder = out_dir / CHECKPOINT_FOLDER
+        where = f"the checkpoint is in {folder}" if (folder / MANIFEST).exists() else "before the first checkpoint"
+        err.print(f"stopped by {stop.signal_name}; {where}. To continue: {again}", soft_wrap=True)
         raise typer.Exit(code=128 + stop.signum) from None
     for split in ("dev", "test"):
         report = classifier.metrics.get(split)
