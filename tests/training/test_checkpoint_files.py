@@ -90,3 +90,23 @@ def test_entries_hold_no_pickle(tmp_path):
     for path in entry.iterdir():
         data = path.read_bytes()
         assert not data.startswith(b"\x80") and not data.startswith(b"PK"), path
+
+
+def test_a_full_disk_is_an_error_that_keeps_the_previous_entry(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from textcnn.training import checkpoint_files
+
+    slot = Slot(tmp_path / "stage")
+    slot.write(_tensors(1.0), {"n": 1})
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(checkpoint_files, "_write_synced", full)
+
+    with pytest.raises(CheckpointError, match=f"cannot write the checkpoint {tmp_path / 'stage'}: {os.strerror(errno.ENOSPC)}"):
+        slot.write(_tensors(2.0), {"n": 2})
+    assert slot.read()[1] == {"n": 1}
+    assert not list((tmp_path / "stage").glob(".tmp-*"))

@@ -83,23 +83,36 @@ class Slot:
         return sorted(path for path in self.directory.iterdir() if _ENTRY.fullmatch(path.name) and path.is_dir())
 
     def write(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> Path:
-        """Write a new entry atomically, then remove the older ones; the new entry's folder."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        entries = self.entries()
-        number = int(entries[-1].name) + 1 if entries else 1
-        for stale in self.directory.glob(".tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        staging = self.directory / f".tmp-{number:06d}"
-        staging.mkdir()
-        _write_synced(staging / TENSORS, save(_own_storage(tensors)))
-        _write_synced(staging / STATE, (json.dumps(state, ensure_ascii=False, default=_plain) + "\n").encode("utf-8"))
-        _fsync_path(staging)
-        pause = float(os.environ.get(PAUSE_VARIABLE) or 0)
-        if pause > 0:
-            time.sleep(pause)
-        entry = self.directory / f"{number:06d}"
-        os.replace(staging, entry)
-        _fsync_path(self.directory)
+        """Write a new entry atomically, then remove the older ones; the new entry's folder.
+
+        Raises:
+            CheckpointError: the entry could not be written (a full disk); the previous one is kept.
+        """
+        data = save(_own_storage(tensors))
+        text = json.dumps(state, ensure_ascii=False, default=_plain) + "\n"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            entries = self.entries()
+            number = int(entries[-1].name) + 1 if entries else 1
+            for stale in self.directory.glob(".tmp-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            staging = self.directory / f".tmp-{number:06d}"
+            staging.mkdir()
+            try:
+                _write_synced(staging / TENSORS, data)
+                _write_synced(staging / STATE, text.encode("utf-8"))
+                _fsync_path(staging)
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            pause = float(os.environ.get(PAUSE_VARIABLE) or 0)
+            if pause > 0:
+                time.sleep(pause)
+            entry = self.directory / f"{number:06d}"
+            os.replace(staging, entry)
+            _fsync_path(self.directory)
+        except OSError as error:
+            raise CheckpointError(f"cannot write the checkpoint {self.directory}: {error.strerror or error}") from None
         for old in entries:
             shutil.rmtree(old, ignore_errors=True)
         return entry

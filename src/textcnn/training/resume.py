@@ -107,8 +107,11 @@ class Checkpoints:
         elif self.resume:
             logger.warning(f"{self.directory}: no checkpoint to resume (none was written yet): training from the start")
         self._clear()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        _write_json_atomically(path, manifest)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            _write_json_atomically(path, manifest)
+        except OSError as error:
+            raise CheckpointError(f"cannot write the checkpoint {self.directory}: {error.strerror or error}") from None
 
     def _check(self, path: Path, manifest: dict[str, Any]) -> None:
         try:
