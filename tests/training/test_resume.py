@@ -196,10 +196,11 @@ def test_a_folder_holding_other_files_is_refused_and_left_alone(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "notes.txt").write_text("keep me", encoding="utf-8")
+    (folder / "run.json").write_text("{}", encoding="utf-8")  # a name training uses, in someone else's folder
 
-    with pytest.raises(CheckpointError, match="no checkpoint folder"):
+    with pytest.raises(CheckpointError, match="no checkpoint folder: it holds notes.txt"):
         TextClassifier(**_settings("ensemble_refit_balanced")).fit(*english_corpus(), checkpoint_dir=folder)
-    assert (folder / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    assert sorted(path.name for path in folder.iterdir()) == ["notes.txt", "run.json"]
 
 
 def test_sigterm_stops_after_a_checkpoint_and_resume_continues(uninterrupted, monkeypatch, tmp_path):

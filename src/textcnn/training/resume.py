@@ -74,6 +74,11 @@ def _differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     return shown[:5] + ([f"{len(shown) - 5} more"] if len(shown) > 5 else [])
 
 
+def _ours(name: str) -> bool:
+    """Whether a file or folder of that name in a checkpoint folder is one that training writes."""
+    return name == MANIFEST or name.startswith(".tmp-") or _STAGE.fullmatch(name) is not None
+
+
 def _write_json_atomically(path: Path, data: Any) -> None:
     temporary = path.with_name(f".tmp-{path.name}")
     with open(temporary, "w", encoding="utf-8") as handle:
@@ -103,7 +108,7 @@ class Checkpoints:
             logger.info(f"resuming the run whose checkpoint is in {self.directory}")
             return
         if path.exists():
-            logger.warning(f"{self.directory}: starting over; the checkpoint of an earlier run there is replaced (resume it instead with --resume)")
+            logger.warning(f"{self.directory}: starting over; the checkpoint of an earlier run there is replaced (--resume would continue it)")
         elif self.resume:
             logger.warning(f"{self.directory}: no checkpoint to resume (none was written yet): training from the start")
         self._clear()
@@ -138,20 +143,20 @@ class Checkpoints:
             return
         if not self.directory.is_dir():
             raise CheckpointError(f"{self.directory} exists and is not a folder")
-        (self.directory / MANIFEST).unlink(missing_ok=True)
-        children = [child for child in self.directory.iterdir() if not child.name.startswith(".tmp-")]
-        foreign = [child.name for child in children if not _STAGE.fullmatch(child.name)]
+        ours = [child for child in self.directory.iterdir() if _ours(child.name)]
+        foreign = sorted(child.name for child in self.directory.iterdir() if not _ours(child.name))
         if foreign:
-            raise CheckpointError(f"{self.directory} is no checkpoint folder: it holds {', '.join(sorted(foreign)[:3])}")
-        for child in self.directory.iterdir():
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
+            raise CheckpointError(f"{self.directory} is no checkpoint folder: it holds {', '.join(foreign[:3])}")
+        (self.directory / MANIFEST).unlink(missing_ok=True)  # first: a folder without it holds no run
+        for child in ours:
+            shutil.rmtree(child) if child.is_dir() else child.unlink(missing_ok=True)
 
     def remove(self) -> None:
         """Delete what the run wrote to the folder, and the folder if nothing else is left in it."""
         if not self.directory.is_dir():
             return
         for child in self.directory.iterdir():
-            if child.name == MANIFEST or child.name.startswith(".tmp-") or _STAGE.fullmatch(child.name):
+            if _ours(child.name):
                 shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
         try:
             self.directory.rmdir()
