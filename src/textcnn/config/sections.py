@@ -182,7 +182,7 @@ class TrainConfig(Section):
         ge=1,
         description="With a checkpoint folder (`train --out DIR` writes DIR/checkpoint), also write a checkpoint "
         "every this many optimizer steps, besides the one at each epoch's end (none: at epoch ends only, "
-        "`--set train.checkpoint_every_steps=null`). On THUCNews a write takes 30-80 ms, 0.3-0.4% of the "
+        "`--set train.checkpoint_every_steps=null`). On THUCNews a write takes 30-80 ms, 0.3-0.45% of the "
         "training time at 1000 steps (docs/benchmarks.md).",
     )
     keep_checkpoints: bool = Field(
