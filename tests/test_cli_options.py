@@ -98,8 +98,8 @@ def received(monkeypatch):
     class Trained:
         metrics: dict = {}
 
-    def fake(config, train_path, *, dev_path=None, test_path=None, out_dir=None, progress=None):
-        calls.append({"config": config, "progress": progress})
+    def fake(config, train_path, *, dev_path=None, test_path=None, out_dir=None, progress=None, resume=False):
+        calls.append({"config": config, "progress": progress, "resume": resume})
         return Trained()
 
     monkeypatch.setattr(textcnn.workflows, "train_on_files", fake)
@@ -124,6 +124,16 @@ def test_flag_values_are_parsed_as_their_fields_say(tmp_path, received):
 def test_flags_not_given_leave_the_defaults(tmp_path, received):
     assert _train(tmp_path).exit_code == 0
     assert received[0]["config"] == RunConfig()
+    assert received[0]["resume"] is False
+
+
+def test_resume_and_the_checkpoint_flags_reach_training(tmp_path, received):
+    result = _train(tmp_path, "--resume", "--checkpoint-every-steps", "500", "--keep-checkpoints")
+
+    assert result.exit_code == 0, result.output
+    config = received[0]["config"]
+    assert received[0]["resume"] is True
+    assert (config.train.checkpoint_every_steps, config.train.keep_checkpoints) == (500, True)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_numpy_file
 from safetensors.numpy import save_file as save_numpy_file
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from textcnn.bundle_checks import (
     EXTRA_INFO_KEYS, bundle_file, check_finite, check_history, check_info, check_labels, check_metrics, check_ngram_state,
@@ -62,6 +62,22 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
+def _safetensors_bytes(state: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """The safetensors file of ``state``, its header's metadata in key order, so the same weights give the same bytes.
+
+    (safetensors writes its metadata map in an order that changes from one process to the next.)
+    """
+    data = save(state, metadata=metadata)
+    size = int.from_bytes(data[:8], "little")
+    header = data[8 : 8 + size].decode("utf-8")
+    start = header.find('"__metadata__":') + len('"__metadata__":')
+    found, end = json.JSONDecoder().raw_decode(header, start)
+    ordered = json.dumps(dict(sorted(found.items())), ensure_ascii=False, separators=(",", ":"))
+    if len(ordered.encode("utf-8")) != len(header[start:end].encode("utf-8")):
+        return data  # written some other way than expected: left as it is
+    return data[:8] + (header[:start] + ordered + header[end:]).encode("utf-8") + data[8 + size :]
+
+
 def save_bundle(directory: str | Path, trained: TrainedClassifier, *, extra_info: dict[str, Any] | None = None) -> Path:
     """Write ``trained`` to ``directory`` atomically (a temporary sibling renamed into place).
 
@@ -95,7 +111,7 @@ def save_bundle(directory: str | Path, trained: TrainedClassifier, *, extra_info
     except OSError as error:
         raise _write_error(directory, error) from None
     try:
-        save_file(state, str(staging / "model.safetensors"), metadata={"format": "pt", "textcnn_version": __version__})
+        (staging / "model.safetensors").write_bytes(_safetensors_bytes(state, {"format": "pt", "textcnn_version": __version__}))
         _write_json(staging / "config.json", info)
         _write_json(staging / "vocab.json", vocab.to_json())
         _write_json(staging / "labels.json", labels.to_json())

@@ -29,6 +29,7 @@ from textcnn.inference.trained import TrainedClassifier
 from textcnn.reporting import Progress, verbose_logging
 from textcnn.training.pipeline import tokenize_job, train_classifier
 from textcnn.training.reproducibility import resolve_device, set_threads
+from textcnn.training.resume import Checkpoints
 from textcnn.training.trainer import FitResult
 
 Texts = Sequence[str] | EncodedTexts
@@ -62,6 +63,8 @@ class TextClassifier(EstimatorMixin):
         dev: tuple[Sequence[str], Sequence[Hashable]] | None = None,
         verbose: bool = False,
         progress: Progress | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume_from: str | Path | None = None,
     ) -> "TextClassifier":
         """Train on ``texts``/``labels``; the best epoch on ``dev`` is kept.
 
@@ -69,11 +72,21 @@ class TextClassifier(EstimatorMixin):
         Multi-label (labels are lists, or ``data.multi_label: true``): texts with an empty label list
         are left out and counted in the log. ``verbose`` prints the log (the ``textcnn`` logger) to
         stderr; ``progress`` draws a progress bar (see ``textcnn.reporting.Progress``).
+
+        ``checkpoint_dir``: write checkpoints to this folder (at each epoch's end, and every
+        ``train.checkpoint_every_steps`` steps); SIGINT and SIGTERM then stop training after the next
+        one, raising ``TrainingInterrupted``. ``resume_from``: continue the run whose checkpoints are in
+        this folder, with the same data and settings (else ``CheckpointError``), writing checkpoints
+        there. The folder is removed when ``fit`` returns, unless ``train.keep_checkpoints``.
         """
+        checkpoints = _checkpoints(checkpoint_dir, resume_from)
         texts, labels = list(texts), list(labels)
         kind, train, tokenized_dev = tokenize_job(self.params, texts, labels, dev)
         with verbose_logging(verbose):
-            return self.fit_tokenized(train, labels, tokenized_dev, kind=kind, progress=progress)
+            self.fit_tokenized(train, labels, tokenized_dev, kind=kind, progress=progress, checkpoints=checkpoints)
+        if checkpoints is not None and not self.params.train.keep_checkpoints:
+            checkpoints.remove()
+        return self
 
     def fit_tokenized(
         self,
@@ -83,9 +96,13 @@ class TextClassifier(EstimatorMixin):
         *,
         kind: str,
         progress: Progress | None = None,
+        checkpoints: Checkpoints | None = None,
     ) -> "TextClassifier":
-        """``fit`` on texts tokenized (by the tokenizer ``kind``) already, as read from a file or the cache."""
-        result = train_classifier(self.params, train, list(labels), dev, kind=kind, progress=progress)
+        """``fit`` on texts tokenized (by the tokenizer ``kind``) already, as read from a file or the cache.
+
+        ``checkpoints``: the folder to checkpoint to or resume from, left in place (the caller removes it).
+        """
+        result = train_classifier(self.params, train, list(labels), dev, kind=kind, progress=progress, checkpoints=checkpoints)
         self.fit_result = result.fit
         self._use(result.classifier, Predictor(result.classifier, device=result.device))
         return self
@@ -261,6 +278,14 @@ def load(
 ) -> TextClassifier:
     """Load a saved bundle (same as ``TextClassifier.load``)."""
     return TextClassifier.load(directory, device=device, threads=threads, runtime=runtime, long_text=long_text)
+
+
+def _checkpoints(checkpoint_dir: str | Path | None, resume_from: str | Path | None) -> Checkpoints | None:
+    if checkpoint_dir is not None and resume_from is not None and Path(checkpoint_dir) != Path(resume_from):
+        raise TextcnnError(f"fit: checkpoint_dir {checkpoint_dir} and resume_from {resume_from} name two folders; give one")
+    if resume_from is not None:
+        return Checkpoints(resume_from, resume=True)
+    return Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
 
 
 def _load_onnx(directory: Path, runtime: str, threads: int | None) -> OnnxModel:

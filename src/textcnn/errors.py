@@ -58,3 +58,24 @@ class BundleError(TextcnnError):
 class NotFittedError(TextcnnError, AttributeError):
     """A trained classifier's attribute was read before ``fit`` or ``load`` (also an ``AttributeError``,
     so ``hasattr`` and ``getattr(..., default)`` work, as scikit-learn expects)."""
+
+
+class CheckpointError(TextcnnError):
+    """A checkpoint folder that cannot be resumed: made from other data or settings, unreadable, or not one."""
+
+
+class TrainingInterrupted(TextcnnError):
+    """Training stopped by SIGINT (Ctrl-C) or SIGTERM, after writing a checkpoint to ``directory``."""
+
+    def __init__(self, signum: int, directory: str | Path | None = None) -> None:
+        import signal
+
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        self.directory = Path(directory) if directory is not None else None
+        where = f"; its checkpoint is in {self.directory}: fit(..., resume_from=...) with that folder continues it"
+        super().__init__(f"training stopped by {self.signal_name}" + (where if self.directory is not None else ""))
+
+    def at(self, directory: str | Path) -> "TrainingInterrupted":
+        """The same stop, naming the checkpoint folder (kept if it names one already)."""
+        return self if self.directory is not None else TrainingInterrupted(self.signum, directory)

@@ -7,7 +7,9 @@ from pathlib import Path
 from textcnn.classifier import TextClassifier
 from textcnn.config import RunConfig
 from textcnn.data.sources import read_labelled_files
+from textcnn.errors import TextcnnError
 from textcnn.reporting import Progress, logger
+from textcnn.training.resume import CHECKPOINT_FOLDER, Checkpoints
 
 
 def train_on_files(
@@ -18,16 +20,22 @@ def train_on_files(
     test_path: str | Path | None = None,
     out_dir: str | Path | None = None,
     progress: Progress | None = None,
+    resume: bool = False,
 ) -> TextClassifier:
     """Read the files, train, evaluate on ``test_path``, and save the bundle to ``out_dir``.
 
     Skipped rows of every file are reported (``textcnn`` logger, as warnings); the bundle's
-    metrics.json holds the dev and test reports and the files' sha256.
+    metrics.json holds the dev and test reports and the files' sha256. With ``out_dir``, training
+    writes checkpoints to ``out_dir/checkpoint``, removed once the bundle is saved (unless
+    ``train.keep_checkpoints``); ``resume`` continues the run they hold.
     """
+    if resume and out_dir is None:
+        raise TextcnnError("resume: there is no checkpoint to resume without out_dir (the checkpoint is out_dir/checkpoint)")
+    checkpoints = Checkpoints(Path(out_dir) / CHECKPOINT_FOLDER, resume=resume) if out_dir is not None else None
     files = read_labelled_files(config, train_path, dev_path=dev_path, test_path=test_path)
     dev = (files.dev.texts, files.dev.labels) if files.dev else None
     classifier = TextClassifier(config).fit_tokenized(
-        files.train.texts, files.train.labels, dev, kind=files.train.tokenizer, progress=progress
+        files.train.texts, files.train.labels, dev, kind=files.train.tokenizer, progress=progress, checkpoints=checkpoints
     )
     if files.test is not None:
         encoded = classifier.encode_tokenized(files.test.texts)
@@ -38,4 +46,6 @@ def train_on_files(
     classifier.metrics["run"]["data"] = provenance
     if out_dir is not None:
         classifier.save(out_dir, extra_info={"data": provenance})
+    if checkpoints is not None and not config.train.keep_checkpoints:
+        checkpoints.remove()
     return classifier

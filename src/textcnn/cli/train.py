@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from textcnn.cli.console import log, out, progress_bar, set_quiet
+from textcnn.cli.console import err, log, out, progress_bar, set_quiet
 from textcnn.cli.options import TRAIN_KEYS, TUNE_KEYS, resolve_config, with_config_flags
 from textcnn.reporting import no_progress
 
 TRAIN_HELP = "Labelled training file (CSV, TSV, JSONL or fastText lines)."
+RESUME_HELP = (
+    "Continue the run stopped or killed with this same command: from its checkpoint in --out DIR/checkpoint, "
+    "skipping what it finished. Refused when the data or the settings differ."
+)
 
 
 @with_config_flags(TRAIN_KEYS)
@@ -24,18 +30,32 @@ def train(
     *,
     set_: Annotated[list[str], typer.Option("--set", metavar="KEY=VALUE", help="Any setting as KEY=VALUE, e.g. --set model.embed_dropout=0.2 (repeatable).")] = [],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the final metrics (and warnings).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help=RESUME_HELP)] = False,
     overrides: dict[str, Any],
 ) -> None:
     """Train a classifier on TRAIN, keep the best epoch on dev, evaluate on --test, save to --out."""
     from textcnn.config import dump_yaml_config
+    from textcnn.errors import TrainingInterrupted
     from textcnn.evaluation import summarize_report
+    from textcnn.training.interrupt import signals_stop_at_once
+    from textcnn.training.resume import CHECKPOINT_FOLDER, MANIFEST
     from textcnn.workflows import train_on_files
 
     set_quiet(quiet)
     run_config = resolve_config(config, overrides, set_)
     log.info("configuration\n" + dump_yaml_config(run_config).rstrip())
     bar = no_progress if quiet else progress_bar
-    classifier = train_on_files(run_config, train_file, dev_path=dev, test_path=test, out_dir=out_dir, progress=bar)
+    try:
+        with signals_stop_at_once():
+            classifier = train_on_files(
+                run_config, train_file, dev_path=dev, test_path=test, out_dir=out_dir, progress=bar, resume=resume
+            )
+    except TrainingInterrupted as stop:
+        again = shlex.join(["textcnn", *sys.argv[1:]] + ([] if "--resume" in sys.argv else ["--resume"]))
+        folder = out_dir / CHECKPOINT_FOLDER
+        where = f"the checkpoint is in {folder}" if (folder / MANIFEST).exists() else "before the first checkpoint"
+        err.print(f"stopped by {stop.signal_name}; {where}. To continue: {again}", soft_wrap=True)
+        raise typer.Exit(code=128 + stop.signum) from None
     for split in ("dev", "test"):
         report = classifier.metrics.get(split)
         if report:

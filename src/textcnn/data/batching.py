@@ -125,17 +125,19 @@ def iter_batches(
     min_len: int = 1,
     weights: np.ndarray | None = None,
     equal_lengths: bool = False,
+    start: int = 0,
 ) -> Iterator[Batch]:
     """Padded batches over ``encoded`` (shuffled and bucketed for training, length-sorted otherwise).
 
     ``weights``: draw each epoch's texts in proportion to them (see ``batch_order``).
     ``equal_lengths``: batches of one length where there are enough such texts (``equal_length_batches``).
+    ``start``: leave out the first ``start`` batches of the order (the order is drawn whole all the same).
     """
     if equal_lengths:
         order = equal_length_batches(encoded.lengths, batch_size)
     else:
         order = batch_order(encoded.lengths, batch_size, shuffle=shuffle, rng=rng, weights=weights)
-    for index in order:
+    for index in order[start:]:
         ids, lengths = pad_batch(encoded, index, min_len)
         batch_targets = torch.from_numpy(targets[index]) if targets is not None else None
         yield Batch(torch.from_numpy(ids), torch.from_numpy(lengths), index, batch_targets)

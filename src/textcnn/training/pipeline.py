@@ -7,6 +7,9 @@
     fit_ngram_model  the n-gram model beside the network and its weight, fitted on dev
     tokenize_job     the texts and the dev split tokenized, the tokenizer kind resolved
     train_classifier all of it: tokenized texts in, a ``TrainedClassifier`` out
+
+With ``Checkpoints`` (training/resume.py), each training run and the n-gram fit is a stage whose
+checkpoints let a resumed run skip what finished and continue what did not.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from textcnn.reporting import Progress, logger
 from textcnn.training.history import member_history
 from textcnn.training.ngram_step import NgramFit, fit_ngram_model
 from textcnn.training.reproducibility import run_info, seed_everything, set_threads
+from textcnn.training.resume import Checkpoints, data_sha256
 from textcnn.training.run import Run, encode_targets, fit_run
 from textcnn.training.trainer import FitResult, report_key, resolve_select_metric, score_logits
 
@@ -140,11 +144,21 @@ def should_refit(config: RunConfig, split: Split) -> bool:
 
 
 def fit_member(
-    config: RunConfig, split: Split, *, kind: str, seed: int, progress: Progress | None, dev_logits: bool
+    config: RunConfig, split: Split, *, kind: str, seed: int, progress: Progress | None, dev_logits: bool,
+    checkpoints: Checkpoints | None = None, index: int = 0,
 ) -> Member:
-    """Train one network with ``seed``: its best epoch on dev, then a refit on train + dev if ``train.refit`` says so."""
+    """Train one network with ``seed``: its best epoch on dev, then a refit on train + dev if ``train.refit`` says so.
+
+    ``checkpoints``: the runs are stages ``member-{index}-selection`` and ``member-{index}-refit``.
+    """  # fmt: skip
+
+    def hook(run: str):
+        return checkpoints.stage(f"member-{index}-{run}") if checkpoints is not None else None
+
     dev = (split.dev, split.dev_labels)
-    selection = fit_run(config, split.train, split.labels, dev, kind=kind, rng=seed_everything(seed), progress=progress)
+    selection = fit_run(
+        config, split.train, split.labels, dev, kind=kind, rng=seed_everything(seed), progress=progress, hook=hook("selection")
+    )  # fmt: skip
     logits = predict_logits(selection.model, selection.dev, device=selection.device) if dev_logits else None
     if not should_refit(config, split):
         return Member(selection, selection, selection.fit, logits, None)
@@ -153,7 +167,7 @@ def fit_member(
     logger.info(f"refit: training a fresh model on train + dev ({texts:,} texts) for the best epoch count, {best.best_epoch}")
     final = fit_run(
         config, concat_compact(split.train, split.dev), split.labels + split.dev_labels, None, kind=kind,
-        rng=seed_everything(seed), progress=progress, epochs=best.best_epoch,
+        rng=seed_everything(seed), progress=progress, epochs=best.best_epoch, hook=hook("refit"),
     )  # fmt: skip
     fit = replace(best, history=best.history + final.fit.history, seconds=best.seconds + final.fit.seconds)
     return Member(selection, final, fit, logits, {"epochs": best.best_epoch, "texts": texts})
@@ -186,9 +200,25 @@ def train_classifier(
     *,
     kind: str,
     progress: Progress | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> TrainingResult:
-    """Train on texts tokenized (by the tokenizer ``kind``) already; the best epoch on dev is kept."""
-    config, split = prepare(config, train, list(labels), dev)
+    """Train on texts tokenized (by the tokenizer ``kind``) already; the best epoch on dev is kept.
+
+    ``checkpoints``: write checkpoints to that folder (or continue the run they hold); SIGINT and
+    SIGTERM then stop training after the next one (``TrainingInterrupted``).
+    """
+    if checkpoints is None:
+        return _train(config, train, list(labels), dev, kind=kind, progress=progress, checkpoints=None)
+    checkpoints.begin(config, data_sha256(train, list(labels), dev))
+    with checkpoints.watching_signals():
+        return _train(config, train, list(labels), dev, kind=kind, progress=progress, checkpoints=checkpoints)
+
+
+def _train(
+    config: RunConfig, train: TokenizedTexts, labels: list[Hashable], dev: Dev | None, *, kind: str,
+    progress: Progress | None, checkpoints: Checkpoints | None,
+) -> TrainingResult:  # fmt: skip
+    config, split = prepare(config, train, labels, dev)
     set_threads(config.train.threads)
     size = config.train.ensemble
     with_ngrams = config.nb.ngrams > 0 and (config.nb.for_multi_label or config.data.multi_label is not True)
@@ -197,7 +227,10 @@ def train_classifier(
         if size > 1:
             logger.info(f"ensemble member {index + 1} of {size}: seed {config.train.seed + index}")
         members.append(
-            fit_member(config, split, kind=kind, seed=config.train.seed + index, progress=progress, dev_logits=size > 1 or with_ngrams)
+            fit_member(
+                config, split, kind=kind, seed=config.train.seed + index, progress=progress,
+                dev_logits=size > 1 or with_ngrams, checkpoints=checkpoints, index=index,
+            )  # fmt: skip
         )
     last = members[-1]
     model, fit, thresholds = last.final.model, last.fit, last.selection.fit.thresholds
@@ -209,7 +242,11 @@ def train_classifier(
     ngrams = NgramFit(None, {"nb.weight": 0.0}, None, None, None)
     if with_ngrams:  # members share their data: the last one's runs stand for all
         dev_logits = np.mean([member.dev_logits for member in members], axis=0)
-        ngrams = fit_ngram_model(resolved, last.selection, last.final, dev_logits)
+
+        def fit_ngrams() -> NgramFit:
+            return fit_ngram_model(resolved, last.selection, last.final, dev_logits)
+
+        ngrams = checkpoints.ngram_fit(fit_ngrams) if checkpoints is not None else fit_ngrams()
         metrics["dev"], metrics["naive_bayes"] = ngrams.report, ngrams.summary
         thresholds = ngrams.thresholds if ngrams.thresholds is not None else thresholds
     resolved = build_config(resolved, ngrams.settings)

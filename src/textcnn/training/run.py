@@ -24,7 +24,7 @@ from textcnn.errors import ConfigError
 from textcnn.models import build_model
 from textcnn.reporting import Progress, logger
 from textcnn.training.reproducibility import resolve_device
-from textcnn.training.trainer import FitResult, Trainer
+from textcnn.training.trainer import FitHook, FitResult, Trainer
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,12 @@ def fit_run(
     rng: np.random.Generator,
     progress: Progress | None = None,
     epochs: int | None = None,
+    hook: FitHook | None = None,
 ) -> Run:
     """Build labels, vocabulary and model from ``train`` and train it (keeping the best dev epoch).
 
-    Without ``dev``, it trains for ``epochs`` epochs and keeps the final weights.
+    Without ``dev``, it trains for ``epochs`` epochs and keeps the final weights. ``hook``: the
+    run's checkpoints (training/resume.py).
     """
     multi_label = config.data.multi_label is True
     label_set = LabelSet.from_labels(label for item in labels for label in item) if multi_label else LabelSet.from_labels(labels)
@@ -82,7 +84,7 @@ def fit_run(
             logger.info(f"{split}: {encoded.truncation_note()}")
     device = resolve_device(config.train.device)
     model = build_model(config.model, vocab_size=len(vocab), num_classes=len(label_set), vectors=vectors)
-    trainer = Trainer(config.train, device=device, rng=rng, progress=progress)
+    trainer = Trainer(config.train, device=device, rng=rng, progress=progress, hook=hook)
     fit = trainer.fit(model, train_encoded, train_targets, dev_encoded, dev_targets, label_set.labels, epochs=epochs)
     if dev is not None:
         logger.info(

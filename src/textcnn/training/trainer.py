@@ -3,6 +3,9 @@
 Single-label targets are class ids (num_texts,); multi-label targets are multi-hot rows
 (num_texts, num_labels), trained with one binary cross-entropy per label and scored on dev with
 per-label thresholds tuned there each epoch.
+
+A ``FitHook`` (training/resume.py) sees the fit at its boundaries: it may hand back a finished fit or
+a ``Position`` to continue from, and it writes checkpoints after steps and epochs.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -65,6 +69,39 @@ class _Best:
     thresholds: np.ndarray | None = None
 
 
+@dataclass
+class Position:
+    """Where a fit stands: ``step`` batches of ``epoch`` trained, and what the fit has kept so far."""
+
+    epoch: int = 1
+    step: int = 0  # batches of `epoch` trained
+    steps: int = 0  # optimizer steps of the whole fit
+    loss_sum: float = 0.0  # summed over the texts of `epoch` trained so far
+    seen: int = 0  # texts of `epoch` trained so far
+    epoch_seconds: float = 0.0  # spent on `epoch` so far
+    seconds: float = 0.0  # spent on the epochs before `epoch` (their dev evaluation included)
+    stale: int = 0  # epochs since the best one
+    best: _Best = field(default_factory=_Best)
+    history: list[EpochRecord] = field(default_factory=list)
+    epoch_rng: dict[str, Any] | None = None  # the data-order generator's state when `epoch` began
+
+    def next_epoch(self) -> None:
+        self.epoch, self.step, self.loss_sum, self.seen, self.epoch_seconds = self.epoch + 1, 0, 0.0, 0, 0.0
+
+
+class FitHook(Protocol):
+    """What sees a fit at its boundaries: its checkpoints (training/resume.py)."""
+
+    def start(self, step: "_Step", rng: np.random.Generator) -> "FitResult | Position | None":
+        """A finished fit (its weights loaded into the model), a position to continue from, or None."""
+
+    def step_done(self, step: "_Step", position: Position, rng: np.random.Generator) -> None: ...
+
+    def epoch_done(self, step: "_Step", position: Position, rng: np.random.Generator) -> None: ...
+
+    def finish(self, step: "_Step", fit: "FitResult") -> None: ...
+
+
 class Trainer:
     """Trains a model on encoded texts and keeps the state with the best dev score."""
 
@@ -75,11 +112,13 @@ class Trainer:
         device: torch.device,
         rng: np.random.Generator,
         progress: Progress | None = None,
+        hook: FitHook | None = None,
     ) -> None:
         self.config = config
         self.device = device
         self.rng = rng
         self.progress = progress or no_progress
+        self.hook = hook
 
     def fit(
         self,
@@ -102,46 +141,64 @@ class Trainer:
             raise ValueError("without a dev set, the number of epochs must be given")
         last_epoch = min(epochs or config.epochs, config.epochs)
         step = _Step(model.to(self.device), config, train, train_targets, self.device, len(labels))
-        best, history, stale = _Best(), [], 0
-        started = time.perf_counter()
-        for epoch in range(1, last_epoch + 1):
-            loss, seen, seconds = self._train_epoch(step, train, train_targets, epoch)
+        resumed = self.hook.start(step, self.rng) if self.hook is not None else None
+        if isinstance(resumed, FitResult):
+            return resumed
+        at = resumed or Position()
+        started = time.perf_counter() - at.seconds - at.epoch_seconds
+        while at.epoch <= last_epoch:
+            epoch = at.epoch
+            loss, seen, seconds = self._train_epoch(step, train, train_targets, at)
             lr = float(step.optimizer.param_groups[0]["lr"])
             if dev is None:
-                history.append(EpochRecord(epoch, loss, float("nan"), float("nan"), seconds, seen / seconds, learning_rate=lr))
+                at.history.append(EpochRecord(epoch, loss, float("nan"), float("nan"), seconds, seen / seconds, learning_rate=lr))
                 logger.info(f"epoch {epoch:>2}/{last_epoch}  loss {loss:.4f}  {seconds:.1f}s  {seen / seconds:,.0f} ex/s")
-                best.epoch = epoch
-                continue
-            record, report, thresholds, score = self._evaluate(step.scored, dev, dev_targets, labels)
-            history.append(EpochRecord(epoch, loss, record[0], record[1], seconds, seen / seconds, score > best.score, lr))
-            self._log_epoch(history[-1], report, thresholds is not None)
-            if score > best.score:
-                best, stale = _Best(score, epoch, copy.deepcopy(step.scored.state_dict()), report, thresholds), 0
+                at.best.epoch = epoch
             else:
-                stale += 1
-                if stale >= config.patience:
-                    break
-        return self._finish(step, best, history, last_epoch, dev is None, time.perf_counter() - started)
+                record, report, thresholds, score = self._evaluate(step.scored, dev, dev_targets, labels)
+                at.history.append(EpochRecord(epoch, loss, record[0], record[1], seconds, seen / seconds, score > at.best.score, lr))
+                self._log_epoch(at.history[-1], report, thresholds is not None)
+                if score > at.best.score:
+                    at.best, at.stale = _Best(score, epoch, copy.deepcopy(step.scored.state_dict()), report, thresholds), 0
+                else:
+                    at.stale += 1
+                    if at.stale >= config.patience:
+                        break
+            at.next_epoch()
+            at.seconds = time.perf_counter() - started
+            if self.hook is not None and at.epoch <= last_epoch:
+                self.hook.epoch_done(step, at, self.rng)
+        fit = self._finish(step, at.best, at.history, last_epoch, dev is None, time.perf_counter() - started)
+        if self.hook is not None:
+            self.hook.finish(step, fit)
+        return fit
 
     def _train_epoch(
-        self, step: "_Step", train: EncodedTexts, train_targets: np.ndarray, epoch: int
+        self, step: "_Step", train: EncodedTexts, train_targets: np.ndarray, at: Position
     ) -> tuple[float, int, float]:
-        """One pass over shuffled batches: (mean loss, texts seen, seconds)."""
+        """One pass over shuffled batches, from batch ``at.step`` on: (mean loss, texts seen, seconds)."""
         step.model.train()
-        started = time.perf_counter()
-        total_loss, seen = 0.0, 0
+        started = time.perf_counter() - at.epoch_seconds
+        at.epoch_rng = copy.deepcopy(self.rng.bit_generator.state)
         batches = iter_batches(
             train, self.config.batch_size, targets=train_targets, shuffle=True, rng=self.rng,
-            min_len=step.model.min_len, weights=step.sample_weights,
+            min_len=step.model.min_len, weights=step.sample_weights, start=at.step,
         )  # fmt: skip
-        with self.progress(f"epoch {epoch}/{self.config.epochs}", len(train)) as advance:
+        with self.progress(f"epoch {at.epoch}/{self.config.epochs}", len(train)) as advance:
+            if at.seen:
+                advance(at.seen, at.loss_sum / at.seen, 0.0)
             for batch in batches:
                 loss = step(batch.to(self.device))
                 size = len(batch.index)
-                total_loss += loss * size
-                seen += size
-                advance(size, total_loss / seen, seen / (time.perf_counter() - started))
-        return total_loss / max(1, seen), seen, time.perf_counter() - started
+                at.loss_sum += loss * size
+                at.seen += size
+                at.step += 1
+                at.steps += 1
+                advance(size, at.loss_sum / at.seen, at.seen / (time.perf_counter() - started))
+                if self.hook is not None:
+                    at.epoch_seconds = time.perf_counter() - started
+                    self.hook.step_done(step, at, self.rng)
+        return at.loss_sum / max(1, at.seen), at.seen, time.perf_counter() - started
 
     def _evaluate(
         self, scored: nn.Module, dev: EncodedTexts, dev_targets: np.ndarray, labels: list
@@ -185,8 +242,8 @@ class _Step:
     ) -> None:  # fmt: skip
         self.model, self.config = model, config
         self.optimizer = build_optimizer(model, config)
-        steps_per_epoch = len(batch_order(train.lengths, config.batch_size, shuffle=False))
-        self.scheduler = build_scheduler(self.optimizer, config, steps_per_epoch)
+        self.steps_per_epoch = len(batch_order(train.lengths, config.batch_size, shuffle=False))
+        self.scheduler = build_scheduler(self.optimizer, config, self.steps_per_epoch)
         self.loss_fn = build_loss(config, targets, num_labels).to(device)
         self.sample_weights = balanced_sample_weights(targets) if config.sampler == "balanced" else None
         self.ema = None
