@@ -49,7 +49,7 @@ NAIVE_BAYES_FILE = "naive_bayes.safetensors"
 
 def uses_naive_bayes(config: RunConfig) -> bool:
     """Whether the model's scores include the n-gram model (a resolved weight above 0)."""
-    return config.nb.ngrams > 0 and not isinstance(config.nb.weight, str) and config.nb.weight > 0
+    return config.nb.enabled and not isinstance(config.nb.weight, str) and config.nb.weight > 0
 
 
 def _write_json(path: Path, data: Any) -> None:

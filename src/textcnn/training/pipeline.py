@@ -191,7 +191,7 @@ def train_classifier(
     config, split = prepare(config, train, list(labels), dev)
     set_threads(config.train.threads)
     size = config.train.ensemble
-    with_ngrams = config.nb.ngrams > 0 and (config.nb.for_multi_label or config.data.multi_label is not True)
+    with_ngrams = config.nb.enabled and (config.nb.for_multi_label or config.data.multi_label is not True)
     members = []
     for index in range(size):
         if size > 1:
@@ -206,7 +206,7 @@ def train_classifier(
         model, fit, metrics["ensemble"] = join_ensemble(config, members, split)
         metrics["dev"], thresholds = fit.best_report, fit.thresholds
     resolved = last.final.config
-    ngrams = NgramFit(None, {"nb.weight": 0.0}, None, None, None)
+    ngrams = NgramFit(None, {**config.nb.resolved(resolved.tokenizer.kind), "nb.weight": 0.0}, None, None, None)
     if with_ngrams:  # members share their data: the last one's runs stand for all
         dev_logits = np.mean([member.dev_logits for member in members], axis=0)
         ngrams = fit_ngram_model(resolved, last.selection, last.final, dev_logits)
