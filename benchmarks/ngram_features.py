@@ -36,8 +36,10 @@ def evaluate(name: str, seed: int, specs: list[str], final: bool) -> list[dict]:
     selection = encode_run(prepared, final=False)
     dev_logits = cached_logits(name, seed, "dev")
     kept = encode_run(prepared, final=True) if final else None
-    network = accuracy(cached_logits(name, seed, "test"), kept.score_targets) if final else accuracy(dev_logits, selection.score_targets)
-    rows = [{"set": name, "candidate": "network alone", "accuracy": network}]
+    novel = _novel(prepared, final)
+    logits, targets = (cached_logits(name, seed, "test"), kept.score_targets) if final else (dev_logits, selection.score_targets)
+    rows = [{"set": name, "candidate": "network alone", "accuracy": accuracy(logits, targets),
+             "novel": accuracy(logits[novel], targets[novel]), "novel_texts": int(novel.sum())}]
     for spec in map(candidate, specs):
         needs_raw = spec.words > 0
         scores, seconds, features = ngram_scores(spec, selection, *(raw_texts(prepared, False) if needs_raw else ([], [])))
@@ -49,10 +51,20 @@ def evaluate(name: str, seed: int, specs: list[str], final: bool) -> list[dict]:
             row.update(seconds=seconds, features=features)
         else:
             logits, targets = dev_logits, selection.score_targets
-        row.update(alone=accuracy(scores, targets), accuracy=accuracy(scale * logits + weight * scores, targets))
+        combined = scale * logits + weight * scores
+        row.update(alone=accuracy(scores, targets), accuracy=accuracy(combined, targets), novel=accuracy(combined[novel], targets[novel]))
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
+
+
+def _novel(prepared, final: bool) -> np.ndarray:
+    """Which scored texts (dev, or test) do not occur verbatim among the fit texts (train, or train + dev)."""
+    if prepared.raw["dev"] is None:
+        return np.ones(len(prepared.test[1] if final else prepared.split.dev_labels), dtype=bool)
+    fit, score = raw_texts(prepared, final)
+    seen = set(fit)
+    return np.array([text not in seen for text in score])
 
 
 def tfidf_dev(name: str, seed: int) -> list[dict]:
