@@ -26,6 +26,7 @@ class Candidate:
     c: float = 0.3
     words: int = 0
     whole: bool = False
+    max_iter: int = 100
 
 
 def candidate(spec: str) -> Candidate:
@@ -34,7 +35,8 @@ def candidate(spec: str) -> Candidate:
     features, ngrams = head.rstrip("0123456789"), int(head[len(head.rstrip("0123456789")):] or 2)
     options = dict(item.split("=") for item in filter(None, rest.split(",")))
     c = float(options.get("c", 0.3 if features == "nb" else 4.0))
-    return Candidate(spec, features, ngrams, c, int(options.get("words", 0)), options.get("whole", "0") == "1")
+    words, whole, max_iter = int(options.get("words", 0)), options.get("whole", "0") == "1", int(options.get("iter", 100))
+    return Candidate(spec, features, ngrams, c, words, whole, max_iter)
 
 
 def _word_orders(raw_fit: list[str], raw_score: list[str], ngrams: int, offset: int) -> tuple[list, list]:
@@ -62,6 +64,7 @@ def ngram_scores(spec: Candidate, encoded: Encoded, raw_fit: list[str], raw_scor
         fit_orders, score_orders = fit_orders + word_fit, score_orders + word_score
     model: NaiveBayes = fit_ngram_logistic(
         fit_orders, len(fit), encoded.fit_targets, vocab_size=vocab_size, ngrams=spec.ngrams, features=spec.features, c=spec.c,
+        max_iter=spec.max_iter,
     )  # fmt: skip
     scores = model.logits_of(score_orders, len(score))
     return scores, time.perf_counter() - started, len(model.keys)

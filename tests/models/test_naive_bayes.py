@@ -301,6 +301,15 @@ def test_chinese_texts_get_tfidf_character_trigrams_and_the_bundle_records_them(
     assert (english_model.config.nb.method, english_model.config.nb.ngrams, english_model.config.nb.c) == ("logistic", 2, 0.3)
 
 
+def test_auto_picks_tfidf_trigrams_for_characters_up_to_30000_texts():
+    settings = build_config(None, {}).nb
+
+    assert settings.resolved("char", 30_000) == {"nb.method": "tfidf", "nb.ngrams": 3, "nb.c": 16.0}
+    assert settings.resolved("char", 30_001) == {"nb.method": "logistic", "nb.ngrams": 2, "nb.c": 0.3}
+    assert settings.resolved("word", 100) == {"nb.method": "logistic", "nb.ngrams": 2, "nb.c": 0.3}
+    assert build_config(None, {"nb.method": "tfidf"}).nb.resolved("word", 100) == {"nb.method": "tfidf", "nb.ngrams": 2, "nb.c": 16.0}
+
+
 def test_settings_set_by_hand_override_auto(tiny_settings, chinese):
     texts, labels = chinese
     classifier = TextClassifier(**tiny_settings, nb={"method": "logistic", "ngrams": 4}).fit(

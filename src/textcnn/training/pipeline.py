@@ -28,7 +28,7 @@ from textcnn.inference.trained import TrainedClassifier
 from textcnn.models import Ensemble
 from textcnn.reporting import Progress, logger
 from textcnn.training.history import member_history
-from textcnn.training.ngram_step import NgramFit, fit_ngram_model
+from textcnn.training.ngram_step import NgramFit, fit_ngram_model, resolved_ngram_settings
 from textcnn.training.reproducibility import run_info, seed_everything, set_threads
 from textcnn.training.run import Run, encode_targets, fit_run
 from textcnn.training.trainer import FitResult, report_key, resolve_select_metric, score_logits
@@ -206,7 +206,7 @@ def train_classifier(
         model, fit, metrics["ensemble"] = join_ensemble(config, members, split)
         metrics["dev"], thresholds = fit.best_report, fit.thresholds
     resolved = last.final.config
-    ngrams = NgramFit(None, {**config.nb.resolved(resolved.tokenizer.kind), "nb.weight": 0.0}, None, None, None)
+    ngrams = NgramFit(None, {**resolved_ngram_settings(resolved, last.selection), "nb.weight": 0.0}, None, None, None)
     if with_ngrams:  # members share their data: the last one's runs stand for all
         dev_logits = np.mean([member.dev_logits for member in members], axis=0)
         ngrams = fit_ngram_model(resolved, last.selection, last.final, dev_logits)
