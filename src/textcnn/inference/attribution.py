@@ -24,7 +24,7 @@ import torch
 from textcnn.data.encoding import EncodedTexts
 from textcnn.models import Ensemble, TextCNN
 from textcnn.models.base import TextModel
-from textcnn.models.naive_bayes import NaiveBayes, ngram_keys
+from textcnn.models.naive_bayes import NaiveBayes, ngram_keys, tfidf_values
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,18 @@ def _per_token(model: TextCNN, inputs: np.ndarray, used: np.ndarray, starts: np.
     return out
 
 
+def _tfidf_terms(model: NaiveBayes, encoded: EncodedTexts, windows: dict[tuple[int, int], np.ndarray]) -> dict:
+    """The tfidf kind's terms: each first occurrence's row scaled by its n-gram's TF-IDF value in the text."""
+    orders = ngram_keys(encoded, model.vocab_size, model.ngrams)
+    found = [model.rows(keys, order) for order, (keys, _) in enumerate(orders, start=1)]
+    every = np.concatenate(found)
+    seen = every[every != len(model.keys)]
+    rows, counts = np.unique(seen, return_counts=True)
+    values = tfidf_values(rows, np.array([len(rows)]), counts, np.append(model.idf, 0.0).astype(np.float64))
+    value_of = dict(zip(rows.tolist(), values.tolist()))
+    return {window: term * value_of[int(found[window[1] - 1][window[0]])] for window, term in windows.items()}
+
+
 def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
     """The n-gram model's scores for one text of token ``ids`` as bias (prior, normalizer) + n-gram terms."""
     table = model.table_with_zero_row()  # float32; the rows used are widened one by one
@@ -161,6 +173,8 @@ def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
             counted = np.concatenate([counted, rows[starts]])
         for start, row in zip(starts.tolist(), rows[starts].tolist()):
             windows[(start, order)] = table[row].astype(np.float64)
+    if model.idf is not None:  # the tfidf kind: each distinct n-gram's row times its TF-IDF value in the text
+        windows = _tfidf_terms(model, encoded, windows)
     raw = model.prior.astype(np.float64) + sum(windows.values(), np.zeros(table.shape[1]))
     bias = model.prior.astype(np.float64)
     if not model.multi_label:  # log posterior: the normalizer is shared by every term

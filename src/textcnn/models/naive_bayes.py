@@ -1,17 +1,19 @@
-"""Linear n-gram models on Naive Bayes statistics, next to the network (Wang & Manning 2012):
+"""Linear n-gram models next to the network:
 
-- ``fit_nb_logistic``: their NBSVM with a log-loss, a one-vs-rest logistic regression on each text's
-  distinct n-grams scaled by the Naive Bayes log-count ratios (the default, ``nb.method: logistic``);
+- ``fit_nb_logistic``: Wang & Manning's (2012) NBSVM with a log-loss, a one-vs-rest logistic regression
+  on each text's distinct n-grams scaled by the Naive Bayes log-count ratios (``nb.method: logistic``);
+- ``fit_tfidf_logistic``: the same regression on sublinear TF-IDF features, L2-normalised per text
+  (``nb.method: tfidf``);
 - ``fit_naive_bayes``: the multinomial Naive Bayes (McCallum & Nigam 1998; their "MNB"), fitted by
   counting, n-grams counted as often as they occur.
 
-Both give a ``NaiveBayes``: a table of per-n-gram scores and a prior, whose sums are added to a
-network's logits (``nb.weight``): on short texts the n-gram model is strong and errs differently from
-the network. Prediction runs on the encoded token ids with NumPy, so the torch and the ONNX Runtime
-predictions share it.
+Each gives a ``NaiveBayes``: a table of per-n-gram scores and a prior, whose sums (weighted by each
+n-gram's TF-IDF value for the tfidf kind) are added to a network's logits (``nb.weight``): on short
+texts the n-gram model is strong and errs differently from the network. Prediction runs on the encoded
+token ids with NumPy, so the torch and the ONNX Runtime predictions share it.
 
 An n-gram of ids ``(a, b, ...)`` over a vocabulary of V ids is one int64 key: a unigram is ``a``, a
-bigram ``V + a * V + b``, a trigram ``V + V**2 + (a * V + b) * V + c``.
+bigram ``V + a * V + b``, a trigram ``V + V**2 + (a * V + b) * V + c``, and so on.
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ import torch
 
 from textcnn.data.encoding import EncodedTexts
 
-MAX_NGRAMS = 3
-RIDGE = 1e-3  # fit_weight's penalty
+MAX_NGRAMS = 4
 
 
 @dataclass
@@ -45,23 +46,31 @@ class NaiveBayes:
     ngrams: int
     multi_label: bool
     binary: bool = False  # each n-gram counts once per text (the logistic kind), else as often as it occurs
+    idf: np.ndarray | None = None  # (num_features,) float32: the tfidf kind (each distinct n-gram weighs its TF-IDF)
     _lookup: tuple | None = field(default=None, repr=False, compare=False)
 
     def logits(self, encoded: EncodedTexts) -> np.ndarray:
         """(num_texts, num_outputs) scores of the texts (of each window, for windowed texts)."""
+        return self.logits_of(ngram_keys(encoded, self.vocab_size, self.ngrams), len(encoded))
+
+    def logits_of(self, orders: list[tuple[np.ndarray, np.ndarray]], num_texts: int) -> np.ndarray:
+        """(num_texts, num_outputs) scores of texts given by the keys of each n-gram order (``ngram_keys``)."""
         _, table = self._tables()
-        scores = np.zeros((len(encoded), table.shape[1]), dtype=np.float64)
+        scores = np.zeros((num_texts, table.shape[1]), dtype=np.float64)
         found_rows, found_per_text = [], []
-        for order, (keys, per_text) in enumerate(ngram_keys(encoded, self.vocab_size, self.ngrams), start=1):
+        for order, (keys, per_text) in enumerate(orders, start=1):
             rows = self.rows(keys, order)
             if self.binary:
                 found_rows.append(rows)
                 found_per_text.append(per_text)
             else:
                 scores += _sum_per_text(table[rows], per_text)
-        if self.binary:  # each distinct row of a text once
-            rows, per_text = _distinct_per_text(np.concatenate(found_rows), found_per_text, len(encoded), len(table))
-            scores += _sum_per_text(table[rows], per_text)
+        if self.binary:  # each distinct row of a text once (tfidf: times its TF-IDF value)
+            rows, per_text, counts = _distinct_per_text(np.concatenate(found_rows), found_per_text, num_texts, len(table))
+            values = table[rows].astype(np.float64)
+            if self.idf is not None:
+                values *= tfidf_values(rows, per_text, counts, np.append(self.idf, 0.0))[:, None]
+            scores += _sum_per_text(values, per_text)
         scores += self.prior
         if not self.multi_label:  # log posterior: the joint log-probability less its log-sum-exp
             top = scores.max(axis=1, keepdims=True)
@@ -97,19 +106,20 @@ class NaiveBayes:
 
     def state(self) -> dict[str, np.ndarray]:
         """The arrays to save (safetensors); ``from_state`` rebuilds the model from them."""
-        return {
+        state = {
             "keys": self.keys,
             "table": self.table,
             "prior": self.prior,
             "meta": np.array([self.vocab_size, self.ngrams, int(self.multi_label), int(self.binary)], dtype=np.int64),
         }
+        return state if self.idf is None else {**state, "idf": self.idf}
 
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray]) -> "NaiveBayes":
         meta = [int(value) for value in state["meta"]]
         vocab_size, ngrams, multi_label = meta[:3]
         binary = bool(meta[3]) if len(meta) > 3 else False  # bundles of textcnn 0.x before the logistic kind
-        return cls(state["keys"], state["table"], state["prior"], vocab_size, ngrams, bool(multi_label), binary)
+        return cls(state["keys"], state["table"], state["prior"], vocab_size, ngrams, bool(multi_label), binary, state.get("idf"))
 
 
 def ngram_keys(encoded: EncodedTexts, vocab_size: int, ngrams: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -117,8 +127,8 @@ def ngram_keys(encoded: EncodedTexts, vocab_size: int, ngrams: int) -> list[tupl
     and how many each text has (num_texts,)."""
     if not 1 <= ngrams <= MAX_NGRAMS:
         raise ValueError(f"ngrams must be 1 to {MAX_NGRAMS}, got {ngrams}")
-    if ngrams == 3 and vocab_size > 2_000_000:  # V + V**2 + V**3 must fit in int64
-        raise ValueError(f"a vocabulary of {vocab_size:,} ids is too large for trigram keys")
+    if sum(vocab_size**order for order in range(1, ngrams + 1)) >= 2**63:  # V + V**2 + ... must fit in int64
+        raise ValueError(f"a vocabulary of {vocab_size:,} ids is too large for {ngrams}-gram keys")
     ids = encoded.flat_ids().astype(np.int64)  # (num_tokens,)
     lengths = np.asarray(encoded.lengths, dtype=np.int64)
     result = [(ids, lengths)]
@@ -135,14 +145,25 @@ def ngram_keys(encoded: EncodedTexts, vocab_size: int, ngrams: int) -> list[tupl
 
 def _distinct_per_text(
     rows: np.ndarray, per_text: list[np.ndarray], num_texts: int, num_rows: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of each text, text after text, and how many each text has, from the rows of
-    every n-gram order one after the other (order i: text after text, ``per_text[i]`` of them per text)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of each text, text after text, how many each text has, and how often each
+    occurs in its text, from the rows of every n-gram order one after the other (order i: text after
+    text, ``per_text[i]`` of them per text)."""
     text_of = np.concatenate([np.repeat(np.arange(num_texts, dtype=np.int64), count) for count in per_text])
     pairs = np.sort(text_of * num_rows + rows)  # text-major
     # np.unique's hash table took 8x as long as this sort on 100k texts (NumPy 2.4)
-    pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
-    return pairs % num_rows, np.bincount(pairs // num_rows, minlength=num_texts)
+    starts = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]])) if len(pairs) else np.zeros(0, dtype=np.int64)
+    counts = np.diff(np.append(starts, len(pairs)))
+    pairs = pairs[starts]
+    return pairs % num_rows, np.bincount(pairs // num_rows, minlength=num_texts), counts
+
+
+def tfidf_values(rows: np.ndarray, per_text: np.ndarray, counts: np.ndarray, idf: np.ndarray) -> np.ndarray:
+    """Each distinct n-gram's ``(1 + log count) * idf``, divided by its text's L2 norm of them (scikit-learn's
+    ``TfidfVectorizer(sublinear_tf=True)``); n-grams of idf 0 (never seen in training) count nothing."""
+    values = (1.0 + np.log(np.maximum(counts, 1))) * idf[rows]
+    norms = np.sqrt(_sum_per_text((values * values)[:, None], per_text)[:, 0])
+    return values / np.repeat(np.maximum(norms, 1e-12), per_text)
 
 
 def _sum_per_text(values: np.ndarray, per_text: np.ndarray) -> np.ndarray:
@@ -220,10 +241,41 @@ def fit_nb_logistic(
     Args:
         targets: class ids (num_texts,), or multi-hot rows (num_texts, num_labels) for multi-label data.
     """
-    num_texts = len(encoded)
     orders = ngram_keys(encoded, vocab_size, ngrams)
-    features, inverse = np.unique(np.concatenate([keys for keys, _ in orders]), return_inverse=True)
-    rows, per_text = _distinct_per_text(inverse, [count for _, count in orders], num_texts, len(features))
+    return fit_ngram_logistic(
+        orders, len(encoded), targets, vocab_size=vocab_size, ngrams=ngrams, features="nb", smoothing=smoothing, c=c,
+        max_iter=max_iter,
+    )  # fmt: skip
+
+
+def fit_tfidf_logistic(
+    encoded: EncodedTexts, targets: np.ndarray, *, vocab_size: int, ngrams: int = 3, c: float = 4.0, max_iter: int = 100
+) -> NaiveBayes:
+    """A one-vs-rest logistic regression on sublinear TF-IDF n-gram features, L2-normalised per text:
+    ``(1 + log tf) * idf`` with ``idf = log((1 + n) / (1 + df)) + 1`` (scikit-learn's smooth idf), the
+    objective of ``fit_nb_logistic``. The table holds the weights; prediction weighs each distinct n-gram
+    of a text by its TF-IDF value, unseen n-grams left out of the norm.
+    """
+    orders = ngram_keys(encoded, vocab_size, ngrams)
+    return fit_ngram_logistic(orders, len(encoded), targets, vocab_size=vocab_size, ngrams=ngrams, features="tfidf", c=c, max_iter=max_iter)
+
+
+def fit_ngram_logistic(
+    orders: list[tuple[np.ndarray, np.ndarray]],
+    num_texts: int,
+    targets: np.ndarray,
+    *,
+    vocab_size: int,
+    ngrams: int,
+    features: str = "nb",
+    smoothing: float = 1.0,
+    c: float = 0.3,
+    max_iter: int = 100,
+) -> NaiveBayes:
+    """The logistic n-gram model of texts given by their n-gram keys per order (``ngram_keys``):
+    ``features`` ``nb`` (binary, scaled by the NB log-count ratios) or ``tfidf``."""
+    keys, inverse = np.unique(np.concatenate([order_keys for order_keys, _ in orders]), return_inverse=True)
+    rows, per_text, counts = _distinct_per_text(inverse, [count for _, count in orders], num_texts, len(keys))
     text_of = np.repeat(np.arange(num_texts, dtype=np.int64), per_text)
     multi_label = targets.ndim == 2
     if multi_label:
@@ -232,12 +284,18 @@ def fit_nb_logistic(
         num_classes = int(targets.max()) + 1 if num_texts else 0
         # two classes: one output, class 1 against class 0
         outputs = (targets[:, None] == 1).astype(np.float64) if num_classes == 2 else np.eye(num_classes)[targets]
-    num_features, num_outputs = len(features), outputs.shape[1]
+    num_features, num_outputs = len(keys), outputs.shape[1]
     holding = np.bincount(rows, minlength=num_features).astype(np.float64)  # texts that hold each n-gram
-    p = np.stack([np.bincount(rows, weights=outputs[text_of, k], minlength=num_features) for k in range(num_outputs)], axis=1)
-    p, q = p + smoothing, holding[:, None] - p + smoothing
-    ratio = np.log(p / p.sum(axis=0)) - np.log(q / q.sum(axis=0))  # (num_features, num_outputs)
-    weights, bias = _fit_logistic(rows, per_text, text_of, ratio, outputs, c=c, max_iter=max_iter)
+    idf, values = None, None
+    if features == "tfidf":
+        idf = (np.log((1.0 + num_texts) / (1.0 + holding)) + 1.0).astype(np.float32)
+        values = tfidf_values(rows, per_text, counts, idf.astype(np.float64))
+        ratio = np.ones((num_features, num_outputs))
+    else:
+        p = np.stack([np.bincount(rows, weights=outputs[text_of, k], minlength=num_features) for k in range(num_outputs)], axis=1)
+        p, q = p + smoothing, holding[:, None] - p + smoothing
+        ratio = np.log(p / p.sum(axis=0)) - np.log(q / q.sum(axis=0))  # (num_features, num_outputs)
+    weights, bias = _fit_logistic(rows, per_text, text_of, ratio, outputs, values, c=c, max_iter=max_iter)
     table = weights * ratio
     prior = bias
     if not multi_label and num_outputs == 1:  # binary: scores (-s/2, s/2) for (class 0, class 1)
@@ -245,23 +303,27 @@ def fit_nb_logistic(
         prior = np.concatenate([-prior / 2, prior / 2])
     elif not multi_label:  # centred rows: float16 keeps small absolute errors (a constant per row cancels)
         table -= table.mean(axis=1, keepdims=True)
-    return NaiveBayes(features, table.astype(np.float16), prior.astype(np.float32), vocab_size, ngrams, multi_label, binary=True)
+    return NaiveBayes(
+        keys, table.astype(np.float16), prior.astype(np.float32), vocab_size, ngrams, multi_label, binary=True, idf=idf
+    )
 
 
 def _fit_logistic(
-    rows: np.ndarray, per_text: np.ndarray, text_of: np.ndarray, ratio: np.ndarray, outputs: np.ndarray, *, c: float, max_iter: int
+    rows: np.ndarray, per_text: np.ndarray, text_of: np.ndarray, ratio: np.ndarray, outputs: np.ndarray,
+    values: np.ndarray | None, *, c: float, max_iter: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(weights (num_features, num_outputs), biases (num_outputs,)) of the one-vs-rest logistic regressions
-    on the ratio-scaled binary features of each text (its ``per_text`` distinct ``rows``; ``text_of``: the
-    text of each row).
+    on the ratio-scaled features of each text (its ``per_text`` distinct ``rows``, of ``values``, none: 1;
+    ``text_of``: the text of each row).
 
     The texts are a sparse 0/1 matrix X (CSR, and its transpose for the gradient ``X.T @ (p - y)``):
     hand-written gradients over sparse products run ~6x faster than autograd through ``embedding_bag``.
     """
     num_texts, num_features = len(per_text), ratio.shape[0]
     by_feature = np.argsort(rows, kind="stable")
-    texts = _csr(per_text, rows, num_features)  # (num_texts, num_features)
-    features = _csr(np.bincount(rows, minlength=num_features), text_of[by_feature], num_texts)  # its transpose
+    values = np.ones(len(rows)) if values is None else values
+    texts = _csr(per_text, rows, num_features, values)  # (num_texts, num_features)
+    features = _csr(np.bincount(rows, minlength=num_features), text_of[by_feature], num_texts, values[by_feature])  # its transpose
     scale, target = torch.from_numpy(ratio).float(), torch.from_numpy(outputs).float()
     weights = torch.zeros(ratio.shape, dtype=torch.float32)
     bias = torch.zeros(ratio.shape[1], dtype=torch.float32)
@@ -284,73 +346,12 @@ def _fit_logistic(
     return weights.double().numpy(), bias.double().numpy()
 
 
-def _csr(per_row: np.ndarray, columns: np.ndarray, num_columns: int) -> torch.Tensor:
-    """A sparse 0/1 float32 matrix with ``per_row[i]`` ones in row i, at ``columns`` (row after row)."""
+def _csr(per_row: np.ndarray, columns: np.ndarray, num_columns: int, values: np.ndarray) -> torch.Tensor:
+    """A sparse float32 matrix with ``per_row[i]`` entries in row i, at ``columns`` (row after row)."""
     row_starts = torch.from_numpy(np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64))
-    values = torch.ones(len(columns), dtype=torch.float32)
+    values = torch.from_numpy(values.astype(np.float32))
     with warnings.catch_warnings():  # "sparse CSR support is in beta": the products used here are long stable
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(
             row_starts, torch.from_numpy(columns.astype(np.int64)), values, size=(len(per_row), num_columns), check_invariants=False
         )
-
-
-def fit_weight(network: np.ndarray, naive_bayes: np.ndarray, targets: np.ndarray, *, steps: int = 50) -> tuple[float, float]:
-    """The (scale, weight) >= 0 that minimise the mean negative log-likelihood of ``targets`` under
-    ``scale * network + weight * naive_bayes`` (softmax; multi-label: one sigmoid per label).
-
-    Stacking by likelihood: the network's and the Naive Bayes' scores are both over-confident in
-    their own ways, and the likelihood is convex in the two numbers (Newton's method with a
-    backtracking step, kept within [0, 100]). Only their ratio decides predictions. A small ridge
-    penalty, ``RIDGE / 2 * ((scale - 1)**2 + weight**2)``, keeps them finite on a dev set that the
-    scores separate perfectly (where the likelihood alone grows without bound).
-
-    Args:
-        network, naive_bayes: (num_texts, num_outputs) dev scores.
-        targets: class ids (num_texts,) or multi-hot rows (num_texts, num_outputs).
-    """
-    x, y = network.astype(np.float64), naive_bayes.astype(np.float64)
-    params = np.array([1.0, 0.0])
-    loss, grad, hess = _likelihood(params, x, y, targets)
-    for _ in range(steps):
-        step = np.linalg.solve(hess + 1e-9 * np.eye(2), grad)
-        for _ in range(30):  # backtrack until the loss falls
-            trial = np.clip(params - step, [1e-3, 0.0], [100.0, 100.0])
-            trial_loss, trial_grad, trial_hess = _likelihood(trial, x, y, targets)
-            if trial_loss <= loss:
-                break
-            step /= 2
-        else:
-            break
-        converged = loss - trial_loss < 1e-10
-        params, loss, grad, hess = trial, trial_loss, trial_grad, trial_hess
-        if converged:
-            break
-    return float(params[0]), float(params[1])
-
-
-def _likelihood(params: np.ndarray, x: np.ndarray, y: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Mean negative log-likelihood of ``params[0] * x + params[1] * y``, its gradient and Hessian."""
-    scores = params[0] * x + params[1] * y  # (num_texts, num_outputs)
-    count = max(1, len(scores))
-    if targets.ndim == 1:  # softmax over the classes
-        scores = scores - scores.max(axis=1, keepdims=True)
-        log_p = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
-        p = np.exp(log_p)
-        rows = np.arange(len(targets))
-        loss = -log_p[rows, targets].sum() / count
-        mean_x, mean_y = (p * x).sum(axis=1), (p * y).sum(axis=1)  # (num_texts,) expectations under p
-        grad = np.array([(mean_x - x[rows, targets]).sum(), (mean_y - y[rows, targets]).sum()]) / count
-        var_x = (p * x * x).sum(axis=1) - mean_x**2
-        var_y = (p * y * y).sum(axis=1) - mean_y**2
-        cov = (p * x * y).sum(axis=1) - mean_x * mean_y
-    else:  # one sigmoid per label
-        t = targets.astype(np.float64)
-        loss = (np.logaddexp(0.0, scores) - t * scores).sum() / count
-        p = 1.0 / (1.0 + np.exp(-scores))
-        grad = np.array([((p - t) * x).sum(), ((p - t) * y).sum()]) / count
-        w = p * (1.0 - p)
-        var_x, var_y, cov = w * x * x, w * y * y, w * x * y
-    hess = np.array([[var_x.sum(), cov.sum()], [cov.sum(), var_y.sum()]]) / count
-    shift = params - np.array([1.0, 0.0])  # the ridge pulls towards the network alone
-    return float(loss + RIDGE / 2 * shift @ shift), grad + RIDGE * shift, hess + RIDGE * np.eye(2)

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from textcnn.config import RunConfig
+from textcnn.config import RunConfig, build_config
 from textcnn.inference.predictor import ngram_logits
-from textcnn.models.naive_bayes import NaiveBayes, fit_naive_bayes, fit_nb_logistic, fit_weight
+from textcnn.models.naive_bayes import NaiveBayes, fit_naive_bayes, fit_nb_logistic, fit_tfidf_logistic
+from textcnn.models.stacking import fit_weight
 from textcnn.reporting import logger
 from textcnn.training.run import Run
 from textcnn.training.trainer import report_key, score_logits
@@ -20,22 +21,28 @@ class NgramFit:
     """The n-gram model to keep (None: the network alone) and what fitting it settled."""
 
     model: NaiveBayes | None
-    settings: dict[str, float]  # nb.weight and nb.scale, as fitted
+    settings: dict[str, float | int | str]  # nb.weight and nb.scale, as fitted; nb.method, nb.ngrams and nb.c, as used
     report: dict | None  # the dev report of the combined scores
     thresholds: np.ndarray | None  # multi-label: retuned on the combined scores
     summary: dict[str, Any] | None  # for metrics.json
 
 
-def count_ngrams(config: RunConfig, run: Run) -> NaiveBayes:
-    """The n-gram model of ``nb.method`` counted on the training texts of ``run``."""
-    settings = config.nb
-    vocab_size = len(run.vocab)
+def resolved_ngram_settings(config: RunConfig, run: Run) -> dict[str, str | int | float]:
+    """``nb.method``, ``nb.ngrams`` and ``nb.c`` for the n-gram model of ``run`` (``auto`` resolved on its texts)."""
+    return config.nb.resolved(run.config.tokenizer.kind, len(run.train))
+
+
+def count_ngrams(config: RunConfig, run: Run, used: dict[str, str | int | float]) -> NaiveBayes:
+    """The n-gram model of ``nb.method`` counted on the training texts of ``run``, with the ``used`` settings."""
+    settings = build_config(config, used).nb
+    vocab_size, ngrams = len(run.vocab), int(settings.ngrams)
     if settings.method == "logistic":
         return fit_nb_logistic(
-            run.train, run.train_targets, vocab_size=vocab_size, ngrams=settings.ngrams,
-            smoothing=settings.smoothing, c=settings.c,
+            run.train, run.train_targets, vocab_size=vocab_size, ngrams=ngrams, smoothing=settings.smoothing, c=float(settings.c),
         )  # fmt: skip
-    return fit_naive_bayes(run.train, run.train_targets, vocab_size=vocab_size, ngrams=settings.ngrams, smoothing=settings.smoothing)
+    if settings.method == "tfidf":
+        return fit_tfidf_logistic(run.train, run.train_targets, vocab_size=vocab_size, ngrams=ngrams, c=float(settings.c))
+    return fit_naive_bayes(run.train, run.train_targets, vocab_size=vocab_size, ngrams=ngrams, smoothing=settings.smoothing)
 
 
 def fit_ngram_model(config: RunConfig, selection: Run, final: Run, dev_logits: np.ndarray) -> NgramFit:
@@ -46,9 +53,10 @@ def fit_ngram_model(config: RunConfig, selection: Run, final: Run, dev_logits: n
     run's texts (train + dev after a refit), as the kept network was trained on them.
     """
     settings = config.nb
+    used = resolved_ngram_settings(config, selection)
     labels = final.labels.labels
     key = report_key(config.train.select_metric, config.data.multi_label is True)
-    model = count_ngrams(config, selection)
+    model = count_ngrams(config, selection, used)
     scores = ngram_logits(model, selection.dev)
     if settings.weight == "auto":
         # fit_weight keeps scale >= 1e-3, which 4 decimals keep above 0
@@ -60,9 +68,10 @@ def fit_ngram_model(config: RunConfig, selection: Run, final: Run, dev_logits: n
     network_report, _ = score_logits(dev_logits, selection.dev_targets, labels)
     report, thresholds = score_logits(scale * dev_logits + weight * scores, selection.dev_targets, labels)
     if weight > 0 and final is not selection:
-        model = count_ngrams(config, final)
+        model = count_ngrams(config, final, used)
     summary = {
-        "ngrams": settings.ngrams,
+        "method": used["nb.method"],
+        "ngrams": used["nb.ngrams"],
         "weight": weight,
         "scale": scale,
         "features": int(len(model.keys)),
@@ -70,8 +79,9 @@ def fit_ngram_model(config: RunConfig, selection: Run, final: Run, dev_logits: n
         f"dev_{key}_with_naive_bayes": report[key],
     }
     logger.info(
-        f"n-gram model ({settings.method}, 1-{settings.ngrams}-grams, {len(model.keys):,} of them): "
+        f"n-gram model ({used['nb.method']}, 1-{used['nb.ngrams']}-grams, c {used['nb.c']:g}, {len(model.keys):,} of them): "
         f"scores = {scale:g} x network + {weight:g} x n-gram model, "
         f"dev {key} {100 * network_report[key]:.2f} -> {100 * report[key]:.2f}"
     )
-    return NgramFit(model if weight > 0 else None, {"nb.weight": weight, "nb.scale": scale}, report, thresholds, summary)
+    fitted = {**used, "nb.weight": weight, "nb.scale": scale}
+    return NgramFit(model if weight > 0 else None, fitted, report, thresholds, summary)

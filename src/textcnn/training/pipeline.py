@@ -31,7 +31,7 @@ from textcnn.inference.trained import TrainedClassifier
 from textcnn.models import Ensemble
 from textcnn.reporting import Progress, logger
 from textcnn.training.history import member_history
-from textcnn.training.ngram_step import NgramFit, fit_ngram_model
+from textcnn.training.ngram_step import NgramFit, fit_ngram_model, resolved_ngram_settings
 from textcnn.training.reproducibility import run_info, seed_everything, set_threads
 from textcnn.training.resume import Checkpoints, data_sha256
 from textcnn.training.run import Run, encode_targets, fit_run
@@ -221,7 +221,7 @@ def _train(
     config, split = prepare(config, train, labels, dev)
     set_threads(config.train.threads)
     size = config.train.ensemble
-    with_ngrams = config.nb.ngrams > 0 and (config.nb.for_multi_label or config.data.multi_label is not True)
+    with_ngrams = config.nb.enabled and (config.nb.for_multi_label or config.data.multi_label is not True)
     members = []
     for index in range(size):
         if size > 1:
@@ -239,7 +239,7 @@ def _train(
         model, fit, metrics["ensemble"] = join_ensemble(config, members, split)
         metrics["dev"], thresholds = fit.best_report, fit.thresholds
     resolved = last.final.config
-    ngrams = NgramFit(None, {"nb.weight": 0.0}, None, None, None)
+    ngrams = NgramFit(None, {**resolved_ngram_settings(resolved, last.selection), "nb.weight": 0.0}, None, None, None)
     if with_ngrams:  # members share their data: the last one's runs stand for all
         dev_logits = np.mean([member.dev_logits for member in members], axis=0)
 
