@@ -164,7 +164,8 @@ def window_maxima(
         padded = F.pad(x, (0, 0, (k - 1) // 2, k // 2)) if model.config.padding == "same" else x
         windows_of_k = padded.unfold(1, k, 1).transpose(2, 3)  # (batch, out_len, k, embed_dim): row i is token t + i
         batch, out_len = windows_of_k.shape[:2]
-        h = (_rows(windows_of_k) @ kernel)[: batch * out_len].view(batch, out_len, -1)  # (batch, out_len, num_filters)
+        rows = _rows(windows_of_k) if dtype == torch.bfloat16 else windows_of_k.reshape(batch * out_len, -1)
+        h = (rows @ kernel)[: batch * out_len].view(batch, out_len, -1)  # (batch, out_len, num_filters)
         if windows is not None:
             h = h.masked_fill(~windows[index][:, :, None], float("-inf"))
         maxima.append(h.amax(dim=1).float() + conv.bias)  # max(h + b) == max(h) + b
@@ -174,8 +175,9 @@ def window_maxima(
 def _rows(windows: torch.Tensor) -> torch.Tensor:
     """The (batch, out_len, k, embed_dim) ``windows`` as (rows, k * embed_dim) rows, their number
     rounded up (with rows of zeros) to one of about eight sizes per power of two: oneDNN builds a
-    kernel for each new shape of a product (about half a millisecond), so few shapes keep a stream
-    of texts of every length from paying it again and again."""
+    bfloat16 kernel for each new shape of a product (about half a millisecond), so few shapes keep
+    a stream of texts of every length from paying it again and again. (Float32 products go to MKL,
+    which builds none: there the extra rows would only cost.)"""
     count = windows.shape[0] * windows.shape[1]
     step = max(8, 1 << max(count.bit_length() - 4, 0))
     rounded = -(-count // step) * step
