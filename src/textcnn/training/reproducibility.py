@@ -40,16 +40,6 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def native_bfloat16(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 products natively (CUDA with bf16, CPUs with AVX512-BF16
-    or AMX), so ``train.precision: bfloat16`` runs faster than float32 there rather than slower."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-
-
 def describe_device(device: torch.device) -> str:
     """``cuda:0 (NVIDIA H100 80GB HBM3)`` or ``cpu (x86_64)``."""
     if device.type == "cuda":
