@@ -15,7 +15,7 @@ from textcnn.data.encoding import EncodedTexts, TokenizedTexts, tokenize_compact
 from textcnn.data.labels import as_label_list
 from textcnn.data.long_texts import WindowedTexts, encode_to_fit
 from textcnn.evaluation import classification_report, multilabel_report
-from textcnn.inference.logits import PRECISIONS, pool_windows, predict_logits, sigmoid, softmax
+from textcnn.inference.logits import check_precision, pool_windows, predict_logits, sigmoid, softmax
 from textcnn.inference.onnx_runtime import OnnxModel, predict_logits_onnx
 from textcnn.inference.thresholds import apply_thresholds
 from textcnn.inference.trained import TrainedClassifier
@@ -39,8 +39,7 @@ class Predictor:
         onnx: OnnxModel | None = None,
         precision: str = "float32",
     ) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        check_precision(precision)
         self.trained = trained
         self.device = device or torch.device("cpu")
         self.onnx = onnx

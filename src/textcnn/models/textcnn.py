@@ -167,19 +167,11 @@ class TextCNN(TextModel):
         mask = length_mask(lengths, ids.size(1))  # (batch, seq_len), True at real tokens
         if not winners and not self.training and self.config.pooling == "max" and self.config.activation in MONOTONE_ACTIVATIONS:
             return Pooled(self._predicted_features(ids, lengths, mask))
-        if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
-            maps = fast_kernels.conv_maps(self, ids, mask)
-        elif self.training and fast_kernels.window_dtype(self, ids) == torch.bfloat16:  # bfloat16 training
-            maps = fast_kernels.window_maps(self, ids, mask)
-        else:
-            maps = self._convolve(self.embed(ids, mask))
+        maps = self._maps(ids, mask)
         features, starts = [], []
         for index, (conv, h) in enumerate(zip(self.convs, maps)):  # h: (batch, num_filters, out_len)
             k = conv.kernel_size[0]
-            if self.config.padding == "same":
-                windows = mask  # output j is centred on token j
-            else:
-                windows = valid_conv_mask(lengths, h.size(2), k)  # (batch, seq_len - k + 1)
+            windows = self._windows(conv, lengths, ids.size(1), mask)  # (batch, out_len)
             pooled, winner = self._pool_over_time(index, self.activation(h), windows)
             features.append(pooled)  # (batch, num_filters * per_filter)
             if winners and winner is not None:  # (batch, num_filters) output index -> first token of the window
@@ -201,14 +193,20 @@ class TextCNN(TextModel):
         if dtype is not None:
             maxima = fast_kernels.window_maxima(self, ids, mask, windows, dtype)
         else:
-            if self.use_fast_kernels and fast_kernels.applies(self, ids):
-                maps = fast_kernels.conv_maps(self, ids, mask)
-            else:
-                maps = self._convolve(self.embed(ids, mask))
+            maps = self._maps(ids, mask)
             if windows is not None:
                 maps = [h.masked_fill(~w[:, None, :], float("-inf")) for h, w in zip(maps, windows)]
             maxima = [h.amax(dim=2) for h in maps]  # (batch, num_filters) each
         return self.activation(torch.cat(maxima, dim=1))  # (batch, num_features)
+
+    def _maps(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """Each kernel's outputs (batch, num_filters, out_len): Conv1d, or the equal maps of
+        ``fast_kernels`` (few filters on a CPU; bfloat16 training)."""
+        if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
+            return fast_kernels.conv_maps(self, ids, mask)
+        if self.training and fast_kernels.window_dtype(self, ids) == torch.bfloat16:  # bfloat16 training
+            return fast_kernels.window_maps(self, ids, mask)
+        return self._convolve(self.embed(ids, mask))
 
     def _windows(self, conv: nn.Conv1d, lengths: torch.Tensor, seq_len: int, mask: torch.Tensor) -> torch.Tensor:
         """(batch, out_len) which outputs of ``conv`` over a batch of ``seq_len`` positions are windows of the text."""
