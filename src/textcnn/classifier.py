@@ -29,6 +29,7 @@ from textcnn.inference.trained import TrainedClassifier
 from textcnn.reporting import Progress, verbose_logging
 from textcnn.training.pipeline import tokenize_job, train_classifier
 from textcnn.training.reproducibility import resolve_device, set_threads
+from textcnn.training.distributed_checkpoints import checkpoints_for
 from textcnn.training.resume import Checkpoints
 from textcnn.training.trainer import FitResult
 
@@ -284,8 +285,8 @@ def _checkpoints(checkpoint_dir: str | Path | None, resume_from: str | Path | No
     if checkpoint_dir is not None and resume_from is not None and Path(checkpoint_dir) != Path(resume_from):
         raise TextcnnError(f"fit: checkpoint_dir {checkpoint_dir} and resume_from {resume_from} name two folders; give one")
     if resume_from is not None:
-        return Checkpoints(resume_from, resume=True)
-    return Checkpoints(checkpoint_dir) if checkpoint_dir is not None else None
+        return checkpoints_for(resume_from, resume=True)
+    return checkpoints_for(checkpoint_dir, resume=False) if checkpoint_dir is not None else None
 
 
 def _load_onnx(directory: Path, runtime: str, threads: int | None) -> OnnxModel:

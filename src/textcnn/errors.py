@@ -64,6 +64,10 @@ class CheckpointError(TextcnnError):
     """A checkpoint folder that cannot be resumed: made from other data or settings, unreadable, or not one."""
 
 
+class DistributedError(TextcnnError):
+    """A distributed run (torchrun) that cannot go on: a bad environment, or ranks that disagree."""
+
+
 class TrainingInterrupted(TextcnnError):
     """Training stopped by SIGINT (Ctrl-C) or SIGTERM, after writing a checkpoint to ``directory``."""
 

@@ -9,7 +9,9 @@ from textcnn.config import RunConfig
 from textcnn.data.sources import read_labelled_files
 from textcnn.errors import TextcnnError
 from textcnn.reporting import Progress, logger
-from textcnn.training.resume import CHECKPOINT_FOLDER, Checkpoints
+from textcnn.training import distributed
+from textcnn.training.distributed_checkpoints import checkpoints_for
+from textcnn.training.resume import CHECKPOINT_FOLDER
 
 
 def train_on_files(
@@ -28,11 +30,25 @@ def train_on_files(
     metrics.json holds the dev and test reports and the files' sha256. With ``out_dir``, training
     writes checkpoints to ``out_dir/checkpoint``, removed once the bundle is saved (unless
     ``train.keep_checkpoints``); ``resume`` continues the run they hold.
+
+    Started by torchrun (training/distributed.py), each process trains as one rank of the run: rank 0
+    reads the files first (filling the tokenization cache), shows the progress and saves the bundle.
     """
     if resume and out_dir is None:
         raise TextcnnError("resume: there is no checkpoint to resume without out_dir (the checkpoint is out_dir/checkpoint)")
-    checkpoints = Checkpoints(Path(out_dir) / CHECKPOINT_FOLDER, resume=resume) if out_dir is not None else None
-    files = read_labelled_files(config, train_path, dev_path=dev_path, test_path=test_path)
+    with distributed.session(config.train.device) as world:
+        return _train_on_files(
+            config, train_path, dev_path=dev_path, test_path=test_path, out_dir=out_dir,
+            progress=progress if world.main else None, resume=resume, main=world.main,
+        )  # fmt: skip
+
+
+def _train_on_files(
+    config: RunConfig, train_path: str | Path, *, dev_path: str | Path | None, test_path: str | Path | None,
+    out_dir: str | Path | None, progress: Progress | None, resume: bool, main: bool,
+) -> TextClassifier:  # fmt: skip
+    checkpoints = checkpoints_for(Path(out_dir) / CHECKPOINT_FOLDER, resume=resume) if out_dir is not None else None
+    files = distributed.read_once(lambda: read_labelled_files(config, train_path, dev_path=dev_path, test_path=test_path))
     dev = (files.dev.texts, files.dev.labels) if files.dev else None
     classifier = TextClassifier(config).fit_tokenized(
         files.train.texts, files.train.labels, dev, kind=files.train.tokenizer, progress=progress, checkpoints=checkpoints
@@ -44,7 +60,7 @@ def train_on_files(
         classifier.metrics["test"] = classifier.evaluate(encoded, files.test.labels, source=str(test_path))
     provenance = files.describe()
     classifier.metrics["run"]["data"] = provenance
-    if out_dir is not None:
+    if out_dir is not None and main:
         classifier.save(out_dir, extra_info={"data": provenance})
     if checkpoints is not None and not config.train.keep_checkpoints:
         checkpoints.remove()

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from textcnn.cli import launch
 from textcnn.cli.console import err, log, out, progress_bar, set_quiet
 from textcnn.cli.options import TRAIN_KEYS, TUNE_KEYS, resolve_config, with_config_flags
 from textcnn.reporting import no_progress
@@ -31,9 +32,12 @@ def train(
     set_: Annotated[list[str], typer.Option("--set", metavar="KEY=VALUE", help="Any setting as KEY=VALUE, e.g. --set model.embed_dropout=0.2 (repeatable).")] = [],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the final metrics (and warnings).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help=RESUME_HELP)] = False,
+    nproc: Annotated[Optional[int], typer.Option("--nproc", min=1, help=launch.NPROC_HELP)] = None,
     overrides: dict[str, Any],
 ) -> None:
     """Train a classifier on TRAIN, keep the best epoch on dev, evaluate on --test, save to --out."""
+    if nproc is not None:
+        raise typer.Exit(code=launch.launch(nproc, sys.argv[1:]))
     from textcnn.config import dump_yaml_config
     from textcnn.errors import TrainingInterrupted
     from textcnn.evaluation import summarize_report
@@ -41,7 +45,7 @@ def train(
     from textcnn.training.resume import CHECKPOINT_FOLDER, MANIFEST
     from textcnn.workflows import train_on_files
 
-    set_quiet(quiet)
+    set_quiet(quiet or launch.other_rank())
     run_config = resolve_config(config, overrides, set_)
     log.info("configuration\n" + dump_yaml_config(run_config).rstrip())
     bar = no_progress if quiet else progress_bar
@@ -56,6 +60,8 @@ def train(
         where = f"the checkpoint is in {folder}" if (folder / MANIFEST).exists() else "before the first checkpoint"
         err.print(f"stopped by {stop.signal_name}; {where}. To continue: {again}", soft_wrap=True)
         raise typer.Exit(code=128 + stop.signum) from None
+    if launch.other_rank():  # rank 0 prints the results
+        return
     for split in ("dev", "test"):
         report = classifier.metrics.get(split)
         if report:

@@ -13,6 +13,7 @@ import torch
 from textcnn.config import RunConfig, resolve_embedding_mode
 from textcnn.data.provenance import file_sha256
 from textcnn.errors import ConfigError
+from textcnn.training import distributed
 from textcnn.version import __version__
 
 
@@ -31,13 +32,14 @@ def set_threads(threads: int | None) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available (else CPU); other names as given, checked."""
+    """``auto`` -> CUDA when available (else CPU); other names as given, checked. A rank of a
+    distributed run on CUDA (``auto``, ``cuda``) takes the GPU of its local rank."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return distributed.local_device(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"train.device: {name!r} was asked for but CUDA is not available on this machine")
-    return device
+    return distributed.local_device(device)
 
 
 def describe_device(device: torch.device) -> str:
@@ -48,11 +50,13 @@ def describe_device(device: torch.device) -> str:
 
 
 def run_info(config: RunConfig, device: torch.device) -> dict[str, Any]:
-    """What a reader needs to reproduce a run: seed, embeddings, versions, platform, device and threads.
+    """What a reader needs to reproduce a run: seed, embeddings, versions, platform, device, threads,
+    and the processes that trained it (``world_size``; ``backend``: gloo, nccl, or None for one).
 
     The embedding mode is resolved (``auto``: ``nonstatic`` with ``data.vectors``, else ``rand``); a
     model without the setting has random embeddings (Kim's ``rand``).
     """
+    world = distributed.current()
     vectors = config.data.vectors
     mode = resolve_embedding_mode(config.model.embedding_mode, vectors is not None)
     if vectors is not None and Path(vectors).is_file():
@@ -68,4 +72,6 @@ def run_info(config: RunConfig, device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": describe_device(device),
         "threads": torch.get_num_threads(),
+        "world_size": world.size,
+        "backend": world.backend,
     }

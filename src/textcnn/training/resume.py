@@ -91,16 +91,18 @@ def _write_json_atomically(path: Path, data: Any) -> None:
 class Checkpoints:
     """A training run's checkpoint folder: made fresh, or (``resume``) read to continue the run it holds."""
 
+    stop_kind = SignalStop  # what turns signals into a stop (a distributed run agrees on it over the ranks)
+
     def __init__(self, directory: str | Path, *, resume: bool = False) -> None:
         self.directory = Path(directory)
         self.resume = resume
         self.every_steps: int | None = None
-        self.stop = SignalStop()
+        self.stop = self.stop_kind()
 
     def begin(self, config: RunConfig, data: str) -> None:
         """Check the folder against this run's settings and data digest (``resume``), or start it afresh."""
         self.every_steps = config.train.checkpoint_every_steps
-        self.stop = SignalStop()
+        self.stop = self.stop_kind()
         manifest = {"format": FORMAT, "textcnn_version": __version__, "data_sha256": data, "config": matched_settings(config)}
         path = self.directory / MANIFEST
         if path.exists() and self.resume:
@@ -173,6 +175,10 @@ class Checkpoints:
         except TrainingInterrupted as stop:
             raise stop.at(self.directory) from None
 
+    def slot(self, name: str) -> Slot:
+        """The slot of a stage (``member-0-selection``, ``ngrams``) in the folder."""
+        return Slot(self.directory / name)
+
     def stage(self, name: str) -> "StageCheckpoint":
         """The checkpoints of one training run of the pipeline (``member-0-selection``)."""
         self.stop.check(self.directory)
@@ -181,7 +187,7 @@ class Checkpoints:
     def ngram_fit(self, fit: Callable[[], NgramFit]) -> NgramFit:
         """The n-gram fit: read from the folder if it finished before, else ``fit()`` and saved."""
         self.stop.check(self.directory)
-        slot = Slot(self.directory / NGRAM_STAGE)
+        slot = self.slot(NGRAM_STAGE)
         saved = slot.read()
         if saved is not None:
             tensors, state = saved
@@ -203,7 +209,7 @@ class StageCheckpoint:
 
     def __init__(self, owner: Checkpoints, name: str) -> None:
         self.owner, self.name = owner, name
-        self.slot = Slot(owner.directory / name)
+        self.slot = owner.slot(name)
 
     def start(self, step: _Step, rng: np.random.Generator) -> FitResult | Position | None:
         saved = self.slot.read()

@@ -24,7 +24,8 @@ from textcnn.config import TrainConfig
 from textcnn.data.batching import balanced_sample_weights, batch_order, iter_batches
 from textcnn.data.encoding import EncodedTexts
 from textcnn.evaluation import classification_report, multilabel_report
-from textcnn.inference.logits import predict_logits, sigmoid
+from textcnn.inference.logits import sigmoid
+from textcnn.training import distributed
 from textcnn.training.losses import build_loss
 from textcnn.training.optim import build_optimizer, build_scheduler
 from textcnn.inference.thresholds import apply_thresholds, tune_thresholds
@@ -140,7 +141,7 @@ class Trainer:
         if dev is None and epochs is None:
             raise ValueError("without a dev set, the number of epochs must be given")
         last_epoch = min(epochs or config.epochs, config.epochs)
-        step = _Step(model.to(self.device), config, train, train_targets, self.device, len(labels))
+        step = make_step(model.to(self.device), config, train, train_targets, self.device, len(labels))
         resumed = self.hook.start(step, self.rng) if self.hook is not None else None
         if isinstance(resumed, FitResult):
             return resumed
@@ -169,6 +170,7 @@ class Trainer:
             if self.hook is not None and at.epoch <= last_epoch:
                 self.hook.epoch_done(step, at, self.rng)
         fit = self._finish(step, at.best, at.history, last_epoch, dev is None, time.perf_counter() - started)
+        distributed.check_same_weights(step.model, "the fit's end")
         if self.hook is not None:
             self.hook.finish(step, fit)
         return fit
@@ -204,7 +206,7 @@ class Trainer:
         self, scored: nn.Module, dev: EncodedTexts, dev_targets: np.ndarray, labels: list
     ) -> tuple[tuple[float, float], dict, np.ndarray | None, float]:
         """The dev figures of the weights kept: ((accuracy, macro-F1), report, thresholds, selection score)."""
-        logits = predict_logits(scored, dev, device=self.device, precision=self.config.precision)
+        logits = distributed.predict_logits(scored, dev, device=self.device, precision=self.config.precision)
         report, thresholds = score_logits(logits, dev_targets, labels)
         score = report[report_key(self.config.select_metric, thresholds is not None)]
         accuracy = report["subset_accuracy"] if thresholds is not None else report["accuracy"]
@@ -258,6 +260,11 @@ class _Step:
         loss = self.loss_fn(logits.float(), batch.targets)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.update()
+        return loss.item()
+
+    def update(self) -> None:
+        """Apply the gradients of the last backward pass: clipping, optimizer, constraints, schedule, EMA."""
         if self.config.max_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()
@@ -265,7 +272,17 @@ class _Step:
         self.scheduler.step()
         if self.ema is not None:
             self.ema.update_parameters(self.model)
-        return loss.item()
+
+
+def make_step(
+    model: nn.Module, config: TrainConfig, train: EncodedTexts, targets: np.ndarray, device: torch.device, num_labels: int
+) -> _Step:
+    """The step of one process, or of one rank of a distributed run (training/distributed_step.py)."""
+    if not distributed.current().active:
+        return _Step(model, config, train, targets, device, num_labels)
+    from textcnn.training.distributed_step import DistributedStep  # it builds on _Step
+
+    return DistributedStep(model, config, train, targets, device, num_labels)
 
 
 def resolve_select_metric(metric: str, multi_label: bool) -> str:
