@@ -188,6 +188,12 @@ class TrainConfig(Section):
     keep_checkpoints: bool = Field(
         False, description="Keep the checkpoint folder once training is done (and the bundle saved); else it is removed."
     )
+    grad_sync: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="Distributed runs (torchrun): how the processes sum their gradients each step. `float32`: "
+        "the single-process gradient of the whole batch (up to rounding); `bfloat16`: each process's share sent "
+        "as bfloat16 (half the bytes, one exchange) and summed in float32, for when the exchange is the bottleneck.",
+    )
 
     @field_validator("device")
     @classmethod

@@ -103,7 +103,11 @@ def session(device_name: str = "auto") -> Iterator[World]:
     backend = backend_for(device_name)
     if backend == "nccl":
         torch.cuda.set_device(world.local_rank)
-    dist.init_process_group(backend=backend, rank=world.rank, world_size=world.size)
+    store, _, _ = next(dist.rendezvous("env://", rank=world.rank, world_size=world.size))
+    # the keys of each start apart: after torchrun restarted the workers, the store still holds the
+    # old workers' addresses, and a new worker that read one would connect to a process gone
+    store = dist.PrefixStore(f"textcnn/start-{restarts()}", store)
+    dist.init_process_group(backend=backend, store=store, rank=world.rank, world_size=world.size)
     previous = logger.level
     if not world.main:  # rank 0 tells what happens
         logger.setLevel(logging.ERROR)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch.distributed import ReduceOp, all_reduce
+from torch.distributed import ReduceOp, all_gather_into_tensor, all_reduce
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 
@@ -75,7 +75,8 @@ class RowSumHook:
     """The state of a DDP communication hook that sums the ranks' gradients (not their mean) in one
     all-reduce, of token embedding tables only ``rows``, with ``extras`` appended (loss, stop)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, world_size: int, *, compress: bool) -> None:
+        self.world_size, self.compress = world_size, compress
         self.row_params = {
             id(module.weight) for module in model.modules() if isinstance(module, TokenEmbedding) and module.weight.requires_grad
         }
@@ -90,32 +91,95 @@ class RowSumHook:
 
     def __call__(self, bucket) -> torch.futures.Future:
         params, grads = bucket.parameters(), bucket.gradients()
+        if not self.compress:
+            in_place = self._in_place(bucket, params, grads)
+            if in_place is not None:
+                return in_place
         pieces = []
         for param, grad in zip(params, grads):
             rows = self._rows_for(param)
             pieces.append(grad.flatten() if rows is None else grad.view(param.shape[0], -1).index_select(0, rows).flatten())
         last = bucket.is_last()
-        if last:
-            pieces.append(self.extras.to(grads[0].device, grads[0].dtype))
-        flat = torch.cat(pieces)
-        future = all_reduce(flat, op=ReduceOp.SUM, async_op=True).get_future()
+        extras = self.extras.to(grads[0].device, torch.float32) if last else None
+        if self.compress:
+            summed = self._gather_bfloat16(torch.cat(pieces), extras)
+        else:
+            flat = torch.cat(pieces + ([extras] if extras is not None else []))
+            summed = all_reduce(flat, op=ReduceOp.SUM, async_op=True).get_future()
 
         def unpack(done: torch.futures.Future) -> torch.Tensor:
-            summed, offset = done.value()[0], 0
+            total, offset = done.value()[0], 0
             for param, grad in zip(params, grads):
                 rows = self._rows_for(param)
                 count = grad.numel() if rows is None else len(rows) * (grad.numel() // param.shape[0])
-                part = summed[offset : offset + count]
+                part = total[offset : offset + count]
                 if rows is None:
                     grad.copy_(part.view_as(grad))
                 else:  # the other rows are zero on every rank, so their sum is too
                     grad.view(param.shape[0], -1).index_copy_(0, rows, part.view(len(rows), -1))
                 offset += count
             if last:
-                self.summed_extras = summed[offset : offset + len(self.extras)].detach().cpu().double()
+                self.summed_extras = total[offset : offset + len(self.extras)].detach().cpu().double()
             return bucket.buffer()
 
+        return summed.then(unpack)
+
+    def _in_place(self, bucket, params: list[torch.Tensor], grads: list[torch.Tensor]) -> torch.futures.Future | None:
+        """The all-reduce without copies, where the bucket ends with the one embedding table it holds
+        (DDP's usual layout: the parameters in reverse order): the dense gradients before it are
+        summed in place, the table's ``rows`` (and the extras) packed at its start and summed with
+        them, then put back in their rows. None where the layout is another."""
+        buffer = bucket.buffer()
+        tables = [index for index, param in enumerate(params) if self._rows_for(param) is not None]
+        if len(tables) != 1 or grads[tables[0]].data_ptr() + grads[tables[0]].numel() * grads[0].element_size() != (
+            buffer.data_ptr() + buffer.numel() * buffer.element_size()
+        ):
+            return None
+        param, grad = params[tables[0]], grads[tables[0]]
+        rows = self.rows
+        table = grad.view(param.shape[0], -1)  # (vocab_size, embed_dim), the end of the buffer
+        packed = len(rows) * table.shape[1]
+        extras = len(self.extras) if bucket.is_last() else 0
+        start = buffer.numel() - grad.numel()
+        if packed + extras > grad.numel():
+            return None
+        compact = table.index_select(0, rows).flatten()
+        region = buffer[start : start + packed + extras]
+        region[:packed] = compact
+        if extras:
+            region[packed:] = self.extras.to(buffer.device, buffer.dtype)
+        future = all_reduce(buffer[: start + packed + extras], op=ReduceOp.SUM, async_op=True).get_future()
+
+        def unpack(done: torch.futures.Future) -> torch.Tensor:
+            done.wait()
+            summed = region[:packed].clone()
+            if extras:
+                self.summed_extras = region[packed:].detach().cpu().double()
+            region.zero_()  # rows outside the batch's are zero on every rank, and now here again
+            table.index_copy_(0, rows, summed.view(len(rows), -1))
+            return buffer
+
         return future.then(unpack)
+
+    def _gather_bfloat16(self, flat: torch.Tensor, extras: torch.Tensor | None) -> torch.futures.Future:
+        """The sum over the ranks of ``flat`` (and of ``extras``, kept exact): every rank's share as
+        bfloat16, gathered (half the bytes of a float32 all-reduce, one exchange), summed in float32 in
+        rank order (so identically on every rank)."""
+        size = len(flat)
+        parts = [flat.to(torch.bfloat16)] + ([extras.view(torch.bfloat16)] if extras is not None else [])
+        mine = torch.cat(parts)
+        gathered = torch.empty(self.world_size * len(mine), dtype=torch.bfloat16, device=flat.device)
+        future = all_gather_into_tensor(gathered, mine, async_op=True).get_future()
+
+        def add(done: torch.futures.Future) -> list[torch.Tensor]:
+            done.wait()
+            ranks = gathered.view(self.world_size, -1)  # the future's value is not the output on every backend
+            total = ranks[:, :size].float().sum(dim=0)
+            if extras is not None:
+                total = torch.cat([total, ranks[:, size:].contiguous().view(torch.float32).sum(dim=0)])
+            return [total]
+
+        return future.then(add)
 
 
 def _hook(state, bucket):  # no annotations: DDP refuses any but its own exact objects
@@ -135,7 +199,7 @@ class DistributedStep(_Step):
         self.stop: SignalStop | None = None  # set by the run's checkpoints: a stop asked on any rank stops all
         self.stop_seen = 0.0  # after a step: the sum of the signals pending on the ranks
         self.stop_ranks = 0  # after a step: how many ranks have a stop pending
-        self.sync = RowSumHook(model)
+        self.sync = RowSumHook(model, self.world.size, compress=config.grad_sync == "bfloat16")
         self.ddp = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None, forward_sync_buffers=False,
             bucket_cap_mb=ONE_BUCKET_MB, gradient_as_bucket_view=True,
