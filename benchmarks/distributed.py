@@ -5,7 +5,8 @@ file: one epoch, dev evaluated once, no refit, no n-gram model, no step checkpoi
 is what is measured). The figure is the epoch's training time as the log line ``epoch 1/1 ... 12.3s``
 gives it (the dev evaluation and the reading of the files are not in it). The runs alternate (one
 process, N processes, one process, ...), so a change of the machine's load hits both; the load
-averages before and after are printed.
+averages before and after are printed, and each run's CPU seconds (all its processes, the whole
+run): what it would take of an idle machine's cores.
 
     nice -n 10 python benchmarks/distributed.py --set thucnews --repeats 3 --grad-sync float32 bfloat16
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shlex
 import statistics
 import subprocess
@@ -49,15 +51,23 @@ def commands(name: str, out: Path, batch_size: int, nproc: int, syncs: list[str]
     return runs
 
 
-def epoch_seconds(command: list[str], environment: dict[str, str]) -> tuple[float, float]:
-    """(epoch training seconds, dev accuracy %) of one run of ``command``."""
+def cpu_seconds() -> float:
+    """User + system CPU seconds of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def epoch_seconds(command: list[str], environment: dict[str, str]) -> tuple[float, float, float]:
+    """(epoch training seconds, dev accuracy %, CPU seconds of the whole run, all its processes) of ``command``."""
+    before = cpu_seconds()
     result = subprocess.run(command, capture_output=True, text=True, env=environment)
+    cpu = cpu_seconds() - before
     if result.returncode != 0:
         sys.exit(f"failed ({result.returncode}): {shlex.join(command)}\n{result.stderr[-3000:]}")
     match = EPOCH_LINE.search(result.stderr)
     if match is None:
         sys.exit(f"no epoch line in the log of {shlex.join(command)}\n{result.stderr[-3000:]}")
-    return float(match["seconds"]), float(match["acc"])
+    return float(match["seconds"]), float(match["acc"]), cpu
 
 
 def main() -> None:
@@ -81,10 +91,10 @@ def main() -> None:
         started = time.monotonic()
         for _ in range(args.repeats):
             for label, command in runs.items():
-                seconds, acc = epoch_seconds(command, environment)
+                seconds, acc, cpu = epoch_seconds(command, environment)
                 times[label].append(seconds)
                 accuracy[label].append(acc)
-                print(f"{label:>22}: epoch {seconds:6.1f}s  dev accuracy {acc:.2f}", flush=True)
+                print(f"{label:>22}: epoch {seconds:6.1f}s  dev accuracy {acc:.2f}  CPU {cpu:.0f}s (whole run, all processes)", flush=True)
         load_after = os.getloadavg()
     print(f"\n{args.set}, global batch {args.batch_size}, one thread per process, {args.repeats} repeats in {time.monotonic() - started:.0f}s")
     print(f"load average (1, 5, 15 min) before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "

@@ -163,12 +163,30 @@ def reference(data: dict[str, Path], tmp_path_factory) -> bytes:
     return (out / "model.safetensors").read_bytes()
 
 
-def start(command: list[str], log: Path) -> subprocess.Popen:
-    handle = open(log, "w", encoding="utf-8")
-    return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, text=True, env=ENV)
+@pytest.fixture
+def start():
+    """Starts torchrun in a process group of its own, which is killed when the test ends (a failed
+    case leaves no workers behind)."""
+    started: list[subprocess.Popen] = []
+
+    def starting(command: list[str], log: Path) -> subprocess.Popen:
+        handle = open(log, "w", encoding="utf-8")
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, text=True, env=ENV, start_new_session=True)
+        started.append(process)
+        return process
+
+    yield starting
+    for process in started:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
 
 
-def test_a_killed_rank_and_resume_save_the_model_of_an_uninterrupted_run(data: dict[str, Path], reference: bytes, tmp_path: Path):
+def test_a_killed_rank_and_resume_save_the_model_of_an_uninterrupted_run(
+    data: dict[str, Path], reference: bytes, tmp_path: Path, start
+):
     out = tmp_path / "model"
     process = start(torchrun(*files(data, out), *FLAGS, *KILL_FLAGS), tmp_path / "killed.log")
     kill_rank_mid_epoch(process, out)
@@ -183,7 +201,7 @@ def test_a_killed_rank_and_resume_save_the_model_of_an_uninterrupted_run(data: d
 
 
 def test_torchrun_restarts_the_workers_and_they_continue_from_the_checkpoint(
-    data: dict[str, Path], reference: bytes, tmp_path: Path
+    data: dict[str, Path], reference: bytes, tmp_path: Path, start
 ):
     out = tmp_path / "model"
     log = tmp_path / "restarted.log"

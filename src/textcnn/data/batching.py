@@ -22,10 +22,15 @@ class Batch:
     targets: torch.Tensor | None = None  # (batch,) int64 class ids, or (batch, num_labels) float32 multi-hot
 
     def to(self, device: torch.device) -> "Batch":
+        """The batch on ``device``; to a GPU through pinned memory, so the copies run asynchronously."""
         if device.type == "cpu":
             return self
-        targets = self.targets.to(device, non_blocking=True) if self.targets is not None else None
-        return Batch(self.ids.to(device, non_blocking=True), self.lengths.to(device, non_blocking=True), self.index, targets)
+
+        def moved(tensor: torch.Tensor) -> torch.Tensor:
+            return (tensor.pin_memory() if device.type == "cuda" else tensor).to(device, non_blocking=True)
+
+        targets = moved(self.targets) if self.targets is not None else None
+        return Batch(moved(self.ids), moved(self.lengths), self.index, targets)
 
 
 def pad_batch(encoded: EncodedTexts, index: np.ndarray, min_len: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 from textcnn.data.encoding import EncodedTexts
-from textcnn import errors
+import textcnn.errors as errors
 from textcnn.errors import DistributedError, TextcnnError
 from textcnn.inference import logits as inference_logits
 from textcnn.reporting import logger
@@ -113,9 +113,27 @@ def session(device_name: str = "auto") -> Iterator[World]:
         logger.setLevel(logging.ERROR)
     try:
         yield current()
+    except RuntimeError as error:
+        if not _peer_lost(error):
+            raise
+        raise DistributedError(f"rank {world.rank}: another process of the run is gone ({_summary(error)})") from None
     finally:
         logger.setLevel(previous)
         dist.destroy_process_group()
+
+
+def _peer_lost(error: RuntimeError) -> bool:
+    """Whether a collective failed because another rank went away (killed, crashed)."""
+    text = str(error)
+    return isinstance(error, dist.DistError) or any(
+        sign in text for sign in ("Connection reset by peer", "Connection closed by peer", "Broken pipe")
+    )
+
+
+def _summary(error: BaseException) -> str:
+    """The last line of an error message, at most 200 characters."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1][:200] if lines else type(error).__name__
 
 
 def local_device(device: torch.device) -> torch.device:

@@ -12,7 +12,10 @@ The gradients are summed by a DDP communication hook (``RowSumHook``) in one all
 Of a token embedding table only the rows of the tokens in the global batch (and ``<pad>``/``<unk>``,
 which word dropout writes) can have a gradient, and every rank knows those rows, since every rank
 holds the global batch: the hook sums those rows alone instead of the dense vocab_size x embed_dim
-table. The same all-reduce carries the batch's loss and any rank's pending stop signal.
+table, in place in DDP's bucket where its layout allows. The same all-reduce carries the batch's
+loss and any rank's pending stop signal. ``train.grad_sync: bfloat16`` gathers each rank's share
+as bfloat16 instead and sums in float32. Dropout draws from a seed per rank and step, so ranks
+differ and a resumed fit draws what the uninterrupted one did.
 """
 
 from __future__ import annotations
