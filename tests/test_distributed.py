@@ -24,10 +24,11 @@ from safetensors.numpy import load_file
 
 from conftest import write_dataset
 
-FLAGS = [
+MODEL_FLAGS = [
     "--epochs", "4", "--patience", "4", "--kernel-sizes", "2,3", "--batch-size", "15", "--lr", "0.01",
-    "--embed-dim", "16", "--num-filters", "8", "--device", "cpu", "--threads", "1", "--nb-ngrams", "0",
+    "--embed-dim", "16", "--num-filters", "8", "--device", "cpu", "--threads", "1",
 ]  # fmt: skip
+FLAGS = [*MODEL_FLAGS, "--nb-ngrams", "0"]  # the network alone
 NO_DROPOUT = ["--dropout", "0", "--set", "model.embed_dropout=0", "--set", "model.token_dropout=0"]
 KILL_FLAGS = ["--checkpoint-every-steps", "3", "--set", "train.refit=always", "--no-cache"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"}
@@ -99,9 +100,13 @@ def test_two_processes_train_the_model_one_process_trains(data: dict[str, Path],
 
 def test_nproc_launches_torchrun_and_passes_its_exit_status_through(data: dict[str, Path], tmp_path: Path):
     out = tmp_path / "model"
-    launched = run([sys.executable, "-m", "textcnn", "train", *files(data, out), *FLAGS, "--nproc", "2"])
-    assert "saved model bundle to" in launched.stdout
-    assert metrics(out)["run"]["world_size"] == 2
+    with_everything = [*MODEL_FLAGS, "--ensemble", "2"]  # two members, each refit, and the n-gram model
+    launched = run([sys.executable, "-m", "textcnn", "train", *files(data, out), *with_everything, "--nproc", "2"])
+    assert launched.stdout.count("saved model bundle to") == 1
+    written = metrics(out)
+    assert written["run"]["world_size"] == 2
+    assert written["ensemble"]["members"] == 2 and written["refit"]["epochs"] >= 1  # members, refits
+    assert written["naive_bayes"]  # and the n-gram model beside them
 
     missing = [sys.executable, "-m", "textcnn", "train", str(tmp_path / "none.csv"), "--out", str(tmp_path / "x"), "--nproc", "2"]
     failed = run(missing, expect=1)
