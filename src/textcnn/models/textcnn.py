@@ -201,9 +201,13 @@ class TextCNN(TextModel):
 
     def _maps(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         """Each kernel's outputs (batch, num_filters, out_len): Conv1d, or the equal maps of
-        ``fast_kernels`` (few filters on a CPU; bfloat16 training)."""
+        ``fast_kernels`` (few filters on a CPU; bfloat16 training; and where prediction takes the
+        maxima of ``window_maxima``, its products, so that ``pooled`` finds the very features and
+        winning windows the prediction reads, bit for bit)."""
         if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
             return fast_kernels.conv_maps(self, ids, mask)
+        if self.use_fast_kernels and not self.training and self.config.pooling == "max" and fast_kernels.window_dtype(self, ids) == torch.float32:
+            return fast_kernels.window_products_maps(self, ids, mask)  # the maps whose maxima prediction takes
         if self.training and fast_kernels.window_dtype(self, ids) == torch.bfloat16:  # bfloat16 training
             return fast_kernels.window_maps(self, ids, mask)
         return self._convolve(self.embed(ids, mask))
