@@ -139,20 +139,27 @@ def _textcnn_terms(model: TextCNN, batch: torch.Tensor, lengths: torch.Tensor) -
     else:
         share, window_part = np.zeros_like(features), features
     used = np.flatnonzero(window_part)
-    keys = (starts[used] + _pad(model)) * (_pad(model) + 1) + widths[used]  # (start, width) pairs in their order
-    _, first, group = np.unique(keys, return_index=True, return_inverse=True)
-    group = group.ravel()
-    products = (weights.output[:, used] * window_part[used]).T  # (used, num_outputs)
-    values = np.zeros((len(first), weights.output.shape[0]))
-    np.add.at(values, group, products)  # filters that won at one window
+    pad = _pad(model)
+    keys = (starts[used] + pad) * (pad + 1) + widths[used]  # (start, width) as one number, in their order
+    present = np.zeros(int(keys.max(initial=0)) + 1, dtype=bool)
+    present[keys] = True
+    distinct = np.flatnonzero(present)  # the windows, by start then width
+    group = (np.cumsum(present) - 1)[keys]  # each used filter's window
     bias = weights.output_bias + weights.output @ share
-    window_starts, window_widths = starts[used[first]].astype(np.int64), widths[used[first]].astype(np.int64)
+    values = _group_sums(group, (weights.output[:, used] * window_part[used]).T, len(distinct))  # filters that won at one window
+    window_starts, window_widths = distinct // (pad + 1) - pad, distinct % (pad + 1)
     if inputs is None:
         return Terms(bias, window_starts, window_widths, values, None, logits)
     per_token = _per_token(model, weights, inputs.double().cpu().numpy(), used, starts)  # (used, max width)
-    token_parts = np.zeros((len(first), values.shape[1], per_token.shape[1]))
-    np.add.at(token_parts, group, weights.output[:, used].T[:, :, None] * per_token[:, None, :])
+    token_parts = _group_sums(group, weights.output[:, used].T[:, :, None] * per_token[:, None, :], len(distinct))
     return Terms(bias, window_starts, window_widths, values, token_parts, logits)
+
+
+def _group_sums(group: np.ndarray, rows: np.ndarray, groups: int) -> np.ndarray:
+    """(groups, ...) sums of the (n, ...) ``rows`` by their ``group``, each in row order (``np.add.at``'s sums)."""
+    size = rows[0].size if len(rows) else int(np.prod(rows.shape[1:]))
+    flat = (group[:, None] * size + np.arange(size)[None, :]).ravel()
+    return np.bincount(flat, weights=rows.reshape(-1), minlength=groups * size).reshape((groups,) + rows.shape[1:])
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,9 @@ class _Weights:
     output: np.ndarray  # (num_outputs, num_features)
     output_bias: np.ndarray  # (num_outputs,)
     filter_bias: np.ndarray  # (num_features,)
-    kernels: list[np.ndarray]  # per kernel size k: (num_filters, k, embed_dim), kernel row i at [:, i]
+    kernel_rows: np.ndarray  # (sum(k) * num_filters, embed_dim): every kernel row of every filter
+    row_filter: np.ndarray  # (sum(k) * num_filters,) the feature (filter) each kernel row belongs to
+    row_offset: np.ndarray  # (sum(k) * num_filters,) its row i in that filter's kernel
 
 
 _WEIGHTS: "weakref.WeakKeyDictionary[TextCNN, _Weights]" = weakref.WeakKeyDictionary()
@@ -176,10 +185,17 @@ def _weights(model: TextCNN) -> _Weights:
     cached = _WEIGHTS.get(model)
     if cached is None or cached.key != key:
         as64 = lambda tensor: tensor.detach().double().cpu().numpy()  # noqa: E731
+        num_filters = model.config.num_filters
+        rows, filters, offsets = [], [], []
+        for size, conv in enumerate(model.convs):  # filter f of width k: rows (f, 0), ..., (f, k - 1)
+            k = conv.kernel_size[0]
+            rows.append(as64(conv.weight).transpose(0, 2, 1).reshape(num_filters * k, -1))  # (num_filters * k, embed_dim)
+            filters.append(np.repeat(np.arange(num_filters) + size * num_filters, k))
+            offsets.append(np.tile(np.arange(k), num_filters))
         cached = _Weights(
             key, as64(model.classifier.weight), as64(model.classifier.bias),
             np.concatenate([as64(conv.bias) for conv in model.convs]),
-            [np.ascontiguousarray(as64(conv.weight).transpose(0, 2, 1)) for conv in model.convs],
+            np.ascontiguousarray(np.concatenate(rows)), np.concatenate(filters), np.concatenate(offsets),
         )  # fmt: skip
         _WEIGHTS[model] = cached
     return cached
@@ -190,15 +206,11 @@ def _per_token(model: TextCNN, weights: _Weights, inputs: np.ndarray, used: np.n
     winning window, from the (seq_len, embed_dim) ``inputs`` (zero-padded here by ``_pad`` on each side)."""
     pad = _pad(model)
     inputs = np.pad(inputs, ((pad, pad), (0, 0)))
-    num_filters = model.config.num_filters
-    every = np.zeros((len(starts), pad))  # all filters of each size at once: cheaper than gathering kernels
-    for size, kernels in enumerate(weights.kernels):
-        k = kernels.shape[1]
-        block = slice(size * num_filters, (size + 1) * num_filters)
-        rows = starts[block][:, None] + pad + np.arange(k)[None, :]  # (num_filters, k) positions in the padded inputs
-        every[block, :k] = np.einsum("fke,fke->fk", inputs[rows], kernels)
+    tokens = starts[weights.row_filter] + pad + weights.row_offset  # the padded input each kernel row meets
+    products = np.einsum("re,re->r", inputs[tokens], weights.kernel_rows)  # every row: cheaper than picking the kernels' rows
+    every = np.zeros((len(starts), pad))
+    every[weights.row_filter, weights.row_offset] = products
     return every[used]
-
 
 def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
     """The n-gram model's scores for one text of token ``ids`` as bias (prior, normalizer) + n-gram
@@ -229,7 +241,7 @@ def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
     if not model.multi_label:  # log posterior: the normalizer is shared by every term
         top = raw.max()
         bias = bias - (top + np.log(np.exp(raw - top).sum()))
-    logits = model.logits_of(orders, 1)[0]
+    logits = model.logits_of_rows(found, [per_text for _, per_text in orders], 1)[0]
     return Terms(bias, np.concatenate(starts).astype(np.int64), np.concatenate(widths), values, None, logits)
 
 

@@ -221,14 +221,20 @@ def _view_rows(
 def _distinct(bias: np.ndarray, names: list[str], rows: list[tuple[np.ndarray, ...]], num_tokens: int) -> Sums:
     """The rows of every source and view summed per item (source, width, covered tokens), in order of first appearance."""
     width = max(row[2].shape[1] for row in rows)
-    widen = lambda array, fill=0: np.pad(array, [(0, 0)] * (array.ndim - 1) + [(0, width - array.shape[-1])], constant_values=fill)  # noqa: E731
-    source, widths, counts = (np.concatenate([row[i] for row in rows]) for i in (0, 1, 3))
-    positions = np.concatenate([widen(row[2], num_tokens) for row in rows])
-    values = np.concatenate([row[4] for row in rows])
-    parts = np.concatenate([widen(row[5]) for row in rows])
+    source, widths, counts, values = (np.concatenate([row[i] for row in rows]) for i in (0, 1, 3, 4))
+    positions = np.full((len(counts), width), num_tokens)
+    parts = np.zeros((len(counts), len(bias), width))
+    at = 0
+    for row in rows:  # each source's windows as wide as its widest
+        positions[at : at + len(row[0]), : row[2].shape[1]] = row[2]
+        parts[at : at + len(row[0]), :, : row[5].shape[2]] = row[5]
+        at += len(row[0])
     span = num_tokens + 1
     first, last = positions[:, 0], positions[np.arange(len(counts)), np.maximum(counts - 1, 0)]
     keys = ((source * (width + 1) + widths) * span + first) * span + last  # the tokens covered: a slice of a view, named by its ends
+    ordered = np.sort(keys)
+    if not (ordered[1:] == ordered[:-1]).any():  # every item once (one view, no windows cut to the same tokens)
+        return Sums(bias, names, source, widths, positions, counts, values, parts)
     chosen, group = distinct_in_order(keys)
     summed = np.zeros((len(chosen), len(bias)))
     np.add.at(summed, group, values)
@@ -268,18 +274,27 @@ def _class_explanation(
     firsts, lasts = sums.positions[found, 0], sums.positions[found, sums.counts[found] - 1]
     order = found[np.lexsort((np.arange(len(found)), lasts, firsts, -np.abs(values[found])))]  # largest first, then by tokens
     kept = order[:top] if top is not None else order
-    items = [_contribution(sums, int(i), float(values[i]), text, chars) for i in kept]
     rest = float(sum(values[order[len(kept) :]].tolist()))
     label = predictor.trained.labels.labels[c]
+    items = _contributions(sums, kept, values[kept], text, chars)
     return ClassExplanation(label, float(logits[c]), float(probabilities[c]), float(sums.bias[c]), items, token_scores[:-1].tolist(), rest)
 
 
-def _contribution(sums: Sums, item: int, value: float, text: str, chars: list[tuple[int, int]]) -> Contribution:
-    covered = sums.positions[item, : sums.counts[item]].tolist()
-    first, last = covered[0], covered[-1]
-    span = (chars[first][0], chars[last][1])
-    ngram = text[span[0] : span[1]] if last - first + 1 == len(covered) else _ngram_text(text, chars, tuple(covered))
-    return Contribution(ngram, (first, last + 1), span, int(sums.widths[item]), sums.sources[int(sums.source[item])], value)
+def _contributions(sums: Sums, kept: np.ndarray, values: np.ndarray, text: str, chars: list[tuple[int, int]]) -> list[Contribution]:
+    """The ``kept`` items of ``sums`` as Contributions of ``values``, in that order."""
+    counts = sums.counts[kept]
+    firsts, lasts = sums.positions[kept, 0], sums.positions[kept, counts - 1]
+    bounds = np.asarray(chars, dtype=np.int64).reshape(-1, 2)
+    begins, ends = bounds[firsts, 0].tolist(), bounds[lasts, 1].tolist()
+    names = [sums.sources[s] for s in sums.source[kept].tolist()]
+    runs = (lasts - firsts + 1 == counts).tolist()  # no tokens cut out between its ends
+    found = []
+    for i, (first, last, begin, end, width, name, value, run) in enumerate(
+        zip(firsts.tolist(), lasts.tolist(), begins, ends, sums.widths[kept].tolist(), names, values.tolist(), runs)
+    ):
+        ngram = text[begin:end] if run else _ngram_text(text, chars, tuple(sums.positions[kept[i], : counts[i]].tolist()))
+        found.append(Contribution(ngram, (first, last + 1), (begin, end), width, name, value))
+    return found
 
 
 def _ngram_text(text: str, chars: list[tuple[int, int]], covered: tuple[int, ...]) -> str:

@@ -168,11 +168,15 @@ class TextCNN(TextModel):
         if not winners and not self.training and self.config.pooling == "max" and self.config.activation in MONOTONE_ACTIVATIONS:
             return Pooled(self._predicted_features(ids, lengths, mask))
         maps = self._maps(ids, mask)
+        unmasked = self.config.pooling == "max" and _uniform(ids, lengths)  # every output is a window of its text
         features, starts = [], []
         for index, (conv, h) in enumerate(zip(self.convs, maps)):  # h: (batch, num_filters, out_len)
             k = conv.kernel_size[0]
-            windows = self._windows(conv, lengths, ids.size(1), mask)  # (batch, out_len)
-            pooled, winner = self._pool_over_time(index, self.activation(h), windows)
+            if unmasked:  # masked_max_pool_with_indices without a mask to apply
+                pooled, winner = self.activation(h).max(dim=2)
+            else:
+                windows = self._windows(conv, lengths, ids.size(1), mask)  # (batch, out_len)
+                pooled, winner = self._pool_over_time(index, self.activation(h), windows)
             features.append(pooled)  # (batch, num_filters * per_filter)
             if winners and winner is not None:  # (batch, num_filters) output index -> first token of the window
                 starts.append(winner - (k - 1) // 2 if self.config.padding == "same" else winner)
