@@ -218,36 +218,29 @@ def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
     table = model.table_with_zero_row()  # float32; the rows used are widened
     encoded = EncodedTexts(ids.astype(np.int32), np.zeros(1, dtype=np.int64), np.array([len(ids)], dtype=np.int64))
     orders = ngram_keys(encoded, model.vocab_size, model.ngrams)
-    unseen = len(model.keys)
     found = [model.rows(keys, order) for order, (keys, _) in enumerate(orders, start=1)]
-    starts, widths, rows = [], [], []
-    counted = np.zeros(0, dtype=np.int64)  # rows already counted (the logistic method counts each once)
-    for order, order_rows in enumerate(found, start=1):
-        kept = np.flatnonzero(order_rows != unseen)
-        if model.binary:
-            _, first = np.unique(order_rows[kept], return_index=True)  # the first occurrence of each
-            kept = np.sort(kept[first])
-            kept = kept[~np.isin(order_rows[kept], counted)]
-            counted = np.concatenate([counted, order_rows[kept]])
-        starts.append(kept)
-        widths.append(np.full(len(kept), order, dtype=np.int64))
-        rows.append(order_rows[kept])
-    rows = np.concatenate(rows).astype(np.int64)
+    every = np.concatenate(found)  # order after order, each from its first position
+    widths = np.repeat(np.arange(1, len(found) + 1, dtype=np.int64), [len(rows) for rows in found])
+    starts = np.concatenate([np.arange(len(rows), dtype=np.int64) for rows in found])
+    kept = np.flatnonzero(every != len(model.keys))  # n-grams seen in training
+    if model.binary:  # the logistic method counts each distinct n-gram once, at its first occurrence
+        _, first = np.unique(every[kept], return_index=True)
+        kept = np.sort(kept[first])
+    rows = every[kept]
     values = table[rows].astype(np.float64)
     if model.idf is not None:  # the tfidf kind: each distinct n-gram's row times its TF-IDF value in the text
-        values *= _tfidf_weights(model, found, rows)[:, None]
+        values *= _tfidf_weights(model, every, rows)[:, None]
     raw = model.prior.astype(np.float64) + values.sum(axis=0)
     bias = model.prior.astype(np.float64)
     if not model.multi_label:  # log posterior: the normalizer is shared by every term
         top = raw.max()
         bias = bias - (top + np.log(np.exp(raw - top).sum()))
     logits = model.logits_of_rows(found, [per_text for _, per_text in orders], 1)[0]
-    return Terms(bias, np.concatenate(starts).astype(np.int64), np.concatenate(widths), values, None, logits)
+    return Terms(bias, starts[kept], widths[kept], values, None, logits)
 
 
-def _tfidf_weights(model: NaiveBayes, found: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
-    """The tfidf kind: each counted row's TF-IDF value in the text (every occurrence of each order counts)."""
-    every = np.concatenate(found)
+def _tfidf_weights(model: NaiveBayes, every: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The tfidf kind: each counted row's TF-IDF value in the text (``every``: the rows of all its n-grams)."""
     seen = every[every != len(model.keys)]
     distinct, counts = np.unique(seen, return_counts=True)
     values = tfidf_values(distinct, np.array([len(distinct)]), counts, np.append(model.idf, 0.0).astype(np.float64))
