@@ -124,15 +124,16 @@ def distinct_in_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _textcnn_terms(model: TextCNN, batch: torch.Tensor, lengths: torch.Tensor) -> Terms:
     """One member's terms of the (1, seq_len) ``batch``; ``logits`` stays a (1, num_outputs) tensor."""
+    relu = model.config.activation == "relu"  # then each window's value splits over its tokens
     with torch.inference_mode():
         pooled = model.pooled(batch, lengths)
         logits = model.classifier(pooled.features)  # forward's own product: pooled reads the maps prediction reads
-        inputs = model.conv_inputs(batch, lengths)[0] if model.config.activation == "relu" else None  # (seq_len, embed_dim)
+        inputs = model.conv_inputs(batch, lengths)[0] if relu else None  # (seq_len, embed_dim)
     features = pooled.features[0].double().cpu().numpy()  # (num_features,)
     starts = pooled.positions[0].cpu().numpy()
     widths = pooled.widths.cpu().numpy()
     weights = _weights(model)
-    if inputs is not None:
+    if relu:
         active = features > 0
         share = np.where(active, weights.filter_bias, 0.0)
         window_part = np.where(active, features - weights.filter_bias, 0.0)
@@ -148,7 +149,7 @@ def _textcnn_terms(model: TextCNN, batch: torch.Tensor, lengths: torch.Tensor) -
     bias = weights.output_bias + weights.output @ share
     values = _group_sums(group, (weights.output[:, used] * window_part[used]).T, len(distinct))  # filters that won at one window
     window_starts, window_widths = distinct // (pad + 1) - pad, distinct % (pad + 1)
-    if inputs is None:
+    if not relu:
         return Terms(bias, window_starts, window_widths, values, None, logits)
     per_token = _per_token(model, weights, inputs.double().cpu().numpy(), used, starts)  # (used, max width)
     token_parts = _group_sums(group, weights.output[:, used].T[:, :, None] * per_token[:, None, :], len(distinct))

@@ -123,10 +123,10 @@ def _targets(predictor: Predictor, logits: np.ndarray, target: Hashable | Sequen
 def _explain_one(predictor: Predictor, text: str, target: Any, reason: str | None, top: int | None) -> Explanation:
     tokens = predictor.tokenizer(text)
     chars = token_spans(text, tokens, lowercase=predictor.trained.config.tokenizer.lowercase)
-    logits = None
+    logits = None  # the model's own: from the exact terms' pass where it gives them, else from a prediction
     if reason is None:
         sums, logits = _exact_terms(predictor, np.asarray(predictor.trained.vocab.ids(tokens), dtype=np.int64))
-    if logits is None:  # the model's own, from a prediction
+    if logits is None:
         logits = predictor.logits(predictor.encode_token_lists([tokens]))[0].astype(np.float64)
     if reason is None:
         method, note = "exact", ""
