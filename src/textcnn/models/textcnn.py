@@ -184,11 +184,15 @@ class TextCNN(TextModel):
                 return Pooled(self._trained_features(ids, lengths, mask))
             return Pooled(self._predicted_features(ids, lengths, mask))
         maps = self._maps(ids, mask)
+        unmasked = self.config.pooling == "max" and _uniform(ids, lengths)  # every output is a window of its text
         features, starts = [], []
         for index, (conv, h) in enumerate(zip(self.convs, maps)):  # h: (batch, num_filters, out_len)
             k = conv.kernel_size[0]
-            windows = self._windows(conv, lengths, ids.size(1), mask)  # (batch, out_len)
-            pooled, winner = self._pool_over_time(index, self.activation(h), windows)
+            if unmasked:  # masked_max_pool_with_indices without a mask to apply
+                pooled, winner = self.activation(h).max(dim=2)
+            else:
+                windows = self._windows(conv, lengths, ids.size(1), mask)  # (batch, out_len)
+                pooled, winner = self._pool_over_time(index, self.activation(h), windows)
             features.append(pooled)  # (batch, num_filters * per_filter)
             if winners and winner is not None:  # (batch, num_filters) output index -> first token of the window
                 starts.append(winner - (k - 1) // 2 if self.config.padding == "same" else winner)
@@ -229,9 +233,13 @@ class TextCNN(TextModel):
 
     def _maps(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         """Each kernel's outputs (batch, num_filters, out_len): Conv1d, or the equal maps of
-        ``fast_kernels`` (few filters on a CPU; bfloat16 training)."""
+        ``fast_kernels`` (few filters on a CPU; bfloat16 training; and where prediction takes the
+        maxima of ``window_maxima``, its products, so that ``pooled`` finds the very features and
+        winning windows the prediction reads, bit for bit)."""
         if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
             return fast_kernels.conv_maps(self, ids, mask)
+        if self.use_fast_kernels and not self.training and self.config.pooling == "max" and fast_kernels.window_dtype(self, ids) == torch.float32:
+            return fast_kernels.window_products_maps(self, ids, mask)  # the maps whose maxima prediction takes
         if self.training and fast_kernels.window_dtype(self, ids) == torch.bfloat16:  # bfloat16 training
             return fast_kernels.window_maps(self, ids, mask)
         return self._convolve(self.embed(ids, mask))
