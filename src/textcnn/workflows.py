@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textcnn.classifier import TextClassifier
 from textcnn.config import RunConfig
-from textcnn.data.sources import read_labelled_files
+from textcnn.data.sources import read_labelled_files, read_streamed_files, should_stream
 from textcnn.errors import TextcnnError
 from textcnn.reporting import Progress, logger
 from textcnn.training.resume import CHECKPOINT_FOLDER, Checkpoints
@@ -27,16 +27,22 @@ def train_on_files(
     Skipped rows of every file are reported (``textcnn`` logger, as warnings); the bundle's
     metrics.json holds the dev and test reports and the files' sha256. With ``out_dir``, training
     writes checkpoints to ``out_dir/checkpoint``, removed once the bundle is saved (unless
-    ``train.keep_checkpoints``); ``resume`` continues the run they hold.
+    ``train.keep_checkpoints``); ``resume`` continues the run they hold. A training file is streamed
+    (read in chunks, trained on from memory-mapped files) as ``data.stream`` says.
     """
     if resume and out_dir is None:
         raise TextcnnError("resume: there is no checkpoint to resume without out_dir (the checkpoint is out_dir/checkpoint)")
     checkpoints = Checkpoints(Path(out_dir) / CHECKPOINT_FOLDER, resume=resume) if out_dir is not None else None
-    files = read_labelled_files(config, train_path, dev_path=dev_path, test_path=test_path)
-    dev = (files.dev.texts, files.dev.labels) if files.dev else None
-    classifier = TextClassifier(config).fit_tokenized(
-        files.train.texts, files.train.labels, dev, kind=files.train.tokenizer, progress=progress, checkpoints=checkpoints
-    )
+    if should_stream(config, train_path):
+        files = read_streamed_files(config, train_path, dev_path=dev_path, test_path=test_path)
+        dev = (files.dev.texts, files.dev.labels) if files.dev else None
+        classifier = TextClassifier(config).fit_streamed(files.train, dev, progress=progress, checkpoints=checkpoints)
+    else:
+        files = read_labelled_files(config, train_path, dev_path=dev_path, test_path=test_path)
+        dev = (files.dev.texts, files.dev.labels) if files.dev else None
+        classifier = TextClassifier(config).fit_tokenized(
+            files.train.texts, files.train.labels, dev, kind=files.train.tokenizer, progress=progress, checkpoints=checkpoints
+        )
     if files.test is not None:
         encoded = classifier.encode_tokenized(files.test.texts)
         if encoded.num_truncated:

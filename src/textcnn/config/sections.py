@@ -54,6 +54,15 @@ class DataConfig(Section):
         description="Keep tokenized data files on disk (in $TEXTCNN_CACHE_DIR, default ~/.cache/textcnn), "
         "so a second run on the same file skips reading and tokenizing it.",
     )
+    stream: bool | Literal["auto"] = Field(
+        "auto",
+        description="Train on the training file without holding it in memory: read in chunks, tokenized once into "
+        "memory-mapped files in the tokenization cache (single-label files). `auto`: when the file is at least "
+        "`stream_min_bytes` long.",
+    )
+    stream_min_bytes: int = Field(
+        1 << 30, ge=0, description="The size of a training file (in bytes, as stored) from which `stream: auto` streams it."
+    )
 
     @field_validator("encoding")
     @classmethod
