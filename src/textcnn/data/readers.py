@@ -8,7 +8,6 @@ the encoding, byte-order marks, bounded lines, bytes that do not decode.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Literal
@@ -31,7 +30,8 @@ _EXTENSIONS = {
     ".ft": "fasttext",
     ".fasttext": "fasttext",
 }
-CHUNK_ROWS = 50_000  # rows per chunk of ``iter_chunks``
+CHUNK_ROWS = 50_000  # rows per chunk of ``iter_chunks``, at most
+CHUNK_CHARS = 4_000_000  # characters of text per chunk, at most (plus one row): long texts make short chunks
 
 
 @dataclass
@@ -115,7 +115,8 @@ def iter_chunks(
     encoding: str = "utf-8",
     chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[tuple[list[Row], SkipReport]]:
-    """The rows of ``path`` read as ``read_records`` reads them, ``chunk_rows`` at a time, never the whole file.
+    """The rows of ``path`` read as ``read_records`` reads them, ``chunk_rows`` at a time (fewer where they
+    hold more than ``CHUNK_CHARS`` characters), never the whole file.
 
     Single-label files only: a row with a list of labels (or a CSV/TSV ``labels`` column) is a ``DataError``.
     The ``SkipReport`` counts the rows skipped so far (all of them once the last chunk is out).
@@ -125,12 +126,23 @@ def iter_chunks(
         if stream.multi:
             raise DataError(f"{_NOT_STREAMED}: the label column is {stream.label_column!r}", path=stream.path)
         while True:
-            chunk = list(itertools.islice(stream.rows, chunk_rows))
+            chunk = _next_chunk(stream.rows, chunk_rows)
             if not chunk:
                 return
             if stream.multi is None and label_column is not None:
                 chunk = [(row, text, _single(raw, stream, row)) for row, text, raw in chunk]
             yield chunk, stream.skips
+
+
+def _next_chunk(rows: Iterator[Row], most: int) -> list[Row]:
+    chunk: list[Row] = []
+    chars = 0
+    for row in rows:
+        chunk.append(row)
+        chars += len(row[1])
+        if len(chunk) >= most or chars >= CHUNK_CHARS:
+            break
+    return chunk
 
 
 _NOT_STREAMED = "a multi-label file cannot be streamed (data.stream: false reads it whole)"
