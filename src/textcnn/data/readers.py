@@ -95,14 +95,19 @@ def read_records(
         ConfigError: ``encoding`` is not a text encoding.
     """
     kind = detect_format(path, format)
+    texts: list[str] = []
+    labels: list = []
     with _open(path, kind, text_column, label_column, multi_label, label_sep, encoding, max_line_chars) as stream:
-        rows = list(stream.rows)
-    multi = stream.multi
-    if multi is None:  # JSONL or fastText read with multi_label="auto": lists anywhere make it multi-label
-        multi = any(isinstance(label, list) for _, _, label in rows)
-        rows = _finished(rows, stream, multi)
-    labels = [label for _, _, label in rows] if label_column is not None else None
-    return Records([text for _, text, _ in rows], labels, stream.skips, bool(multi) and labels is not None)
+        if stream.multi is None:  # JSONL or fastText read with multi_label="auto": lists anywhere make it multi-label
+            rows = list(stream.rows)
+            stream.multi = any(isinstance(label, list) for _, _, label in rows)
+            stream.rows = iter(_finished(rows, stream, stream.multi))
+            del rows
+        for _, text, label in stream.rows:  # labels are kept as they come: no row numbers held
+            texts.append(text)
+            labels.append(label)
+    with_labels = label_column is not None
+    return Records(texts, labels if with_labels else None, stream.skips, bool(stream.multi) and with_labels)
 
 
 def iter_chunks(

@@ -124,6 +124,8 @@ def read_streamed_files(
 ) -> StreamedFiles:
     """The training file streamed into the tokenization cache (hashed dev rows unless ``dev_path``), dev and test read whole."""
     data, tokenizer = config.data, config.tokenizer
+    if str(train_path) == "-":
+        raise DataError("standard input cannot be streamed (data.stream: false reads it whole)", path="stdin")
     if config.data.multi_label is True:
         raise DataError("a multi-label file cannot be streamed (data.stream: false reads it whole)", path=train_path)
     if not data.cache:

@@ -37,7 +37,7 @@ from textcnn.training.run import Run
 from textcnn.training.stream_run import StreamSplit, fit_stream_run
 from textcnn.training.trainer import FitResult, report_key, resolve_select_metric, score_logits
 
-NGRAM_SAMPLE_TOKENS = 2_000_000  # tokens of train (and of dev) the n-gram model of a streamed file is fitted on
+NGRAM_SAMPLE_TOKENS = 1_000_000  # tokens of train (and of dev) the n-gram model of a streamed file is fitted on
 Dev = tuple[TokenizedTexts, list[Hashable]]
 
 
