@@ -113,7 +113,7 @@ def test_resuming_a_streamed_run_on_other_data_is_refused(files, tmp_path):
 
 
 def test_the_ngram_model_of_a_big_file_is_fitted_on_a_bounded_sample(files, monkeypatch, caplog):
-    monkeypatch.setattr(stream_pipeline, "NGRAM_SAMPLE_TOKENS", 2_000)
+    monkeypatch.setattr(stream_pipeline, "NGRAM_SAMPLE_TOKENS", 1_000)
     caplog.set_level("INFO", logger="textcnn")
 
     classifier = _train(files, stream=True)
@@ -121,4 +121,5 @@ def test_the_ngram_model_of_a_big_file_is_fitted_on_a_bounded_sample(files, monk
     sampled = [r.message for r in caplog.records if "n-gram model: fitted on a seeded sample" in r.message]
     assert sampled and "of 800 training texts" in sampled[0]
     assert classifier.naive_bayes is None or len(classifier.naive_bayes.keys) > 0
+    assert classifier.metrics["dev"]["num_examples"] == 150  # the report covers every dev text, not the sample
     assert 0 < sum(stream_pipeline.sample_rows(np.full(800, 10), 2_000, seed=1).shape) <= 200

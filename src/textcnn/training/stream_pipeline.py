@@ -25,6 +25,7 @@ from textcnn.data.stream_cache import StreamedFile
 from textcnn.data.stream_encoding import class_ids
 from textcnn.errors import DataError
 from textcnn.inference.logits import predict_logits
+from textcnn.inference.predictor import ngram_logits
 from textcnn.inference.trained import TrainedClassifier
 from textcnn.models import Ensemble
 from textcnn.reporting import Progress, logger
@@ -141,10 +142,29 @@ def _sampled(run: Run, dev_logits: np.ndarray, seed: int) -> tuple[Run, np.ndarr
 
 def _fit_ngrams(config: RunConfig, members: list[Member]) -> NgramFit:
     last = members[-1]
-    dev_logits = np.mean([member.dev_logits for member in members], axis=0)
-    selection, dev_logits = _sampled(last.selection, dev_logits, config.train.seed)
+    all_dev_logits = np.mean([member.dev_logits for member in members], axis=0)
+    selection, dev_logits = _sampled(last.selection, all_dev_logits, config.train.seed)
     final = selection if last.final is last.selection else _sampled(last.final, dev_logits, config.train.seed)[0]
-    return fit_ngram_model(last.final.config, selection, final, dev_logits)
+    fitted = fit_ngram_model(last.final.config, selection, final, dev_logits)
+    if len(selection.dev) == len(last.selection.dev):
+        return fitted
+    return _scored_on_all_dev(config, fitted, last.selection, all_dev_logits)
+
+
+def _scored_on_all_dev(config: RunConfig, fitted: NgramFit, run: Run, dev_logits: np.ndarray) -> NgramFit:
+    """``fitted`` with its dev report over every dev row, the n-gram scores taken a bounded span of rows at a time."""
+    lengths = np.asarray(run.dev.lengths)
+    scale, weight = fitted.settings["nb.scale"], fitted.settings["nb.weight"]
+    if fitted.model is None:  # the network alone
+        report, _ = score_logits(scale * dev_logits, run.dev_targets, run.labels.labels)
+        return replace(fitted, report=report)
+    ends = np.searchsorted(np.cumsum(lengths), np.arange(1, 1 + int(lengths.sum()) // NGRAM_SAMPLE_TOKENS + 1) * NGRAM_SAMPLE_TOKENS)
+    bounds = np.unique(np.concatenate([[0], np.minimum(ends + 1, len(lengths)), [len(lengths)]]))
+    scores = np.concatenate([ngram_logits(fitted.model, run.dev.select(np.arange(a, b))) for a, b in zip(bounds[:-1], bounds[1:])])
+    report, _ = score_logits(scale * dev_logits + weight * scores, run.dev_targets, run.labels.labels)
+    key = report_key(config.train.select_metric, False)
+    logger.info(f"dev {key} with the n-gram model, on all {len(lengths):,} dev texts: {100 * report[key]:.2f}")
+    return replace(fitted, report=report, summary={**fitted.summary, f"dev_{key}_with_naive_bayes": report[key]})
 
 
 def _train(config: RunConfig, data: StreamedFile, dev: Dev | None, progress, checkpoints) -> TrainingResult:  # noqa: ANN001
