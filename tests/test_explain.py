@@ -35,6 +35,10 @@ EXACT_CASES = {
     "windows, max": {"tokenizer": {"max_len": 4, "long_text": "windows", "window_pool": "max"}},
     "windows, mean": {"tokenizer": {"max_len": 4, "long_text": "windows", "window_pool": "mean"}},
     "head-tail": {"tokenizer": {"max_len": 4, "long_text": "head-tail"}},
+    "tfidf n-gram model": {"nb": {"method": "tfidf"}},
+    "16 filters (the window products prediction reads)": {"num_filters": 16},
+    "16 filters, same padding, windows": {"num_filters": 16, "padding": "same", "tokenizer": {"max_len": 4, "long_text": "windows"}},
+    "16 filters, ensemble of 2, head-tail": {"num_filters": 16, "ensemble": 2, "tokenizer": {"max_len": 4, "long_text": "head-tail"}},
 }
 
 

@@ -19,6 +19,7 @@ from textcnn.bundle_checks.limits import MAX_ONNX_BYTES
 from textcnn.config import RunConfig, build_config
 from textcnn.data.encoding import EncodedTexts, TokenizedTexts
 from textcnn.data.provenance import file_sha256
+from textcnn.data.stream_cache import StreamedFile
 from textcnn.data.vocab import Vocab
 from textcnn.errors import BundleError, NotFittedError, TextcnnError
 from textcnn.estimator import EstimatorMixin
@@ -31,6 +32,7 @@ from textcnn.training.pipeline import tokenize_job, train_classifier
 from textcnn.training.reproducibility import resolve_device, set_threads
 from textcnn.training.distributed_checkpoints import checkpoints_for
 from textcnn.training.resume import Checkpoints
+from textcnn.training.stream_pipeline import train_streamed
 from textcnn.training.trainer import FitResult
 
 Texts = Sequence[str] | EncodedTexts
@@ -104,6 +106,20 @@ class TextClassifier(EstimatorMixin):
         ``checkpoints``: the folder to checkpoint to or resume from, left in place (the caller removes it).
         """
         result = train_classifier(self.params, train, list(labels), dev, kind=kind, progress=progress, checkpoints=checkpoints)
+        self.fit_result = result.fit
+        self._use(result.classifier, Predictor(result.classifier, device=result.device))
+        return self
+
+    def fit_streamed(
+        self,
+        data: StreamedFile,
+        dev: tuple[TokenizedTexts, list[Hashable]] | None,
+        *,
+        progress: Progress | None = None,
+        checkpoints: Checkpoints | None = None,
+    ) -> "TextClassifier":
+        """``fit`` on a training file streamed to disk (``data.stream_cache.read_streamed``); without ``dev``, on its hashed split."""
+        result = train_streamed(self.params, data, dev, progress=progress, checkpoints=checkpoints)
         self.fit_result = result.fit
         self._use(result.classifier, Predictor(result.classifier, device=result.device))
         return self

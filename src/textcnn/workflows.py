@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textcnn.classifier import TextClassifier
 from textcnn.config import RunConfig
-from textcnn.data.sources import read_labelled_files
+from textcnn.data.sources import read_labelled_files, read_streamed_files, should_stream
 from textcnn.errors import TextcnnError
 from textcnn.reporting import Progress, logger
 from textcnn.training import distributed
@@ -29,7 +29,8 @@ def train_on_files(
     Skipped rows of every file are reported (``textcnn`` logger, as warnings); the bundle's
     metrics.json holds the dev and test reports and the files' sha256. With ``out_dir``, training
     writes checkpoints to ``out_dir/checkpoint``, removed once the bundle is saved (unless
-    ``train.keep_checkpoints``); ``resume`` continues the run they hold.
+    ``train.keep_checkpoints``); ``resume`` continues the run they hold. A training file is streamed
+    (read in chunks, trained on from memory-mapped files) as ``data.stream`` says.
 
     Started by torchrun (training/distributed.py), each process trains as one rank of the run: rank 0
     reads the files first (filling the tokenization cache), shows the progress and saves the bundle.
@@ -48,11 +49,16 @@ def _train_on_files(
     out_dir: str | Path | None, progress: Progress | None, resume: bool, main: bool,
 ) -> TextClassifier:  # fmt: skip
     checkpoints = checkpoints_for(Path(out_dir) / CHECKPOINT_FOLDER, resume=resume) if out_dir is not None else None
-    files = distributed.read_once(lambda: read_labelled_files(config, train_path, dev_path=dev_path, test_path=test_path))
-    dev = (files.dev.texts, files.dev.labels) if files.dev else None
-    classifier = TextClassifier(config).fit_tokenized(
-        files.train.texts, files.train.labels, dev, kind=files.train.tokenizer, progress=progress, checkpoints=checkpoints
-    )
+    if should_stream(config, train_path):
+        files = distributed.read_once(lambda: read_streamed_files(config, train_path, dev_path=dev_path, test_path=test_path))
+        dev = (files.dev.texts, files.dev.labels) if files.dev else None
+        classifier = TextClassifier(config).fit_streamed(files.train, dev, progress=progress, checkpoints=checkpoints)
+    else:
+        files = distributed.read_once(lambda: read_labelled_files(config, train_path, dev_path=dev_path, test_path=test_path))
+        dev = (files.dev.texts, files.dev.labels) if files.dev else None
+        classifier = TextClassifier(config).fit_tokenized(
+            files.train.texts, files.train.labels, dev, kind=files.train.tokenizer, progress=progress, checkpoints=checkpoints
+        )
     if files.test is not None:
         encoded = classifier.encode_tokenized(files.test.texts)
         if encoded.num_truncated:

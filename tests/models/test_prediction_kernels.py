@@ -50,6 +50,17 @@ def test_predicted_logits_equal_those_of_the_pooled_features(batch, padding, act
         torch.testing.assert_close(model(ids, lengths), expected, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("batch", BATCHES)
+def test_the_pooled_features_are_the_predicted_ones_bit_for_bit(batch, padding, activation):
+    """Explanations read their logits off ``pooled``: it must take the maps prediction takes."""
+    model = model_with(padding=padding, activation=activation)
+    ids, lengths = _batch(BATCHES[batch], extra_padding=1 if "padded" in batch else 0)
+    with torch.inference_mode():
+        assert torch.equal(model(ids, lengths), pooled_logits(model, ids, lengths))
+
+
 def test_small_batches_take_the_window_products_and_large_ones_conv1d():
     model = model_with()
     calls = []

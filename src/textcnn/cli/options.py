@@ -29,7 +29,7 @@ TRAIN_KEYS = (
     "model.embedding_mode", "model.kernel_sizes", "model.num_filters", "model.embed_dim", "model.dropout",
     "model.pooling", "train.epochs", "train.batch_size", "train.lr", "train.patience", "train.class_weight",
     "train.sampler", "train.seed", "train.ensemble", "nb.method", "nb.ngrams", "nb.weight", "train.device",
-    "train.threads", "data.cache", "train.checkpoint_every_steps", "train.keep_checkpoints",
+    "train.threads", "data.cache", "data.stream", "train.checkpoint_every_steps", "train.keep_checkpoints",
 )  # fmt: skip
 TUNE_KEYS = (
     "data.format", "data.text_column", "data.label_column", "data.encoding", "tokenizer.kind", "tokenizer.max_len", "model.name",

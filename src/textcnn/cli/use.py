@@ -21,6 +21,7 @@ RUNTIME_HELP = (
 )
 THREADS_HELP = "CPU threads for prediction [default: one per core]."
 LONG_TEXT_HELP = describe("tokenizer.long_text") + AS_TRAINED
+STREAM_HELP = "Read --input a chunk at a time and write --output as it goes, in constant memory [default: for an --input of 1 GiB or more]."
 ENCODING_HELP = "Text encoding of the input: any Python codec (gbk, gb18030, big5, latin-1, ...); a byte-order mark wins [default: utf-8, whatever the training files were]."
 BundleDir = Annotated[Path, typer.Argument(metavar="DIR", help="Model bundle directory.")]
 
@@ -123,6 +124,7 @@ def predict(
     threads: Annotated[Optional[int], typer.Option(min=1, help=THREADS_HELP)] = None,
     runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "torch",
     encoding: Annotated[str, typer.Option(help=ENCODING_HELP, show_default=False)] = "utf-8",
+    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help=STREAM_HELP, show_default=False)] = None,
 ) -> None:
     """Labels and probabilities for TEXT arguments, an --input file, or lines on stdin.
 
@@ -132,11 +134,17 @@ def predict(
     """
     from textcnn.inference.rows import write_predictions
 
+    from textcnn.cli import predict_stream
+
     classifier = load_classifier(model_dir, long_text, threads, runtime)
-    items = read_texts(texts, input, format, text_column or classifier.config.data.text_column, encoding)
     kind = output_format or (output.suffix.lstrip(".").lower() if output else "jsonl")
     if kind not in ("csv", "jsonl"):
         raise TextcnnError(f"--output-format must be csv or jsonl, got {kind!r}")
+    column = text_column or classifier.config.data.text_column
+    if not texts and predict_stream.should_stream(input, output, stream):
+        _predict_streaming(classifier, input, output, kind, top_k, format, column, encoding)  # type: ignore[arg-type]
+        return
+    items = read_texts(texts, input, format, column, encoding)
     probabilities = classifier.predict_proba(_encode(classifier, items))  # one model pass for both row kinds
     top = classifier.predictor.top_k_from(probabilities, top_k)
     chosen = classifier.predictor.scored_from(probabilities) if classifier.multi_label else None
@@ -150,3 +158,20 @@ def predict(
         output.unlink(missing_ok=True)
         raise TextcnnError(f"cannot write {output}: {error.strerror or error}") from None
     log.info(f"wrote {len(items):,} predictions to {output}")
+
+
+def _predict_streaming(classifier: Any, input: Path, output: Path, kind: str, top_k: int, format: Optional[str], column: str, encoding: str) -> None:
+    from textcnn.cli.predict_stream import predict_chunks
+
+    try:
+        with _open_output(output) as handle:
+            written = predict_chunks(classifier, input, handle, kind, top_k, format=format, text_column=column, encoding=encoding)
+    except (OSError, TextcnnError) as error:  # a full disk, a bad row: no half-written file is left behind
+        output.unlink(missing_ok=True)
+        if isinstance(error, TextcnnError):
+            raise
+        raise TextcnnError(f"cannot write {output}: {error.strerror or error}") from None
+    if not written:
+        output.unlink(missing_ok=True)
+        raise TextcnnError(f"no texts to classify in {input}")
+    log.info(f"wrote {written:,} predictions to {output}")

@@ -77,14 +77,8 @@ def read_tokenized(
     started = time.perf_counter()
     entry = None
     if cache_dir is not None and Path(path).is_file():
-        settings = {
-            "cache_format": CACHE_FORMAT,
-            "textcnn": __version__,
-            "sha256": _digest(path),
-            "reader": [detect_format(path, format), text_column, label_column, multi_label, label_sep, _codec(encoding)],
-            "tokenizer": [tokenizer, lowercase, case_markers, _segmenter_version(tokenizer)],
-        }
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+        reader = [detect_format(path, format), text_column, label_column, multi_label, label_sep, encoding]
+        key = entry_key(path, reader, [tokenizer, lowercase, case_markers], {"cache_format": CACHE_FORMAT})
         entry = Path(cache_dir) / f"{key}.npz"
         loaded = _load_entry(entry, key)
         if loaded is not None:
@@ -101,6 +95,19 @@ def read_tokenized(
         _save_entry(entry, key, result)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def entry_key(path: str | Path, reader: list, tokenizer: list, extra: dict) -> str:
+    """The name of a cache entry: the sha256 of the file's sha256, the ``reader`` settings (the encoding
+    last), the ``tokenizer`` settings (the kind first), the textcnn version and ``extra``."""
+    settings = {
+        **extra,
+        "textcnn": __version__,
+        "sha256": _digest(path),
+        "reader": [*reader[:-1], _codec(reader[-1])],
+        "tokenizer": [*tokenizer, _segmenter_version(tokenizer[0])],
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
 def _digest(path: str | Path) -> str:

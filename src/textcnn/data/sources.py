@@ -15,6 +15,7 @@ from textcnn.config import RunConfig
 from textcnn.data.cache import TokenizedFile, default_cache_dir, read_tokenized
 from textcnn.data.labels import as_label_list
 from textcnn.data.provenance import describe_files
+from textcnn.data.stream_cache import StreamedFile, read_streamed
 from textcnn.errors import DataError
 from textcnn.reporting import logger
 
@@ -90,3 +91,64 @@ def read_labelled_files(
 
 def _distinct_labels(records: TokenizedFile) -> set:
     return {label for item in records.labels for label in as_label_list(item)}
+
+
+@dataclass(frozen=True)
+class StreamedFiles:
+    """The files of a streamed job: the training file on disk (``stream_cache.py``), dev and test read whole."""
+
+    train: StreamedFile
+    dev: TokenizedFile | None
+    test: TokenizedFile | None
+    paths: dict[str, str | Path | None]
+
+    def describe(self) -> dict[str, dict[str, str]]:
+        """``{split: {"path", "sha256"}}`` of the files read (the provenance a bundle records)."""
+        try:
+            return describe_files(self.paths)
+        except OSError as error:
+            raise DataError(f"cannot read the file again for its sha256: {error.strerror or error}", path=error.filename) from None
+
+
+def should_stream(config: RunConfig, train_path: str | Path) -> bool:
+    """``data.stream``: ``true``, or ``auto`` for a training file of at least ``data.stream_min_bytes``."""
+    setting = config.data.stream
+    if setting != "auto":
+        return bool(setting)
+    path = Path(train_path)
+    return path.is_file() and path.stat().st_size >= config.data.stream_min_bytes
+
+
+def read_streamed_files(
+    config: RunConfig, train_path: str | Path, *, dev_path: str | Path | None = None, test_path: str | Path | None = None
+) -> StreamedFiles:
+    """The training file streamed into the tokenization cache (hashed dev rows unless ``dev_path``), dev and test read whole."""
+    data, tokenizer = config.data, config.tokenizer
+    if str(train_path) == "-":
+        raise DataError("standard input cannot be streamed (data.stream: false reads it whole)", path="stdin")
+    if config.data.multi_label is True:
+        raise DataError("a multi-label file cannot be streamed (data.stream: false reads it whole)", path=train_path)
+    if not data.cache:
+        logger.info(f"note: a streamed file is tokenized into {default_cache_dir()} even with data.cache off")
+    train = read_streamed(
+        train_path, cache_dir=default_cache_dir(), format=data.format, text_column=data.text_column,
+        label_column=data.label_column, label_sep=data.label_sep, encoding=data.encoding, tokenizer=tokenizer.kind,
+        lowercase=tokenizer.lowercase, case_markers=tokenizer.case_markers,
+        split=None if dev_path else (data.dev_fraction, config.train.seed),
+    )  # fmt: skip
+    if train.skipped:
+        logger.warning(train.skipped)
+    how = "(cached)" if train.cached else f"in {train.seconds:.1f}s"
+    logger.info(f"streamed {len(train):,} texts of {train_path} to disk {how}")
+    known = set(train.label_names)
+    if len(known) == 1:
+        raise DataError(f"every row has the label {next(iter(known))!r}: a classifier needs at least 2 labels", path=train_path)
+    splits: dict[str, TokenizedFile | None] = {}
+    for split, path in (("dev", dev_path), ("test", test_path)):
+        records = read_labelled(path, config, tokenizer=train.tokenizer, multi_label=False) if path else None
+        unseen = sorted(_distinct_labels(records) - known, key=str) if records else []
+        if unseen:
+            shown = ", ".join(repr(label) for label in unseen[:10])
+            raise DataError(f"label(s) {shown} never occur in the training file {train_path}", path=path)
+        splits[split] = records
+    return StreamedFiles(train, splits["dev"], splits["test"], {"train": train_path, "dev": dev_path, "test": test_path})

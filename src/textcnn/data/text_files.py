@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import sys
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from textcnn.data.charsets import nul_reason, undecodable_reason
 from textcnn.errors import ConfigError, DataError
 from textcnn.reporting import logger
 
+COMPRESSED_SUFFIXES = (".gz", ".zst")  # read through gzip and zstandard (the extra ``zstd``)
 MAX_LINE_CHARS = 10_000_000  # the longest line read (about 10-40 MB of text); far beyond any text a model reads
 UNDECODABLE = "\udcff"  # a lone surrogate: no decoder gives one for valid input
 _MARK_ERRORS = "textcnn.undecodable"
@@ -73,8 +75,8 @@ class TextFile:
         while True:
             try:
                 line = readline(limit + 2)  # a line of ``limit`` characters and a CRLF fits
-            except OSError as error:
-                reason = f"reading failed after line {number:,}: {error.strerror or error} (did the file change or go away?)"
+            except (OSError, EOFError) as error:  # EOFError: a compressed file cut short
+                reason = f"reading failed after line {number:,}: {getattr(error, 'strerror', None) or error} (did the file change or go away?)"
                 raise LineError(reason, number + 1) from None
             except UnicodeDecodeError:  # a codec that would not mark its errors
                 raise LineError(f"not valid {self.encoding}", number + 1) from None
@@ -131,7 +133,7 @@ def csv_field_limit(limit: int) -> Iterator[None]:
 
 def _open_binary(path: Path) -> BinaryIO:
     try:
-        return open(path, "rb")
+        binary = open(path, "rb")
     except FileNotFoundError:
         raise DataError("file not found", path=path) from None
     except IsADirectoryError:
@@ -140,6 +142,41 @@ def _open_binary(path: Path) -> BinaryIO:
         raise DataError("permission denied (cannot open the file for reading)", path=path) from None
     except OSError as error:
         raise DataError(f"cannot open the file: {error.strerror or error}", path=path) from None
+    suffix = path.suffix.lower()
+    return decompressed(binary, suffix, path) if suffix in COMPRESSED_SUFFIXES else binary
+
+
+def decompressed(binary: BinaryIO, suffix: str, path: Path) -> BinaryIO:
+    """The bytes of a ``.gz`` or ``.zst`` file, decompressed as they are read (a stream that can peek)."""
+    if suffix == ".gz":
+        binary.close()  # opened to report a missing or unreadable file as such
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    try:
+        import zstandard
+    except ImportError:
+        binary.close()
+        raise DataError("reading .zst files needs the zstandard package: pip install 'textcnn[zstd]'", path=path) from None
+    return io.BufferedReader(_ZstdReader(zstandard.ZstdDecompressor().stream_reader(binary, closefd=True)))  # type: ignore[arg-type]
+
+
+class _ZstdReader(io.RawIOBase):
+    """A zstandard stream reader whose errors are ``OSError`` (as a damaged gzip file's are)."""
+
+    def __init__(self, reader) -> None:  # noqa: ANN001
+        self.reader = reader
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001
+        try:
+            return self.reader.readinto(buffer)
+        except Exception as error:  # zstandard.ZstdError: not an OSError
+            raise OSError(f"not a valid zstd file ({error})") from None
+
+    def close(self) -> None:
+        self.reader.close()
+        super().close()
 
 
 def _stdin_buffer() -> BinaryIO | None:

@@ -12,10 +12,15 @@ N-gram model: its score is the sum of the table rows of the text's n-grams (the 
 counts each distinct n-gram once, at its first occurrence; the multinomial counts every one) plus
 the prior; single-label scores are then normalized (minus the log-sum-exp over the classes), which
 goes to the bias, as the prior does.
+
+Both come with the source's own scores of the text (``Terms.logits``), from the same pass: the
+network's pooled features are those its prediction reads, and the n-gram model scores the keys
+found here, so they equal ``Predictor.logits`` of that text bit for bit.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,19 +36,23 @@ from textcnn.models.naive_bayes import NaiveBayes, ngram_keys, tfidf_values
 class Terms:
     """One source's logits of one encoded text: ``bias + sum of the windows' values``.
 
-    ``windows`` maps (first position, width) -> (num_outputs,) values; positions are those of the
-    encoded text (a window may start before 0 or end after its length: the parts are padding).
+    Window i covers positions ``starts[i] .. starts[i] + widths[i] - 1`` of the encoded text (it may
+    start before 0 or end after its length: the parts are padding); windows are distinct.
     """
 
     bias: np.ndarray  # (num_outputs,) float64
-    windows: dict[tuple[int, int], np.ndarray]
-    # per window, its values split over its tokens (num_outputs, width): exact for ReLU filters (a
-    # window's product with a kernel is the sum of each token's product with its kernel row); None
-    # where no such split exists (the n-gram model, other activations): spread evenly instead
-    token_parts: dict[tuple[int, int], np.ndarray] | None = None
+    starts: np.ndarray  # (windows,) int64
+    widths: np.ndarray  # (windows,) int64
+    values: np.ndarray  # (windows, num_outputs) float64
+    # each window's values split over its positions (windows, num_outputs, max width), zero past its
+    # width: exact for ReLU filters (a window's product with a kernel is the sum of each token's
+    # product with its kernel row); None where no such split exists (the n-gram model, other
+    # activations): spread evenly instead
+    token_parts: np.ndarray | None = None
+    logits: np.ndarray | None = None  # (num_outputs,) float32: the source's own scores of the text
 
     def total(self) -> np.ndarray:
-        return self.bias + sum(self.windows.values(), np.zeros_like(self.bias))
+        return self.bias + self.values.sum(axis=0)
 
 
 def _members(model: TextModel) -> list[TextModel]:
@@ -70,114 +79,170 @@ def why_not_exact(model: TextModel) -> str | None:
 
 
 def network_terms(model: TextModel, ids: np.ndarray, device: torch.device) -> Terms:
-    """The network's logits for one text of token ``ids`` as bias + window terms (see the module doc)."""
+    """The network's logits for one text of token ``ids`` as bias + window terms (see the module doc),
+    with its logits as ``predict_logits`` computes them (the text padded to ``model.min_len``)."""
     members = _members(model)
-    bias = np.zeros(model.num_outputs)
-    windows: dict[tuple[int, int], np.ndarray] = {}
-    parts: dict[tuple[int, int], np.ndarray] | None = {}
-    for member in members:
-        terms = _textcnn_terms(member, ids, device)
-        bias += terms.bias / len(members)
-        for window, values in terms.windows.items():
-            windows[window] = windows.get(window, 0.0) + values / len(members)
-            if parts is not None and terms.token_parts is not None:
-                parts[window] = parts.get(window, 0.0) + terms.token_parts[window] / len(members)
-        if terms.token_parts is None:
-            parts = None
-    return Terms(bias, windows, parts)
+    batch = torch.zeros((1, max(len(ids), model.min_len, 1)), dtype=torch.long)
+    batch[0, : len(ids)] = torch.from_numpy(ids)
+    batch, lengths = batch.to(device), torch.tensor([len(ids)], device=device)
+    parts = [_textcnn_terms(member, batch, lengths) for member in members]
+    logits = parts[0].logits
+    for terms in parts[1:]:  # as Ensemble.forward adds them
+        logits = logits + terms.logits
+    logits = (logits / len(members) if len(members) > 1 else logits)[0].float().cpu().numpy()
+    if len(members) == 1:
+        return Terms(parts[0].bias, parts[0].starts, parts[0].widths, parts[0].values, parts[0].token_parts, logits)
+    return _merged_members(parts, logits)
 
 
-def _textcnn_terms(model: TextCNN, ids: np.ndarray, device: torch.device) -> Terms:
-    batch = torch.as_tensor(ids, dtype=torch.long, device=device)[None]  # (1, length)
-    lengths = torch.tensor([len(ids)], device=device)
+def _merged_members(parts: list[Terms], logits: np.ndarray) -> Terms:
+    """The mean of the members' terms: windows that several members share summed, in order of first appearance."""
+    starts, widths = np.concatenate([t.starts for t in parts]), np.concatenate([t.widths for t in parts])
+    keys = (starts - starts.min(initial=0)) * (widths.max(initial=0) + 1) + widths
+    first_rows, group = distinct_in_order(keys)
+    n = len(parts)
+    values = np.zeros((len(first_rows), parts[0].bias.shape[0]))
+    np.add.at(values, group, np.concatenate([t.values for t in parts]) / n)
+    token_parts = None
+    if all(t.token_parts is not None for t in parts):
+        width = max(t.token_parts.shape[2] for t in parts)
+        stacked = np.concatenate([np.pad(t.token_parts, ((0, 0), (0, 0), (0, width - t.token_parts.shape[2]))) for t in parts])
+        token_parts = np.zeros((len(first_rows), stacked.shape[1], width))
+        np.add.at(token_parts, group, stacked / n)
+    bias = sum((t.bias / n for t in parts), np.zeros_like(parts[0].bias))
+    return Terms(bias, starts[first_rows], widths[first_rows], values, token_parts, logits)
+
+
+def distinct_in_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of each distinct key, in order of first appearance, and each row's index among them."""
+    _, firsts, group = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(firsts, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return firsts[order], rank[group.ravel()]
+
+
+def _textcnn_terms(model: TextCNN, batch: torch.Tensor, lengths: torch.Tensor) -> Terms:
+    """One member's terms of the (1, seq_len) ``batch``; ``logits`` stays a (1, num_outputs) tensor."""
+    relu = model.config.activation == "relu"  # then each window's value splits over its tokens
     with torch.inference_mode():
         pooled = model.pooled(batch, lengths)
-        inputs = _conv_inputs(model, batch, lengths)  # (padded_len, embed_dim), zero around the text
+        logits = model.classifier(pooled.features)  # forward's own product: pooled reads the maps prediction reads
+        inputs = model.conv_inputs(batch, lengths)[0] if relu else None  # (seq_len, embed_dim)
     features = pooled.features[0].double().cpu().numpy()  # (num_features,)
     starts = pooled.positions[0].cpu().numpy()
     widths = pooled.widths.cpu().numpy()
-    weight = model.classifier.weight.detach().double().cpu().numpy()  # (num_outputs, num_features)
-    bias = model.classifier.bias.detach().double().cpu().numpy()
-    if model.config.activation == "relu":
-        filter_bias = torch.cat([conv.bias.detach() for conv in model.convs]).double().cpu().numpy()
+    weights = _weights(model)
+    if relu:
         active = features > 0
-        share = np.where(active, filter_bias, 0.0)
-        window_part = np.where(active, features - filter_bias, 0.0)
+        share = np.where(active, weights.filter_bias, 0.0)
+        window_part = np.where(active, features - weights.filter_bias, 0.0)
     else:
         share, window_part = np.zeros_like(features), features
     used = np.flatnonzero(window_part)
-    pairs, group = np.unique(np.stack([starts[used], widths[used]], axis=1), axis=0, return_inverse=True)
-    group = group.ravel()
-    sums = np.zeros((len(pairs), len(bias)))
-    np.add.at(sums, group, (weight[:, used] * window_part[used]).T)  # filters that won at one window
-    windows = {(int(start), int(width)): values for (start, width), values in zip(pairs.tolist(), sums)}
-    if model.config.activation != "relu":
-        return Terms(bias + weight @ share, windows)
-    per_token = _per_token(model, inputs, used, starts, widths)  # (used, width_max) each filter's token products
-    split = np.zeros((len(pairs), len(bias), per_token.shape[1]))
-    np.add.at(split, group, weight[:, used].T[:, :, None] * per_token[:, None, :])  # (windows, outputs, width_max)
-    parts = {window: split[index, :, : window[1]] for index, window in enumerate(windows)}
-    return Terms(bias + weight @ share, windows, parts)
-
-
-def _conv_inputs(model: TextCNN, batch: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
-    """The convolutions' inputs of one text as ``pooled`` reads them, zero-padded on both sides (``_pad``)."""
-    x = model.conv_inputs(batch, lengths)[0].double().cpu().numpy()  # (seq_len, embed_dim)
     pad = _pad(model)
-    return np.pad(x, ((pad, pad), (0, 0)))
+    keys = (starts[used] + pad) * (pad + 1) + widths[used]  # (start, width) as one number, in their order
+    present = np.zeros(int(keys.max(initial=0)) + 1, dtype=bool)
+    present[keys] = True
+    distinct = np.flatnonzero(present)  # the windows, by start then width
+    group = (np.cumsum(present) - 1)[keys]  # each used filter's window
+    bias = weights.output_bias + weights.output @ share
+    values = _group_sums(group, (weights.output[:, used] * window_part[used]).T, len(distinct))  # filters that won at one window
+    window_starts, window_widths = distinct // (pad + 1) - pad, distinct % (pad + 1)
+    if not relu:
+        return Terms(bias, window_starts, window_widths, values, None, logits)
+    per_token = _per_token(model, weights, inputs.double().cpu().numpy(), used, starts)  # (used, max width)
+    token_parts = _group_sums(group, weights.output[:, used].T[:, :, None] * per_token[:, None, :], len(distinct))
+    return Terms(bias, window_starts, window_widths, values, token_parts, logits)
 
 
-def _per_token(model: TextCNN, inputs: np.ndarray, used: np.ndarray, starts: np.ndarray, widths: np.ndarray) -> np.ndarray:
-    """(len(used), max width): for each used filter, each token's product with its kernel row at the winning window."""
+def _group_sums(group: np.ndarray, rows: np.ndarray, groups: int) -> np.ndarray:
+    """(groups, ...) sums of the (n, ...) ``rows`` by their ``group``, each in row order (``np.add.at``'s sums)."""
+    size = rows[0].size if len(rows) else int(np.prod(rows.shape[1:]))
+    flat = (group[:, None] * size + np.arange(size)[None, :]).ravel()
+    return np.bincount(flat, weights=rows.reshape(-1), minlength=groups * size).reshape((groups,) + rows.shape[1:])
+
+
+@dataclass(frozen=True)
+class _Weights:
+    """A TextCNN's weights in float64, as the terms read them; ``key`` names the weights they came from."""
+
+    key: tuple
+    output: np.ndarray  # (num_outputs, num_features)
+    output_bias: np.ndarray  # (num_outputs,)
+    filter_bias: np.ndarray  # (num_features,)
+    kernel_rows: np.ndarray  # (sum(k) * num_filters, embed_dim): every kernel row of every filter
+    row_filter: np.ndarray  # (sum(k) * num_filters,) the feature (filter) each kernel row belongs to
+    row_offset: np.ndarray  # (sum(k) * num_filters,) its row i in that filter's kernel
+
+
+_WEIGHTS: "weakref.WeakKeyDictionary[TextCNN, _Weights]" = weakref.WeakKeyDictionary()
+
+
+def _weights(model: TextCNN) -> _Weights:
+    """``model``'s float64 weights, converted once per version of its weights (a step, a load: redone)."""
+    tensors = [model.classifier.weight, model.classifier.bias] + [p for conv in model.convs for p in (conv.weight, conv.bias)]
+    key = tuple((t.data_ptr(), t._version) for t in tensors)
+    cached = _WEIGHTS.get(model)
+    if cached is None or cached.key != key:
+        as64 = lambda tensor: tensor.detach().double().cpu().numpy()  # noqa: E731
+        num_filters = model.config.num_filters
+        rows, filters, offsets = [], [], []
+        for size, conv in enumerate(model.convs):  # filter f of width k: rows (f, 0), ..., (f, k - 1)
+            k = conv.kernel_size[0]
+            rows.append(as64(conv.weight).transpose(0, 2, 1).reshape(num_filters * k, -1))  # (num_filters * k, embed_dim)
+            filters.append(np.repeat(np.arange(num_filters) + size * num_filters, k))
+            offsets.append(np.tile(np.arange(k), num_filters))
+        cached = _Weights(
+            key, as64(model.classifier.weight), as64(model.classifier.bias),
+            np.concatenate([as64(conv.bias) for conv in model.convs]),
+            np.ascontiguousarray(np.concatenate(rows)), np.concatenate(filters), np.concatenate(offsets),
+        )  # fmt: skip
+        _WEIGHTS[model] = cached
+    return cached
+
+
+def _per_token(model: TextCNN, weights: _Weights, inputs: np.ndarray, used: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(len(used), max width): for each used filter, each token's product with its kernel row at the
+    winning window, from the (seq_len, embed_dim) ``inputs`` (zero-padded here by ``_pad`` on each side)."""
     pad = _pad(model)
-    num_filters = model.config.num_filters
-    out = np.zeros((len(used), max(model.config.kernel_sizes)))
-    for size, conv in enumerate(model.convs):
-        chosen = np.flatnonzero(used // num_filters == size)  # the used filters of this kernel size
-        if not len(chosen):
-            continue
-        k = conv.kernel_size[0]
-        filters = used[chosen]
-        kernels = conv.weight.detach()[torch.as_tensor(filters % num_filters)].double().cpu().numpy()  # (n, embed_dim, k)
-        rows = starts[filters][:, None] + pad + np.arange(k)[None, :]  # (n, k) positions in the padded inputs
-        out[chosen, :k] = np.einsum("nkd,ndk->nk", inputs[rows], kernels)
-    return out
-
-
-def _tfidf_terms(model: NaiveBayes, encoded: EncodedTexts, windows: dict[tuple[int, int], np.ndarray]) -> dict:
-    """The tfidf kind's terms: each first occurrence's row scaled by its n-gram's TF-IDF value in the text."""
-    orders = ngram_keys(encoded, model.vocab_size, model.ngrams)
-    found = [model.rows(keys, order) for order, (keys, _) in enumerate(orders, start=1)]
-    every = np.concatenate(found)
-    seen = every[every != len(model.keys)]
-    rows, counts = np.unique(seen, return_counts=True)
-    values = tfidf_values(rows, np.array([len(rows)]), counts, np.append(model.idf, 0.0).astype(np.float64))
-    value_of = dict(zip(rows.tolist(), values.tolist()))
-    return {window: term * value_of[int(found[window[1] - 1][window[0]])] for window, term in windows.items()}
-
+    inputs = np.pad(inputs, ((pad, pad), (0, 0)))
+    tokens = starts[weights.row_filter] + pad + weights.row_offset  # the padded input each kernel row meets
+    products = np.einsum("re,re->r", inputs[tokens], weights.kernel_rows)  # every row: cheaper than picking the kernels' rows
+    every = np.zeros((len(starts), pad))
+    every[weights.row_filter, weights.row_offset] = products
+    return every[used]
 
 def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
-    """The n-gram model's scores for one text of token ``ids`` as bias (prior, normalizer) + n-gram terms."""
-    table = model.table_with_zero_row()  # float32; the rows used are widened one by one
+    """The n-gram model's scores for one text of token ``ids`` as bias (prior, normalizer) + n-gram
+    terms, with its ``logits`` of the text (from the same n-gram keys)."""
+    table = model.table_with_zero_row()  # float32; the rows used are widened
     encoded = EncodedTexts(ids.astype(np.int32), np.zeros(1, dtype=np.int64), np.array([len(ids)], dtype=np.int64))
-    unseen = len(model.keys)
-    windows: dict[tuple[int, int], np.ndarray] = {}
-    counted = np.zeros(0, dtype=np.int64)  # rows already counted (the logistic method counts each once)
-    for order, (keys, _) in enumerate(ngram_keys(encoded, model.vocab_size, model.ngrams), start=1):
-        rows = model.rows(keys, order)
-        starts = np.flatnonzero(rows != unseen)
-        if model.binary:
-            _, first = np.unique(rows[starts], return_index=True)  # the first occurrence of each
-            starts = np.sort(starts[first])
-            starts = starts[~np.isin(rows[starts], counted)]
-            counted = np.concatenate([counted, rows[starts]])
-        for start, row in zip(starts.tolist(), rows[starts].tolist()):
-            windows[(start, order)] = table[row].astype(np.float64)
+    orders = ngram_keys(encoded, model.vocab_size, model.ngrams)
+    found = [model.rows(keys, order) for order, (keys, _) in enumerate(orders, start=1)]
+    every = np.concatenate(found)  # order after order, each from its first position
+    widths = np.repeat(np.arange(1, len(found) + 1, dtype=np.int64), [len(rows) for rows in found])
+    starts = np.concatenate([np.arange(len(rows), dtype=np.int64) for rows in found])
+    kept = np.flatnonzero(every != len(model.keys))  # n-grams seen in training
+    if model.binary:  # the logistic method counts each distinct n-gram once, at its first occurrence
+        _, first = np.unique(every[kept], return_index=True)
+        kept = np.sort(kept[first])
+    rows = every[kept]
+    values = table[rows].astype(np.float64)
     if model.idf is not None:  # the tfidf kind: each distinct n-gram's row times its TF-IDF value in the text
-        windows = _tfidf_terms(model, encoded, windows)
-    raw = model.prior.astype(np.float64) + sum(windows.values(), np.zeros(table.shape[1]))
+        values *= _tfidf_weights(model, every, rows)[:, None]
+    raw = model.prior.astype(np.float64) + values.sum(axis=0)
     bias = model.prior.astype(np.float64)
     if not model.multi_label:  # log posterior: the normalizer is shared by every term
         top = raw.max()
         bias = bias - (top + np.log(np.exp(raw - top).sum()))
-    return Terms(bias, windows)
+    logits = model.logits_of_rows(found, [per_text for _, per_text in orders], 1)[0]
+    return Terms(bias, starts[kept], widths[kept], values, None, logits)
+
+
+def _tfidf_weights(model: NaiveBayes, every: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The tfidf kind: each counted row's TF-IDF value in the text (``every``: the rows of all its n-grams)."""
+    seen = every[every != len(model.keys)]
+    distinct, counts = np.unique(seen, return_counts=True)
+    values = tfidf_values(distinct, np.array([len(distinct)]), counts, np.append(model.idf, 0.0).astype(np.float64))
+    return values[np.searchsorted(distinct, rows)]

@@ -22,7 +22,7 @@ from textcnn.data.encoding import EncodedTexts
 from textcnn.data.labels import as_label_list
 from textcnn.data.long_texts import WindowedTexts, fit_long_texts
 from textcnn.errors import TextcnnError
-from textcnn.inference.attribution import Terms, network_terms, ngram_terms, why_not_exact
+from textcnn.inference.attribution import Terms, distinct_in_order, network_terms, ngram_terms, why_not_exact
 from textcnn.inference.logits import sigmoid, softmax
 from textcnn.inference.predictor import Predictor
 from textcnn.inference.thresholds import apply_thresholds
@@ -123,10 +123,12 @@ def _targets(predictor: Predictor, logits: np.ndarray, target: Hashable | Sequen
 def _explain_one(predictor: Predictor, text: str, target: Any, reason: str | None, top: int | None) -> Explanation:
     tokens = predictor.tokenizer(text)
     chars = token_spans(text, tokens, lowercase=predictor.trained.config.tokenizer.lowercase)
-    ids = np.asarray(predictor.trained.vocab.ids(tokens), dtype=np.int64)
-    logits = predictor.logits(predictor.encode_token_lists([tokens]))[0].astype(np.float64)  # the model's own
+    logits = None  # the model's own: from the exact terms' pass where it gives them, else from a prediction
     if reason is None:
-        sums = _exact_terms(predictor, ids)
+        sums, logits = _exact_terms(predictor, np.asarray(predictor.trained.vocab.ids(tokens), dtype=np.int64))
+    if logits is None:
+        logits = predictor.logits(predictor.encode_token_lists([tokens]))[0].astype(np.float64)
+    if reason is None:
         method, note = "exact", ""
     else:
         sums = _occlusion_terms(predictor, tokens, logits)
@@ -137,22 +139,35 @@ def _explain_one(predictor: Predictor, text: str, target: Any, reason: str | Non
     return Explanation(text, tokens, chars, method, reason is None, explained, note)
 
 
-# the bias (num_outputs,); (source, width, original token indices) -> (num_outputs,) values; and the
-# same keys -> (num_outputs, tokens) those values split over their tokens
-Key = tuple[str, int, tuple[int, ...]]
-Sums = tuple[np.ndarray, dict[Key, np.ndarray], dict[Key, np.ndarray]]
+@dataclass(frozen=True)
+class Sums:
+    """A text's bias and its distinct items (one source's n-gram over the same tokens, summed over
+    windows, views and ensemble members), in order of first appearance."""
+
+    bias: np.ndarray  # (num_outputs,)
+    sources: list[str]  # the source names that ``source`` indexes
+    source: np.ndarray  # (items,) int64
+    widths: np.ndarray  # (items,) int64: tokens per window (kernel width, n-gram order)
+    positions: np.ndarray  # (items, max width): the original tokens each covers, in order; past them len(tokens)
+    counts: np.ndarray  # (items,) how many tokens each covers
+    values: np.ndarray  # (items, num_outputs)
+    token_parts: np.ndarray  # (items, num_outputs, max width): the values over the covered tokens, zero past them
 
 
 def _views(predictor: Predictor, length: int) -> tuple[list[np.ndarray], str]:
     """The token positions each encoded row of a text of ``length`` tokens reads, and how rows are pooled."""
     settings = predictor.trained.config.tokenizer
+    if settings.long_text == "truncate" or length <= int(settings.max_len):  # one row: the text's head
+        return [np.arange(min(length, int(settings.max_len)), dtype=np.int64)], "max"
     positions = EncodedTexts(np.arange(length, dtype=np.int32), np.zeros(1, dtype=np.int64), np.array([length], dtype=np.int64))
     fitted = fit_long_texts(positions, int(settings.max_len), mode=settings.long_text, stride=settings.window_stride, pool=settings.window_pool)
     rows = [fitted.ids[offset : offset + n].astype(np.int64) for offset, n in zip(fitted.offsets, fitted.lengths)]
     return rows, (fitted.pool if isinstance(fitted, WindowedTexts) else "max")
 
 
-def _exact_terms(predictor: Predictor, ids: np.ndarray) -> Sums:
+def _exact_terms(predictor: Predictor, ids: np.ndarray) -> tuple[Sums, np.ndarray | None]:
+    """The exact sums of a text of token ``ids``, and its logits where the same pass gives the
+    model's own (one encoded row, in PyTorch, float32), else None."""
     trained = predictor.trained
     views, pool = _views(predictor, len(ids))
     sources: list[tuple[str, float, list[Terms]]] = [
@@ -162,33 +177,70 @@ def _exact_terms(predictor: Predictor, ids: np.ndarray) -> Sums:
     if trained.ngram_model is not None:
         sources.append(("ngram_model", float(trained.config.nb.weight), [ngram_terms(trained.ngram_model, ids[view]) for view in views]))
     bias = np.zeros(trained.model.num_outputs)
-    items: dict[Key, np.ndarray] = {}
-    per_token: dict[Key, np.ndarray] = {}
-    for source, factor, per_view in sources:
+    rows = []
+    for index, (_, factor, per_view) in enumerate(sources):
         shares = _view_shares(np.stack([terms.total() for terms in per_view]), pool)  # (views, outputs)
         for view, terms, share in zip(views, per_view, shares):
             bias += factor * share * terms.bias
-            positions = view.tolist()
-            for (start, width), values in terms.windows.items():
-                covered = tuple(positions[max(start, 0) : start + width])
-                if not covered:  # a window of padding only (an empty text): part of the bias
-                    bias += factor * share * values
-                    continue
-                key = (source, width, covered)
-                items[key] = items.get(key, 0.0) + factor * share * values
-                split = _split(terms, (start, width), values, len(positions), len(covered))
-                per_token[key] = per_token.get(key, 0.0) + factor * share[:, None] * split
-    return bias, items, per_token
+            rows.append(_view_rows(index, factor, share, view, terms, len(ids), bias))
+    sums = _distinct(bias, [name for name, _, _ in sources], rows, len(ids))
+    if len(views) > 1 or predictor.onnx is not None or predictor.precision != "float32":
+        return sums, None
+    logits = sources[0][2][0].logits
+    if trained.ngram_model is not None:  # as Predictor.logits joins them
+        nb = trained.config.nb
+        logits = np.float32(nb.scale) * logits + np.float32(nb.weight) * sources[1][2][0].logits
+    return sums, logits.astype(np.float64)
 
 
-def _split(terms: Terms, window: tuple[int, int], values: np.ndarray, length: int, covered: int) -> np.ndarray:
-    """(num_outputs, covered tokens) a window's values over its real tokens: its exact split where
-    ``terms`` has one (the padding's part of it, zero, left out), else evenly."""
-    if terms.token_parts is None:
-        return np.repeat(values[:, None] / covered, covered, axis=1)
-    start, width = window
-    first = max(0, -start)
-    return terms.token_parts[window][:, first : first + covered]
+def _view_rows(
+    source: int, factor: float, share: np.ndarray, view: np.ndarray, terms: Terms, num_tokens: int, bias: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """One view's windows of one source, weighted by ``factor * share``, on the original tokens:
+    (source, width, covered positions, count, values, token parts). Windows of padding only (an
+    empty text) go to ``bias``."""
+    lo = np.maximum(terms.starts, 0)
+    counts = np.minimum(terms.starts + terms.widths, len(view)) - lo
+    for empty in np.flatnonzero(counts <= 0):
+        bias += factor * share * terms.values[empty]
+    keep = np.flatnonzero(counts > 0)
+    lo, counts, starts = lo[keep], counts[keep], terms.starts[keep]
+    columns = np.arange(int(terms.widths.max(initial=1)))
+    inside = columns[None, :] < counts[:, None]  # (windows, max width)
+    positions = np.where(inside, view[np.minimum(lo[:, None] + columns[None, :], max(len(view) - 1, 0))], num_tokens)
+    values = factor * share * terms.values[keep]
+    if terms.token_parts is None:  # evenly over the covered tokens
+        split = np.where(inside[:, None, :], (terms.values[keep] / counts[:, None])[:, :, None], 0.0)
+    else:  # the exact split, less the padding's part (zero)
+        taken = np.minimum(np.maximum(0, -starts)[:, None] + columns[None, :], terms.token_parts.shape[2] - 1)
+        split = np.where(inside[:, None, :], np.take_along_axis(terms.token_parts[keep], taken[:, None, :], axis=2), 0.0)
+    parts = factor * share[:, None] * split
+    return np.full(len(keep), source), terms.widths[keep], positions, counts, values, parts
+
+
+def _distinct(bias: np.ndarray, names: list[str], rows: list[tuple[np.ndarray, ...]], num_tokens: int) -> Sums:
+    """The rows of every source and view summed per item (source, width, covered tokens), in order of first appearance."""
+    width = max(row[2].shape[1] for row in rows)
+    source, widths, counts, values = (np.concatenate([row[i] for row in rows]) for i in (0, 1, 3, 4))
+    positions = np.full((len(counts), width), num_tokens)
+    parts = np.zeros((len(counts), len(bias), width))
+    at = 0
+    for row in rows:  # each source's windows as wide as its widest
+        positions[at : at + len(row[0]), : row[2].shape[1]] = row[2]
+        parts[at : at + len(row[0]), :, : row[5].shape[2]] = row[5]
+        at += len(row[0])
+    span = num_tokens + 1
+    first, last = positions[:, 0], positions[np.arange(len(counts)), np.maximum(counts - 1, 0)]
+    keys = ((source * (width + 1) + widths) * span + first) * span + last  # the tokens covered: a slice of a view, named by its ends
+    ordered = np.sort(keys)
+    if not (ordered[1:] == ordered[:-1]).any():  # every item once (one view, no windows cut to the same tokens)
+        return Sums(bias, names, source, widths, positions, counts, values, parts)
+    chosen, group = distinct_in_order(keys)
+    summed = np.zeros((len(chosen), len(bias)))
+    np.add.at(summed, group, values)
+    split = np.zeros((len(chosen), len(bias), width))
+    np.add.at(split, group, parts)
+    return Sums(bias, names, source[chosen], widths[chosen], positions[chosen], counts[chosen], summed, split)
 
 
 def _view_shares(totals: np.ndarray, pool: str) -> np.ndarray:
@@ -201,33 +253,48 @@ def _view_shares(totals: np.ndarray, pool: str) -> np.ndarray:
 
 
 def _occlusion_terms(predictor: Predictor, tokens: list[str], logits: np.ndarray) -> Sums:
-    if not tokens:
-        return logits.copy(), {}, {}
-    occluded = [tokens[:i] + tokens[i + 1 :] for i in range(len(tokens))]
-    drops = logits[None, :] - predictor.logits(predictor.encode_token_lists(occluded)).astype(np.float64)  # (tokens, outputs)
-    items = {("occlusion", 1, (i,)): drops[i] for i in range(len(tokens))}
-    return logits - drops.sum(axis=0), items, {key: values[:, None] for key, values in items.items()}
+    """Each token's item: the logit's drop without it; the bias is what the drops leave unexplained."""
+    count = len(tokens)
+    drops = np.zeros((0, len(logits)))
+    if count:
+        occluded = [tokens[:i] + tokens[i + 1 :] for i in range(count)]
+        drops = logits[None, :] - predictor.logits(predictor.encode_token_lists(occluded)).astype(np.float64)  # (tokens, outputs)
+    ones = np.ones(count, dtype=np.int64)
+    return Sums(logits - drops.sum(axis=0), ["occlusion"], ones * 0, ones, np.arange(count)[:, None], ones, drops, drops[:, :, None])
 
 
 def _class_explanation(
     predictor: Predictor, c: int, logits: np.ndarray, probabilities: np.ndarray, sums: Sums,
     text: str, chars: list[tuple[int, int]], top: int | None,
 ) -> ClassExplanation:  # fmt: skip
-    bias, items, per_token = sums
-    token_scores = np.zeros(len(chars))
-    found = []
-    for (source, width, covered), values in items.items():
-        if values[c] == 0:
-            continue
-        np.add.at(token_scores, list(covered), per_token[(source, width, covered)][c])
-        first, last = covered[0], covered[-1]
-        span = (chars[first][0], chars[last][1])
-        found.append(Contribution(_ngram_text(text, chars, covered), (first, last + 1), span, width, source, float(values[c])))
-    found.sort(key=lambda item: (-abs(item.contribution), item.tokens))
-    kept = found[:top] if top is not None else found
-    rest = float(sum(item.contribution for item in found[len(kept) :]))
+    values = sums.values[:, c]
+    found = np.flatnonzero(values != 0)
+    token_scores = np.zeros(len(chars) + 1)  # the last: where positions past an item's tokens point
+    np.add.at(token_scores, sums.positions[found].ravel(), sums.token_parts[found, c, :].ravel())
+    firsts, lasts = sums.positions[found, 0], sums.positions[found, sums.counts[found] - 1]
+    order = found[np.lexsort((np.arange(len(found)), lasts, firsts, -np.abs(values[found])))]  # largest first, then by tokens
+    kept = order[:top] if top is not None else order
+    rest = float(sum(values[order[len(kept) :]].tolist()))
     label = predictor.trained.labels.labels[c]
-    return ClassExplanation(label, float(logits[c]), float(probabilities[c]), float(bias[c]), kept, token_scores.tolist(), rest)
+    items = _contributions(sums, kept, values[kept], text, chars)
+    return ClassExplanation(label, float(logits[c]), float(probabilities[c]), float(sums.bias[c]), items, token_scores[:-1].tolist(), rest)
+
+
+def _contributions(sums: Sums, kept: np.ndarray, values: np.ndarray, text: str, chars: list[tuple[int, int]]) -> list[Contribution]:
+    """The ``kept`` items of ``sums`` as Contributions of ``values``, in that order."""
+    counts = sums.counts[kept]
+    firsts, lasts = sums.positions[kept, 0], sums.positions[kept, counts - 1]
+    bounds = np.asarray(chars, dtype=np.int64).reshape(-1, 2)
+    begins, ends = bounds[firsts, 0].tolist(), bounds[lasts, 1].tolist()
+    names = [sums.sources[s] for s in sums.source[kept].tolist()]
+    runs = (lasts - firsts + 1 == counts).tolist()  # no tokens cut out between its ends
+    found = []
+    for i, (first, last, begin, end, width, name, value, run) in enumerate(
+        zip(firsts.tolist(), lasts.tolist(), begins, ends, sums.widths[kept].tolist(), names, values.tolist(), runs)
+    ):
+        ngram = text[begin:end] if run else _ngram_text(text, chars, tuple(sums.positions[kept[i], : counts[i]].tolist()))
+        found.append(Contribution(ngram, (first, last + 1), (begin, end), width, name, value))
+    return found
 
 
 def _ngram_text(text: str, chars: list[tuple[int, int]], covered: tuple[int, ...]) -> str:

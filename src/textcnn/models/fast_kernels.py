@@ -20,7 +20,8 @@ the text's windows, laid side by side, with the kernel: in bfloat16 (under ``tor
 dtype=torch.bfloat16)``), where oneDNN's products accumulate in float32 and, on CPUs with AVX512-BF16
 or AMX, run several times faster than float32 Conv1d; and in float32 for batches of at most
 ``WINDOW_GEMM_MAX_TOKENS`` positions (one text, a few), where PyTorch's Conv1d falls back to a slow
-path that costs more than the arithmetic.
+path that costs more than the arithmetic. ``window_products_maps`` gives the whole float32 maps of
+those products, for ``TextCNN.pooled`` (explanations) to pool as the prediction does.
 """
 
 from __future__ import annotations
@@ -160,16 +161,33 @@ def window_maxima(
     x = model.embed(ids, mask).to(dtype)  # (batch, seq_len, embed_dim)
     maxima = []
     for index, (conv, kernel) in enumerate(zip(model.convs, _window_kernels(model, dtype))):
-        k = conv.kernel_size[0]
-        padded = F.pad(x, (0, 0, (k - 1) // 2, k // 2)) if model.config.padding == "same" else x
-        windows_of_k = padded.unfold(1, k, 1).transpose(2, 3)  # (batch, out_len, k, embed_dim): row i is token t + i
-        batch, out_len = windows_of_k.shape[:2]
-        rows = _rows(windows_of_k) if dtype == torch.bfloat16 else windows_of_k.reshape(batch * out_len, -1)
-        h = (rows @ kernel)[: batch * out_len].view(batch, out_len, -1)  # (batch, out_len, num_filters)
+        h = _window_products(x, conv.kernel_size[0], kernel, model.config.padding == "same")  # (batch, out_len, num_filters)
         if windows is not None:
             h = h.masked_fill(~windows[index][:, :, None], float("-inf"))
         maxima.append(h.amax(dim=1).float() + conv.bias)  # max(h + b) == max(h) + b
     return maxima
+
+
+def window_products_maps(model: TextCNN, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    """Each kernel width's float32 outputs (batch, num_filters, out_len) from the products of
+    ``window_maxima``: the maps whose maxima it takes, so that pooling them (to find the winning
+    windows, as explanations do) gives the very features the prediction of the same batch reads."""
+    x = model.embed(ids, mask)  # (batch, seq_len, embed_dim)
+    maps = []
+    for conv, kernel in zip(model.convs, _window_kernels(model, torch.float32)):
+        h = _window_products(x, conv.kernel_size[0], kernel, model.config.padding == "same")  # (batch, out_len, num_filters)
+        maps.append((h + conv.bias).transpose(1, 2))  # (batch, num_filters, out_len)
+    return maps
+
+
+def _window_products(x: torch.Tensor, k: int, kernel: torch.Tensor, same: bool) -> torch.Tensor:
+    """(batch, out_len, num_filters) products of the width-``k`` windows of the (batch, seq_len,
+    embed_dim) inputs ``x``, laid side by side, with the (k * embed_dim, num_filters) ``kernel``."""
+    padded = F.pad(x, (0, 0, (k - 1) // 2, k // 2)) if same else x
+    windows_of_k = padded.unfold(1, k, 1).transpose(2, 3)  # (batch, out_len, k, embed_dim): row i is token t + i
+    batch, out_len = windows_of_k.shape[:2]
+    rows = _rows(windows_of_k) if x.dtype == torch.bfloat16 else windows_of_k.reshape(batch * out_len, -1)
+    return (rows @ kernel)[: batch * out_len].view(batch, out_len, -1)
 
 
 def _rows(windows: torch.Tensor) -> torch.Tensor:

@@ -55,11 +55,15 @@ class NaiveBayes:
 
     def logits_of(self, orders: list[tuple[np.ndarray, np.ndarray]], num_texts: int) -> np.ndarray:
         """(num_texts, num_outputs) scores of texts given by the keys of each n-gram order (``ngram_keys``)."""
+        rows = [self.rows(keys, order) for order, (keys, _) in enumerate(orders, start=1)]
+        return self.logits_of_rows(rows, [per_text for _, per_text in orders], num_texts)
+
+    def logits_of_rows(self, rows_of_orders: list[np.ndarray], per_text_of_orders: list[np.ndarray], num_texts: int) -> np.ndarray:
+        """``logits_of`` from the table rows (``table_with_zero_row``) of each order's n-grams and how many each text has."""
         _, table = self._tables()
         scores = np.zeros((num_texts, table.shape[1]), dtype=np.float64)
         found_rows, found_per_text = [], []
-        for order, (keys, per_text) in enumerate(orders, start=1):
-            rows = self.rows(keys, order)
+        for rows, per_text in zip(rows_of_orders, per_text_of_orders):
             if self.binary:
                 found_rows.append(rows)
                 found_per_text.append(per_text)

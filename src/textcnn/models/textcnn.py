@@ -65,6 +65,20 @@ def _uniform(ids: torch.Tensor, lengths: torch.Tensor) -> bool:
     return lengths.numel() > 0 and int(lengths.min()) == ids.size(1)
 
 
+def _outside(windows: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(batch, 1, out_len): 0 at the (batch, out_len) ``windows`` of the text, -inf elsewhere, to add
+    to a kernel's outputs before the max (one pass, cheaper than ``masked_fill``)."""
+    return torch.zeros(windows.shape, dtype=dtype, device=windows.device).masked_fill_(~windows, float("-inf"))[:, None, :]
+
+
+def _time_max(h: torch.Tensor) -> torch.Tensor:
+    """The maximum over time of (batch, channels, time) ``h`` (its gradient goes to one winner, the
+    earliest), reduced in the order ``h`` is stored in, so that its gradient keeps that layout."""
+    if h.stride(1) == 1 and h.stride(2) != 1:  # stored as (batch, time, channels)
+        return h.transpose(1, 2).max(dim=1).values
+    return h.max(dim=2).values
+
+
 class TextCNN(TextModel):
     """Kim (2014) convolutional sentence classifier."""
 
@@ -165,14 +179,20 @@ class TextCNN(TextModel):
     def _pool(self, ids: torch.Tensor, lengths: torch.Tensor, *, winners: bool) -> Pooled:
         """``pooled`` of ``ids`` already through ``_input_ids``; ``winners``: with positions and widths."""
         mask = length_mask(lengths, ids.size(1))  # (batch, seq_len), True at real tokens
-        if not winners and not self.training and self.config.pooling == "max" and self.config.activation in MONOTONE_ACTIVATIONS:
+        if not winners and self.config.pooling == "max" and self.config.activation in MONOTONE_ACTIVATIONS:
+            if self.training:
+                return Pooled(self._trained_features(ids, lengths, mask))
             return Pooled(self._predicted_features(ids, lengths, mask))
         maps = self._maps(ids, mask)
+        unmasked = self.config.pooling == "max" and _uniform(ids, lengths)  # every output is a window of its text
         features, starts = [], []
         for index, (conv, h) in enumerate(zip(self.convs, maps)):  # h: (batch, num_filters, out_len)
             k = conv.kernel_size[0]
-            windows = self._windows(conv, lengths, ids.size(1), mask)  # (batch, out_len)
-            pooled, winner = self._pool_over_time(index, self.activation(h), windows)
+            if unmasked:  # masked_max_pool_with_indices without a mask to apply
+                pooled, winner = self.activation(h).max(dim=2)
+            else:
+                windows = self._windows(conv, lengths, ids.size(1), mask)  # (batch, out_len)
+                pooled, winner = self._pool_over_time(index, self.activation(h), windows)
             features.append(pooled)  # (batch, num_filters * per_filter)
             if winners and winner is not None:  # (batch, num_filters) output index -> first token of the window
                 starts.append(winner - (k - 1) // 2 if self.config.padding == "same" else winner)
@@ -181,6 +201,18 @@ class TextCNN(TextModel):
             return Pooled(features)
         widths = torch.tensor(self.config.kernel_sizes, device=ids.device).repeat_interleave(self.config.num_filters)
         return Pooled(features, torch.cat(starts, dim=1), widths)
+
+    def _trained_features(self, ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``pooled``'s features while training with max pooling and a monotone activation: the
+        activation runs on the maxima alone. Its maximum is the same window's, so the values and
+        gradients are those of activation-then-max (bit for bit with ReLU; with tanh the gradient can
+        go to another window where two outputs round to one activation). The padding is masked by
+        adding -inf, which the backward pass goes through untouched; a batch without padding is not
+        masked at all."""
+        maps = self._maps(ids, mask)
+        if not _uniform(ids, lengths):
+            maps = [h + _outside(self._windows(conv, lengths, ids.size(1), mask), h.dtype) for conv, h in zip(self.convs, maps)]
+        return self.activation(torch.cat([_time_max(h) for h in maps], dim=1))  # (batch, num_features)
 
     def _predicted_features(self, ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``pooled``'s features when predicting with max pooling and a monotone activation: the
@@ -195,15 +227,19 @@ class TextCNN(TextModel):
         else:
             maps = self._maps(ids, mask)
             if windows is not None:
-                maps = [h.masked_fill(~w[:, None, :], float("-inf")) for h, w in zip(maps, windows)]
+                maps = [h + _outside(w, h.dtype) for h, w in zip(maps, windows)]
             maxima = [h.amax(dim=2) for h in maps]  # (batch, num_filters) each
         return self.activation(torch.cat(maxima, dim=1))  # (batch, num_features)
 
     def _maps(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         """Each kernel's outputs (batch, num_filters, out_len): Conv1d, or the equal maps of
-        ``fast_kernels`` (few filters on a CPU; bfloat16 training)."""
+        ``fast_kernels`` (few filters on a CPU; bfloat16 training; and where prediction takes the
+        maxima of ``window_maxima``, its products, so that ``pooled`` finds the very features and
+        winning windows the prediction reads, bit for bit)."""
         if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
             return fast_kernels.conv_maps(self, ids, mask)
+        if self.use_fast_kernels and not self.training and self.config.pooling == "max" and fast_kernels.window_dtype(self, ids) == torch.float32:
+            return fast_kernels.window_products_maps(self, ids, mask)  # the maps whose maxima prediction takes
         if self.training and fast_kernels.window_dtype(self, ids) == torch.bfloat16:  # bfloat16 training
             return fast_kernels.window_maps(self, ids, mask)
         return self._convolve(self.embed(ids, mask))

@@ -107,12 +107,18 @@ def _max_len(config: RunConfig, train: TokenizedTexts) -> int:
     return max_len
 
 
-def pretrained_vectors(config: RunConfig, vocab: Vocab, train: TokenizedTexts) -> tuple[torch.Tensor | None, dict[str, Any]]:
-    """The vectors of ``data.vectors`` for ``vocab`` (or None), and the model settings they resolve."""
+def pretrained_vectors(
+    config: RunConfig, vocab: Vocab, train: TokenizedTexts | None, counts: dict[str, int] | None = None
+) -> tuple[torch.Tensor | None, dict[str, Any]]:
+    """The vectors of ``data.vectors`` for ``vocab`` (or None), and the model settings they resolve.
+
+    ``counts``: the training tokens' counts, where ``train`` is not at hand (a streamed file).
+    """
     mode = resolve_embedding_mode(config.model.embedding_mode, config.data.vectors is not None)
     if config.data.vectors is None:
         return None, {"embedding_mode": mode}
-    counts = dict(zip(train.tokens, np.bincount(train.flat_ids(), minlength=len(train.tokens)).tolist()))
+    if counts is None:
+        counts = dict(zip(train.tokens, np.bincount(train.flat_ids(), minlength=len(train.tokens)).tolist()))
     pretrained = read_vectors(config.data.vectors, vocab, token_counts=counts, seed=config.train.seed)
     logger.info(pretrained.coverage.describe())
     dim = pretrained.coverage.dim
