@@ -16,7 +16,7 @@ import numpy as np
 
 from textcnn.data.encoding import EncodedTexts
 from textcnn.data.hash_split import hashed_dev_rows
-from textcnn.data.mapped_rows import release, spans
+from textcnn.data.mapped_rows import FileColumn, release, spans
 from textcnn.data.stream_cache import StreamedFile
 from textcnn.data.stream_order import Weights, window_batches
 from textcnn.data.token_counts import vocab_from_counts
@@ -80,18 +80,18 @@ class ClippedLengths:
     dtype = np.dtype(np.int64)
     ndim = 1
 
-    def __init__(self, lengths: np.ndarray, max_len: int | None) -> None:
-        self.lengths, self.max_len = lengths, max_len
+    def __init__(self, column: FileColumn, max_len: int | None) -> None:
+        self.column, self.max_len = column, max_len
 
     def __len__(self) -> int:
-        return len(self.lengths)
+        return len(self.column)
 
     @property
     def shape(self) -> tuple[int]:
-        return (len(self.lengths),)
+        return (len(self.column),)
 
     def __getitem__(self, index: object) -> np.ndarray:
-        values = np.array(self.lengths[index], dtype=np.int64)
+        values = np.array(self.column[index], dtype=np.int64)
         return values if self.max_len is None else np.minimum(values, self.max_len)
 
     def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
@@ -104,7 +104,7 @@ class StreamedTexts(EncodedTexts):
 
     split: tuple[float, int] | None = None  # the hashed dev rows of this split are left out
     num_rows: int = 0  # train rows
-    mapped: tuple = field(default=(), repr=False)  # the memory-mapped arrays read
+    codes: FileColumn | None = field(default=None, repr=False)  # the label codes of the rows
 
     def __len__(self) -> int:
         return self.num_rows
@@ -118,8 +118,10 @@ class StreamedTexts(EncodedTexts):
     def row_lengths(self, rows: np.ndarray) -> np.ndarray:
         return self.lengths[rows]
 
-    def release(self) -> None:
-        release(*self.mapped)
+    def hold(self, rows: np.ndarray) -> None:
+        """Read the offsets, lengths and label codes of ``rows`` at once, for the batches drawn from them."""
+        for column in (self.offsets, self.lengths.column, self.codes):
+            column.hold(rows)
 
     def batch_windows(
         self, batch_size: int, *, rng: np.random.Generator, weights: Weights | None = None, start: int = 0
@@ -136,7 +138,6 @@ class StreamedTexts(EncodedTexts):
         """The train rows as plain ``EncodedTexts`` (offsets and lengths in memory, in the order of the file), and the rows."""
         rows = self.rows()
         offsets, lengths = np.array(self.offsets[rows], dtype=np.int64), self.lengths[rows]
-        self.release()
         return EncodedTexts(self.ids, offsets, lengths, self.num_truncated, self.tokens_cut, self.tokens_total), rows
 
 
@@ -157,8 +158,18 @@ def train_rows(data: StreamedFile, split: tuple[float, int] | None, lookup: np.n
         cut, total = cut + int((full - kept).sum()), total + int(full.sum())
         release(data.lengths)
     return StreamedTexts(
-        MappedIds(data.ids, lookup), data.offsets, ClippedLengths(data.lengths, max_len),  # type: ignore[arg-type]
-        truncated, cut, total, split=split, num_rows=rows, mapped=(data.ids, data.offsets, data.lengths, data.label_codes),
+        MappedIds(FileColumn(data.ids), lookup), FileColumn(data.offsets), ClippedLengths(FileColumn(data.lengths), max_len),  # type: ignore[arg-type]
+        truncated, cut, total, split=split, num_rows=rows, codes=FileColumn(data.label_codes),
+    )  # fmt: skip
+
+
+def read_rows(data: StreamedFile, index: np.ndarray, lookup: np.ndarray, max_len: int | None) -> EncodedTexts:
+    """Rows ``index`` of ``data`` (the hashed dev rows) as ``EncodedTexts``, read with ``pread`` (no pages of the file kept)."""
+    full = np.array(FileColumn(data.lengths)[index], dtype=np.int64)
+    lengths = full if max_len is None else np.minimum(full, max_len)
+    return EncodedTexts(
+        MappedIds(FileColumn(data.ids), lookup), np.array(FileColumn(data.offsets)[index], dtype=np.int64), lengths,  # type: ignore[arg-type]
+        num_truncated=int((full > lengths).sum()), tokens_cut=int((full - lengths).sum()), tokens_total=int(full.sum()),
     )  # fmt: skip
 
 
@@ -197,9 +208,9 @@ class MappedTargets:
     dtype = np.dtype(np.int64)
     ndim = 1
 
-    def __init__(self, data: StreamedFile, label_index: dict, split: tuple[float, int] | None, num_rows: int) -> None:
-        self.codes, self.split, self.num_rows = data.label_codes, split, num_rows
-        self.remap = np.array([label_index[name] for name in data.label_names], dtype=np.int64)
+    def __init__(self, codes: FileColumn, label_names: list, label_index: dict, split: tuple[float, int] | None, num_rows: int) -> None:
+        self.codes, self.split, self.num_rows = codes, split, num_rows
+        self.remap = np.array([label_index[name] for name in label_names], dtype=np.int64)
         self._counts: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -216,9 +227,8 @@ class MappedTargets:
         if self._counts is None:  # train rows of each label code
             self._counts = np.zeros(len(self.remap), dtype=np.int64)
             for start, stop in spans(len(self.codes)):
-                codes = np.asarray(self.codes[start:stop])[train_mask_of(self.split, start, stop)]
+                codes = self.codes[start:stop][train_mask_of(self.split, start, stop)]
                 self._counts += np.bincount(codes, minlength=len(self.remap))
-                release(self.codes)
         return np.bincount(self.remap, weights=self._counts, minlength=num_classes).astype(np.int64)
 
     def row_weights(self) -> Weights:

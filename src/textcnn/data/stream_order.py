@@ -20,7 +20,6 @@ from textcnn.data.batching import batch_order
 
 BLOCK_ROWS = 4096  # consecutive rows that stay together in a window
 WINDOW_ROWS = 1 << 18  # rows ordered together (a file of at most this many rows is ordered as in memory)
-RELEASE_TOKENS = 1 << 23  # tokens read between two releases of the file's resident pages
 
 Weights = Callable[[np.ndarray], np.ndarray]  # rows of the file -> their sampling weights
 
@@ -34,7 +33,7 @@ class Rows(Protocol):
 
     def row_lengths(self, rows: np.ndarray) -> np.ndarray: ...
 
-    def release(self) -> None: ...
+    def hold(self, rows: np.ndarray) -> None: ...
 
 
 def window_batches(
@@ -59,22 +58,20 @@ def window_batches(
         rows = np.concatenate([carry, rows])
         keep = len(rows) if first + per_window >= blocks else len(rows) - len(rows) % batch_size
         rows, carry = rows[:keep], rows[keep:]
-        lengths = texts.row_lengths(rows)
-        batches = _pooled(lengths, batch_size, pool, rng)
+        texts.hold(rows)  # the window's offsets, lengths and labels read at once
+        batches = _pooled(texts.row_lengths(rows), batch_size, pool, rng)
         skipped = min(start, len(batches))
         start -= skipped
-        yield from _released(texts, rows, lengths, batches[skipped:])
-        texts.release()
+        yield from (rows[positions] for positions in batches[skipped:])
 
 
 def _in_one(texts: Rows, batch_size: int, rng: np.random.Generator, pool: int, weights: Weights | None, start: int) -> Iterator[np.ndarray]:
     """All train rows ordered at once, as ``batch_order`` orders texts in memory."""
     rows = np.flatnonzero(texts.train_mask(0, texts.num_file_rows()))
-    lengths = texts.row_lengths(rows)
-    order = batch_order(lengths, batch_size, shuffle=True, rng=rng, pool=pool, weights=weights(rows) if weights is not None else None)
-    texts.release()
-    yield from _released(texts, rows, lengths, order[start:])
-    texts.release()
+    texts.hold(rows)
+    drawn = weights(rows) if weights is not None else None
+    order = batch_order(texts.row_lengths(rows), batch_size, shuffle=True, rng=rng, pool=pool, weights=drawn)
+    yield from (rows[positions] for positions in order[start:])
 
 
 def _block_rows(texts: Rows, block: int, rows_total: int) -> np.ndarray:
@@ -92,14 +89,3 @@ def _pooled(lengths: np.ndarray, batch_size: int, pool: int, rng: np.random.Gene
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     rng.shuffle(batches)
     return batches
-
-
-def _released(texts: Rows, rows: np.ndarray, lengths: np.ndarray, batches: list[np.ndarray]) -> Iterator[np.ndarray]:
-    """The batches as rows of the file, the file's pages released every ``RELEASE_TOKENS`` tokens read."""
-    read = 0
-    for positions in batches:
-        yield rows[positions]
-        read += int(lengths[positions].sum())
-        if read >= RELEASE_TOKENS:
-            texts.release()
-            read = 0

@@ -21,7 +21,7 @@ import numpy as np
 from textcnn.config import RunConfig, build_config
 from textcnn.data.encoding import TokenizedTexts
 from textcnn.data.labels import LabelSet
-from textcnn.data.mapped_rows import release, spans
+from textcnn.data.mapped_rows import FileColumn, spans
 from textcnn.data.hash_split import hashed_dev_rows
 from textcnn.data.stream_cache import StreamedFile
 from textcnn.data.stream_encoding import MappedTargets, StreamedTexts
@@ -71,8 +71,7 @@ def prepare_stream(config: RunConfig, data: StreamedFile, dev: Dev | None) -> tu
         f"no dev set given: holding out {len(dev_index):,} of {len(data):,} training texts "
         f"({100 * len(dev_index) / len(data):.1f}%, hashed, seed {config.train.seed}) as dev"
     )
-    dev_targets = MappedTargets(data, labels.index, None, len(data))[dev_index]
-    release(data.label_codes)
+    dev_targets = MappedTargets(FileColumn(data.label_codes), data.label_names, labels.index, None, len(data))[dev_index]
     return config, StreamSplit(data, labels, num_train, dev_index, None, dev_targets, carved=True)
 
 

@@ -15,9 +15,8 @@ from textcnn.config import RunConfig, build_config
 from textcnn.data.encoding import EncodedTexts, TokenizedTexts
 from textcnn.data.labels import LabelSet
 from textcnn.data.long_texts import encode_to_fit
-from textcnn.data.mapped_rows import release
 from textcnn.data.stream_cache import StreamedFile
-from textcnn.data.stream_encoding import MappedTargets, encode_rows, max_len_of_counts, streamed_vocab, train_length_counts, train_rows
+from textcnn.data.stream_encoding import MappedTargets, max_len_of_counts, read_rows, streamed_vocab, train_length_counts, train_rows
 from textcnn.errors import ConfigError
 from textcnn.models import build_model
 from textcnn.reporting import Progress, logger
@@ -54,7 +53,7 @@ def fit_stream_run(
     vectors, model_changes = pretrained_vectors(config, vocab, None, counts)
     config = build_config(config, {"tokenizer": {"kind": kind, "max_len": max_len}, "model": model_changes})
     train = train_rows(data, held_out, lookup, max_len)  # training texts are truncated, as encode_to_fit does for windows
-    targets = MappedTargets(data, split.labels.index, held_out, len(train))
+    targets = MappedTargets(train.codes, data.label_names, split.labels.index, held_out, len(train))
     dev, dev_targets = (None, None) if refit else (_dev(config, split, vocab, lookup, max_len), split.dev_targets)
     for name, encoded in (("train", train), ("dev", dev)):
         if encoded is not None and encoded.num_truncated:
@@ -74,9 +73,7 @@ def _dev(config: RunConfig, split: StreamSplit, vocab, lookup: np.ndarray, max_l
     """The dev texts: hashed rows of the file (truncated to ``max_len``), or the dev file as ``tokenizer.long_text`` says."""
     if split.dev_file is not None:
         return encode_to_fit(split.dev_file, vocab, config.tokenizer)
-    dev = encode_rows(split.data, split.dev_index, lookup, max_len)
-    release(split.data.offsets, split.data.lengths)
-    return dev
+    return read_rows(split.data, split.dev_index, lookup, max_len)
 
 
 def _max_len(config: RunConfig, data: StreamedFile, held_out: tuple[float, int] | None) -> int:
