@@ -123,3 +123,17 @@ def test_the_ngram_model_of_a_big_file_is_fitted_on_a_bounded_sample(files, monk
     assert classifier.naive_bayes is None or len(classifier.naive_bayes.keys) > 0
     assert classifier.metrics["dev"]["num_examples"] == 150  # the report covers every dev text, not the sample
     assert 0 < sum(stream_pipeline.sample_rows(np.full(800, 10), 2_000, seed=1).shape) <= 200
+
+
+def test_a_file_of_many_windows_trains_the_same_model_for_a_seed_and_learns_as_well(files, monkeypatch):
+    from textcnn.data import stream_order
+
+    monkeypatch.setattr(stream_order, "WINDOW_ROWS", 256)  # 800 rows: blocks of 32 rows, 8 blocks a window
+    monkeypatch.setattr(stream_order, "BLOCK_ROWS", 32)
+    first, again = _train(files, stream=True, **{"nb.ngrams": 0}), _train(files, stream=True, **{"nb.ngrams": 0})
+    monkeypatch.undo()
+    in_memory = _train(files, stream=False, **{"nb.ngrams": 0})
+
+    _assert_same_model(first, again)
+    assert first.metrics["test"]["accuracy"] > 0.6 and abs(first.metrics["test"]["accuracy"] - in_memory.metrics["test"]["accuracy"]) < 0.1
+    assert not all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), in_memory.model.state_dict().values()))

@@ -6,7 +6,7 @@ blocks of ``BLOCK_ROWS`` consecutive rows are put in a seeded random order, and 
 ``WINDOW_ROWS // BLOCK_ROWS`` of them has its train rows shuffled (or, with weights, drawn with
 replacement in proportion to them), sorted by length within pools of ``pool`` batches, cut into
 batches, and its batches shuffled. The rows a window leaves over (fewer than a batch) go on to the
-next one, so every batch but the epoch's last is full and an epoch has ``ceil(rows / batch_size)``
+next one, so every batch but one (in the last window) is full and an epoch has ``ceil(rows / batch_size)``
 batches, as in memory. Batches are rows of the file.
 """
 
