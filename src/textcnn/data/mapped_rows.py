@@ -35,6 +35,7 @@ def spans(count: int, size: int = SPAN_ROWS) -> Iterator[tuple[int, int]]:
 
 
 GAP = 64  # wanted values at most this far apart are read in one piece
+FEW = 1 << 14  # reads of at most this many values (a batch's) are gathered at once, larger ones a run at a time
 
 
 class FileColumn:
@@ -79,6 +80,7 @@ class FileColumn:
 
     def hold(self, rows: np.ndarray) -> None:
         """Keep the values of ``rows`` in memory (in place of the ones held before)."""
+        self._held = None
         rows = np.unique(rows)
         self._held = (rows, self.read(rows))
 
@@ -89,13 +91,32 @@ class FileColumn:
             return np.zeros(positions.shape, dtype=self.dtype)
         if int(flat.min()) < 0 or int(flat.max()) >= self.length:
             raise IndexError(f"index out of range for {self.length} values of {self.path}")
-        unique, inverse = np.unique(flat, return_inverse=True)
-        cuts = np.flatnonzero(np.diff(unique) > GAP) + 1
-        firsts, lasts = unique[np.r_[0, cuts]], unique[np.r_[cuts - 1, len(unique) - 1]]
-        values = np.concatenate([self._range(int(a), int(b) + 1) for a, b in zip(firsts, lasts)])
-        starts = np.r_[0, np.cumsum(lasts - firsts + 1)[:-1]]
-        run = np.searchsorted(firsts, unique, side="right") - 1
-        return values[starts[run] + unique - firsts[run]][inverse].reshape(positions.shape)
+        ascending = len(flat) == 1 or bool((flat[1:] > flat[:-1]).all())
+        unique, inverse = (flat, None) if ascending else np.unique(flat, return_inverse=True)
+        bounds = np.r_[0, np.flatnonzero(np.diff(unique) > GAP) + 1, len(unique)]
+        values = self._runs(unique, bounds) if len(unique) <= FEW else self._runs_one_by_one(unique, bounds)
+        return (values if inverse is None else values[inverse]).reshape(positions.shape)
+
+    def _runs(self, unique: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """The values at sorted ``unique``, whose runs start at ``bounds``: all runs read, then one gather."""
+        firsts, lasts = unique[bounds[:-1]], unique[bounds[1:] - 1]
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        size, base = self.dtype.itemsize, self.base
+        read = b"".join([os.pread(self._fd, (b - a + 1) * size, base + a * size) for a, b in zip(firsts.tolist(), lasts.tolist())])
+        spans = lasts - firsts + 1
+        if len(read) != int(spans.sum()) * size:
+            raise OSError(f"{self.path} ended before value {int(lasts[-1])} of {self.length}")
+        run = np.repeat(np.arange(len(firsts)), np.diff(bounds))
+        return np.frombuffer(read, dtype=self.dtype)[(np.cumsum(spans) - spans)[run] + unique - firsts[run]]
+
+    def _runs_one_by_one(self, unique: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """As ``_runs``, a run at a time: no temporary the size of all of them (a window's rows)."""
+        values = np.empty(len(unique), dtype=self.dtype)
+        for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            first = int(unique[start])
+            values[start:stop] = self._range(first, int(unique[stop - 1]) + 1)[unique[start:stop] - first]
+        return values
 
     def _from_held(self, positions: np.ndarray) -> np.ndarray | None:
         if self._held is None or not positions.size:

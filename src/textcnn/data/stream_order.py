@@ -63,6 +63,7 @@ def window_batches(
         skipped = min(start, len(batches))
         start -= skipped
         yield from (rows[positions] for positions in batches[skipped:])
+        del rows, batches  # before the next window's are made
 
 
 def _in_one(texts: Rows, batch_size: int, rng: np.random.Generator, pool: int, weights: Weights | None, start: int) -> Iterator[np.ndarray]:
