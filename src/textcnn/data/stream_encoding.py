@@ -11,6 +11,7 @@ training holds does not grow with the number of rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
@@ -98,6 +99,13 @@ class ClippedLengths:
         raise TypeError("the lengths of a streamed file are read batch by batch, never whole")
 
 
+def train_mask_of(split: tuple[float, int] | None, start: int, stop: int) -> np.ndarray:
+    """(stop - start,) bool: which of those rows are train rows (all of them without ``split``)."""
+    if split is None:
+        return np.ones(stop - start, dtype=bool)
+    return ~hashed_dev_rows(start, stop - start, *split)
+
+
 @dataclass
 class StreamedTexts(EncodedTexts):
     """The train rows of a streamed file: positions (``Batch.index``) are rows of the file; ``len`` counts train rows."""
@@ -125,7 +133,7 @@ class StreamedTexts(EncodedTexts):
 
     def batch_windows(
         self, batch_size: int, *, rng: np.random.Generator, weights: Weights | None = None, start: int = 0
-    ) -> object:
+    ) -> Iterator[np.ndarray]:
         """The epoch's shuffled batches, drawn a window of rows at a time (``stream_order.window_batches``)."""
         return window_batches(self, batch_size, rng=rng, weights=weights, start=start)
 
@@ -139,13 +147,6 @@ class StreamedTexts(EncodedTexts):
         rows = self.rows()
         offsets, lengths = np.array(self.offsets[rows], dtype=np.int64), self.lengths[rows]
         return EncodedTexts(self.ids, offsets, lengths, self.num_truncated, self.tokens_cut, self.tokens_total), rows
-
-
-def train_mask_of(split: tuple[float, int] | None, start: int, stop: int) -> np.ndarray:
-    """(stop - start,) bool: which of those rows are train rows (all of them without ``split``)."""
-    if split is None:
-        return np.ones(stop - start, dtype=bool)
-    return ~hashed_dev_rows(start, stop - start, *split)
 
 
 def train_rows(data: StreamedFile, split: tuple[float, int] | None, lookup: np.ndarray, max_len: int | None) -> StreamedTexts:
