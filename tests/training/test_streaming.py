@@ -166,3 +166,26 @@ def test_a_hashed_split_over_many_windows_trains_on_the_train_rows_alone(files, 
     assert len(seen) == 3 * -(-train_rows // SETTINGS["batch_size"])
     assert len(epoch) == len(set(epoch.tolist())) == train_rows  # each train row once, no dev row
     assert classifier.metrics["test"]["accuracy"] > 0.6
+
+
+def test_a_run_over_many_windows_that_died_resumes_to_the_same_model(files, monkeypatch, tmp_path):
+    from textcnn.data import stream_order
+
+    monkeypatch.setattr(stream_order, "WINDOW_ROWS", 256)  # 16 batches a window: the crash is in the second
+    monkeypatch.setattr(stream_order, "BLOCK_ROWS", 32)
+    uninterrupted = _train(files, stream=True, **{"nb.ngrams": 0})
+    original = resume.StageCheckpoint.step_done
+
+    def step_done(self, step, at, rng):
+        original(self, step, at, rng)
+        if at.steps == 25:
+            raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(resume.StageCheckpoint, "step_done", step_done)
+        with pytest.raises(Crash):
+            _train(files, stream=True, job={"out_dir": tmp_path / "out"}, **{"nb.ngrams": 0})
+
+    resumed = _train(files, stream=True, job={"out_dir": tmp_path / "out", "resume": True}, **{"nb.ngrams": 0})
+
+    _assert_same_model(resumed, uninterrupted)
