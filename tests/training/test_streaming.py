@@ -73,6 +73,12 @@ def test_with_a_dev_file_streaming_trains_the_model_of_the_in_memory_path(files)
     assert streamed.metrics["dev"]["accuracy"] == in_memory.metrics["dev"]["accuracy"]
 
 
+def test_balanced_sampling_and_class_weights_of_a_streamed_file_are_those_of_the_in_memory_path(files):
+    options = {"sampler": "balanced", "class_weight": "balanced", "nb.ngrams": 0}
+
+    _assert_same_model(_train(files, stream=True, **options), _train(files, stream=False, **options))
+
+
 def test_without_a_dev_file_a_hashed_split_is_held_out_and_refitted_on(files):
     classifier = _train(files, stream=True, dev=False, refit="auto", dev_fraction=0.2)
 
@@ -123,3 +129,63 @@ def test_the_ngram_model_of_a_big_file_is_fitted_on_a_bounded_sample(files, monk
     assert classifier.naive_bayes is None or len(classifier.naive_bayes.keys) > 0
     assert classifier.metrics["dev"]["num_examples"] == 150  # the report covers every dev text, not the sample
     assert 0 < sum(stream_pipeline.sample_rows(np.full(800, 10), 2_000, seed=1).shape) <= 200
+
+
+def test_a_file_of_many_windows_trains_the_same_model_for_a_seed_and_learns_as_well(files, monkeypatch):
+    from textcnn.data import stream_order
+
+    monkeypatch.setattr(stream_order, "WINDOW_ROWS", 256)  # 800 rows: blocks of 32 rows, 8 blocks a window
+    monkeypatch.setattr(stream_order, "BLOCK_ROWS", 32)
+    first, again = _train(files, stream=True, **{"nb.ngrams": 0}), _train(files, stream=True, **{"nb.ngrams": 0})
+    monkeypatch.undo()
+    in_memory = _train(files, stream=False, **{"nb.ngrams": 0})
+
+    _assert_same_model(first, again)
+    assert first.metrics["test"]["accuracy"] > 0.6 and abs(first.metrics["test"]["accuracy"] - in_memory.metrics["test"]["accuracy"]) < 0.1
+    assert not all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), in_memory.model.state_dict().values()))
+
+
+def test_a_hashed_split_over_many_windows_trains_on_the_train_rows_alone(files, monkeypatch):
+    from textcnn.data import stream_order
+
+    monkeypatch.setattr(stream_order, "WINDOW_ROWS", 256)
+    monkeypatch.setattr(stream_order, "BLOCK_ROWS", 32)
+    seen: list[np.ndarray] = []
+    original = stream_order.window_batches
+
+    def recording(*args, **kwargs):
+        for batch in original(*args, **kwargs):
+            seen.append(batch)
+            yield batch
+
+    monkeypatch.setattr("textcnn.data.stream_encoding.window_batches", recording)
+    classifier = _train(files, stream=True, dev=False, dev_fraction=0.2, **{"nb.ngrams": 0})
+
+    train_rows = 800 - classifier.metrics["dev"]["num_examples"]
+    epoch = np.concatenate(seen[: -(-train_rows // SETTINGS["batch_size"])])
+    assert len(seen) == 3 * -(-train_rows // SETTINGS["batch_size"])
+    assert len(epoch) == len(set(epoch.tolist())) == train_rows  # each train row once, no dev row
+    assert classifier.metrics["test"]["accuracy"] > 0.6
+
+
+def test_a_run_over_many_windows_that_died_resumes_to_the_same_model(files, monkeypatch, tmp_path):
+    from textcnn.data import stream_order
+
+    monkeypatch.setattr(stream_order, "WINDOW_ROWS", 256)  # 16 batches a window: the crash is in the second
+    monkeypatch.setattr(stream_order, "BLOCK_ROWS", 32)
+    uninterrupted = _train(files, stream=True, **{"nb.ngrams": 0})
+    original = resume.StageCheckpoint.step_done
+
+    def step_done(self, step, at, rng):
+        original(self, step, at, rng)
+        if at.steps == 25:
+            raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(resume.StageCheckpoint, "step_done", step_done)
+        with pytest.raises(Crash):
+            _train(files, stream=True, job={"out_dir": tmp_path / "out"}, **{"nb.ngrams": 0})
+
+    resumed = _train(files, stream=True, job={"out_dir": tmp_path / "out", "resume": True}, **{"nb.ngrams": 0})
+
+    _assert_same_model(resumed, uninterrupted)

@@ -50,8 +50,11 @@ def balanced_sample_weights(targets: np.ndarray) -> np.ndarray:
     """Per-text sampling weights 1 / count of its class, so every class is drawn about equally often.
 
     ``targets`` are class ids (num_texts,) or multi-hot rows (num_texts, num_labels); a multi-label
-    text takes the weight of its rarest label.
+    text takes the weight of its rarest label. Targets read from a streamed file's labels
+    (``stream_encoding.MappedTargets``) give a function of rows to their weights instead.
     """
+    if hasattr(targets, "row_weights"):
+        return targets.row_weights()
     if targets.ndim == 1:
         counts = np.bincount(targets)
         return 1.0 / counts[targets]
@@ -137,12 +140,16 @@ def iter_batches(
     ``weights``: draw each epoch's texts in proportion to them (see ``batch_order``).
     ``equal_lengths``: batches of one length where there are enough such texts (``equal_length_batches``).
     ``start``: leave out the first ``start`` batches of the order (the order is drawn whole all the same).
+    The rows of a streamed file (``stream_encoding.StreamedTexts``) are ordered a window at a time.
     """
-    if equal_lengths:
+    if shuffle and hasattr(encoded, "batch_windows"):
+        order = encoded.batch_windows(batch_size, rng=rng or np.random.default_rng(), weights=weights, start=start)
+        start = 0
+    elif equal_lengths:
         order = equal_length_batches(encoded.lengths, batch_size)
     else:
         order = batch_order(encoded.lengths, batch_size, shuffle=shuffle, rng=rng, weights=weights)
-    for index in order[start:]:
+    for index in order[start:] if start else order:
         ids, lengths = pad_batch(encoded, index, min_len)
         batch_targets = torch.from_numpy(targets[index]) if targets is not None else None
         yield Batch(torch.from_numpy(ids), torch.from_numpy(lengths), index, batch_targets)

@@ -30,6 +30,7 @@ import numpy as np
 from textcnn.data.cache import entry_key
 from textcnn.data.encoding import _starts, tokenize_compact
 from textcnn.data.hash_split import hashed_dev_rows
+from textcnn.data.mapped_rows import release, spans
 from textcnn.data.readers import detect_format, iter_chunks
 from textcnn.data.token_counts import TABLE_BOUND, BoundedCounts
 from textcnn.data.tokenizers import build_tokenizer, resolve_tokenizer_kind
@@ -145,14 +146,13 @@ def _build(path, reader: dict, tokenizing: tuple, split, chunk_rows: int, folder
             logger.info(f"counted {rows:,} rows of {path} ({len(train.counts):,} distinct tokens kept)")
     if not rows:
         raise DataError("no labelled rows to use", path=path)
-    lengths = np.fromfile(folder / "lengths.bin", dtype=np.int64)
+    lengths = np.memmap(folder / "lengths.bin", dtype=np.int64, mode="r")  # read a span at a time, never whole
     tokens = list(train.counts) + [token for token in dev.counts if token not in train.counts]
     _write_ids(path, reader, tokenize, tokens, lengths, chunk_rows, folder)
-    np.save(folder / "lengths.npy", lengths)
-    np.save(folder / "offsets.npy", _starts(lengths))
-    np.save(folder / "labels.npy", np.fromfile(folder / "labels.bin", dtype=np.int32))
+    _write_rows(folder, lengths, np.memmap(folder / "labels.bin", dtype=np.int32, mode="r"))
     for name, counts in (("train_counts", train.counts), ("dev_counts", dev.counts)):
         np.save(folder / f"{name}.npy", np.fromiter((counts.get(token, 0) for token in tokens), dtype=np.int64, count=len(tokens)))
+    del lengths
     for scratch in ("lengths.bin", "labels.bin"):
         (folder / scratch).unlink()
     min_count = max(train.min_count, dev.min_count)
@@ -165,24 +165,46 @@ def _build(path, reader: dict, tokenizing: tuple, split, chunk_rows: int, folder
     (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
 
+def _npy_file(path: Path, dtype: type, count: int):  # noqa: ANN202
+    """``path`` opened for writing a (count,) ``.npy`` array of ``dtype``, its header written: append the values."""
+    handle = open(path, "wb")
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (count,)}
+    np.lib.format.write_array_header_1_0(handle, header)
+    return handle
+
+
 def _write_ids(path, reader: dict, tokenize, tokens: list[str], lengths: np.ndarray, chunk_rows: int, folder: Path) -> None:  # noqa: ANN001
-    """The second pass: each token's table id, written into a memory-mapped ``ids.npy``."""
+    """The second pass: each token's table id, appended to ``ids.npy`` a chunk at a time."""
     index = {token: i for i, token in enumerate(tokens)}
     outside = len(tokens)
-    ids = np.lib.format.open_memmap(folder / "ids.npy", mode="w+", dtype=np.int32, shape=(int(lengths.sum()),))
-    row = position = 0
-    for chunk, _ in iter_chunks(path, chunk_rows=chunk_rows, **reader):
-        tokenized = tokenize_compact([text for _, text, _ in chunk], tokenize)
-        if not np.array_equal(tokenized.lengths, lengths[row : row + len(chunk)]):
-            raise DataError("the file changed while it was read (its rows differ between two readings)", path=path)
-        lookup = np.fromiter((index.get(token, outside) for token in tokenized.tokens), dtype=np.int32, count=len(tokenized.tokens))
-        ids[position : position + len(tokenized.ids)] = lookup[tokenized.ids]
-        position += len(tokenized.ids)
-        row += len(chunk)
+    total = sum(int(lengths[start:stop].sum()) for start, stop in spans(len(lengths)))
+    row = 0
+    with _npy_file(folder / "ids.npy", np.int32, total) as ids:
+        for chunk, _ in iter_chunks(path, chunk_rows=chunk_rows, **reader):
+            tokenized = tokenize_compact([text for _, text, _ in chunk], tokenize)
+            if not np.array_equal(tokenized.lengths, lengths[row : row + len(chunk)]):
+                raise DataError("the file changed while it was read (its rows differ between two readings)", path=path)
+            lookup = np.fromiter((index.get(token, outside) for token in tokenized.tokens), dtype=np.int32, count=len(tokenized.tokens))
+            ids.write(lookup[tokenized.ids].tobytes())
+            row += len(chunk)
+            release(lengths)
     if row != len(lengths):
         raise DataError("the file changed while it was read (its rows differ between two readings)", path=path)
-    ids.flush()
-    del ids
+
+
+def _write_rows(folder: Path, lengths: np.ndarray, codes: np.ndarray) -> None:
+    """``lengths.npy``, ``offsets.npy`` and ``labels.npy`` from the first pass's scratch files, a span at a time."""
+    rows = len(lengths)
+    with _npy_file(folder / "lengths.npy", np.int64, rows) as lengths_out, _npy_file(folder / "offsets.npy", np.int64, rows) as offsets_out:
+        with _npy_file(folder / "labels.npy", np.int32, rows) as labels_out:
+            position = 0
+            for start, stop in spans(rows):
+                span = np.asarray(lengths[start:stop])
+                lengths_out.write(span.tobytes())
+                offsets_out.write((position + _starts(span)).tobytes())
+                labels_out.write(np.asarray(codes[start:stop]).tobytes())
+                position += int(span.sum())
+                release(lengths, codes)
 
 
 def _open_entry(entry: Path, key: str) -> StreamedFile | None:
@@ -213,14 +235,20 @@ def _check(meta: dict, key: str, arrays: dict[str, np.ndarray]) -> None:
     rows, tokens = len(arrays["lengths"]), len(meta["tokens"])
     if len(arrays["offsets"]) != rows or len(arrays["labels"]) != rows or len(arrays["train_counts"]) != tokens or len(arrays["dev_counts"]) != tokens:
         raise ValueError("arrays of different lengths")
-    lengths, offsets = np.asarray(arrays["lengths"]), np.asarray(arrays["offsets"])
-    if rows and (lengths.min() < 0 or not np.array_equal(offsets, _starts(lengths)) or int(lengths.sum()) != len(arrays["ids"])):
+    position = 0
+    for start, stop in spans(rows):  # a span at a time, its pages released after: nothing per row stays resident
+        lengths, codes = np.asarray(arrays["lengths"][start:stop]), np.asarray(arrays["labels"][start:stop])
+        if lengths.min() < 0 or not np.array_equal(arrays["offsets"][start:stop], position + _starts(lengths)):
+            raise ValueError("offsets out of range")
+        if int(codes.min()) < 0 or int(codes.max()) >= len(meta["labels"]):
+            raise ValueError("label codes out of range")
+        position += int(lengths.sum())
+        release(arrays["lengths"], arrays["offsets"], arrays["labels"])
+    if position != len(arrays["ids"]):
         raise ValueError("offsets out of range")
-    codes = arrays["labels"]
-    if rows and (int(codes.min()) < 0 or int(codes.max()) >= len(meta["labels"])):
-        raise ValueError("label codes out of range")
     ids = arrays["ids"]
-    for start in range(0, len(ids), _CHECK_SPAN):
-        span = ids[start : start + _CHECK_SPAN]
+    for start, stop in spans(len(ids), _CHECK_SPAN):
+        span = ids[start:stop]
         if int(span.min()) < 0 or int(span.max()) > tokens:
             raise ValueError("token ids out of range")
+        release(ids)

@@ -12,7 +12,8 @@ from textcnn.config import TrainConfig
 
 def class_weights(targets: np.ndarray, num_classes: int) -> np.ndarray:
     """Inverse-frequency weights n_texts / (num_classes * count) of class ids; absent classes get 0."""
-    counts = np.bincount(targets, minlength=num_classes).astype(np.float64)
+    counts = targets.class_counts(num_classes) if hasattr(targets, "class_counts") else np.bincount(targets, minlength=num_classes)
+    counts = counts.astype(np.float64)
     return np.divide(len(targets), num_classes * counts, out=np.zeros_like(counts), where=counts > 0)
 
 

@@ -21,8 +21,10 @@ import numpy as np
 from textcnn.config import RunConfig, build_config
 from textcnn.data.encoding import TokenizedTexts
 from textcnn.data.labels import LabelSet
+from textcnn.data.mapped_rows import FileColumn, spans
+from textcnn.data.hash_split import hashed_dev_rows
 from textcnn.data.stream_cache import StreamedFile
-from textcnn.data.stream_encoding import class_ids
+from textcnn.data.stream_encoding import MappedTargets, StreamedTexts
 from textcnn.errors import DataError
 from textcnn.inference.logits import predict_logits
 from textcnn.inference.predictor import ngram_logits
@@ -54,22 +56,23 @@ def prepare_stream(config: RunConfig, data: StreamedFile, dev: Dev | None) -> tu
     if len(labels) < 2:
         raise DataError(f"need at least 2 classes to train a classifier, found only {labels.labels[0]!r}")
     config = build_config(config, {"data.multi_label": False, "train.select_metric": resolve_select_metric(config.train.select_metric, False)})
-    targets = class_ids(data, labels.index)
     if dev is not None:
         if not len(dev[0]):
             raise DataError("the dev set is empty")
-        return config, StreamSplit(data, labels, targets, None, None, dev[0], labels.encode(dev[1], source="dev"), carved=False)
+        return config, StreamSplit(data, labels, len(data), None, dev[0], labels.encode(dev[1], source="dev"), carved=False)
     if data.split != (config.data.dev_fraction, config.train.seed):
         raise ValueError(f"the streamed file was split with {data.split}, the settings ask for another split")
-    is_dev = data.dev_rows()
-    train_index, dev_index = np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
-    if len(train_index) < 2 or not len(dev_index):
+    parts = [start + np.flatnonzero(hashed_dev_rows(start, stop - start, *data.split)) for start, stop in spans(len(data))]
+    dev_index = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    num_train = len(data) - len(dev_index)
+    if num_train < 2 or not len(dev_index):
         raise DataError(f"too few rows ({len(data)}) to hold out a dev split; give a dev file (--dev)")
     logger.info(
         f"no dev set given: holding out {len(dev_index):,} of {len(data):,} training texts "
         f"({100 * len(dev_index) / len(data):.1f}%, hashed, seed {config.train.seed}) as dev"
     )
-    return config, StreamSplit(data, labels, targets, train_index, dev_index, None, targets[dev_index], carved=True)
+    dev_targets = MappedTargets(FileColumn(data.label_codes), data.label_names, labels.index, None, len(data))[dev_index]
+    return config, StreamSplit(data, labels, num_train, dev_index, None, dev_targets, carved=True)
 
 
 def train_streamed(
@@ -129,6 +132,9 @@ def sample_rows(lengths: np.ndarray, max_tokens: int, seed: int) -> np.ndarray |
 
 def _sampled(run: Run, dev_logits: np.ndarray, seed: int) -> tuple[Run, np.ndarray]:
     """``run`` with its train and dev texts cut to seeded samples of ``NGRAM_SAMPLE_TOKENS`` tokens each."""
+    if isinstance(run.train, StreamedTexts):  # the train rows in memory, in the order of the file
+        texts, rows = run.train.in_memory()
+        run = replace(run, train=texts, train_targets=run.train_targets[rows])
     train = sample_rows(run.train.lengths, NGRAM_SAMPLE_TOKENS, seed)
     dev = sample_rows(run.dev.lengths, NGRAM_SAMPLE_TOKENS, seed + 1) if run.dev is not None else None
     if train is not None:

@@ -21,7 +21,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from textcnn.config import TrainConfig
-from textcnn.data.batching import balanced_sample_weights, batch_order, iter_batches
+from textcnn.data.batching import balanced_sample_weights, iter_batches
 from textcnn.data.encoding import EncodedTexts
 from textcnn.evaluation import classification_report, multilabel_report
 from textcnn.inference.logits import sigmoid
@@ -244,7 +244,7 @@ class _Step:
     ) -> None:  # fmt: skip
         self.model, self.config = model, config
         self.optimizer = build_optimizer(model, config)
-        self.steps_per_epoch = len(batch_order(train.lengths, config.batch_size, shuffle=False))
+        self.steps_per_epoch = -(-len(train) // config.batch_size)  # the batches of an epoch (`batch_order`)
         self.scheduler = build_scheduler(self.optimizer, config, self.steps_per_epoch)
         self.loss_fn = build_loss(config, targets, num_labels).to(device)
         self.sample_weights = balanced_sample_weights(targets) if config.sampler == "balanced" else None
