@@ -249,8 +249,19 @@ def _train(
         ngrams = checkpoints.ngram_fit(fit_ngrams) if checkpoints is not None else fit_ngrams()
         metrics["dev"], metrics["naive_bayes"] = ngrams.report, ngrams.summary
         thresholds = ngrams.thresholds if ngrams.thresholds is not None else thresholds
-    resolved = build_config(resolved, ngrams.settings)
-    metrics["run"] = run_info(resolved, last.final.device)
+    return trained_result(members, model, fit, thresholds, ngrams, metrics)
+
+
+def trained_result(
+    members: list[Member], model: torch.nn.Module, fit: FitResult, thresholds: np.ndarray | None, ngrams: NgramFit,
+    metrics: dict[str, Any], *, run: dict[str, Any] | None = None,
+) -> TrainingResult:  # fmt: skip
+    """The classifier of trained ``members`` (``model``: the last one's network, or their ensemble): the
+    last member's resolved config with the n-gram settings, metrics with the run's facts (and ``run``),
+    and every member's history."""
+    last = members[-1]
+    resolved = build_config(last.final.config, ngrams.settings)
+    metrics["run"] = {**run_info(resolved, last.final.device), **(run or {})}
     history = tuple(
         row for index, member in enumerate(members)
         for row in member_history(member.selection.fit.history, member.final.fit.history if member.refit else None, index)

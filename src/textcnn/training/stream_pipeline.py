@@ -28,13 +28,11 @@ from textcnn.data.stream_encoding import MappedTargets, StreamedTexts
 from textcnn.errors import DataError
 from textcnn.inference.logits import predict_logits
 from textcnn.inference.predictor import ngram_logits
-from textcnn.inference.trained import TrainedClassifier
 from textcnn.models import Ensemble
 from textcnn.reporting import Progress, logger
-from textcnn.training.history import member_history
 from textcnn.training.ngram_step import NgramFit, fit_ngram_model, resolved_ngram_settings
-from textcnn.training.pipeline import Member, TrainingResult
-from textcnn.training.reproducibility import run_info, seed_everything, set_threads
+from textcnn.training.pipeline import Member, TrainingResult, trained_result
+from textcnn.training.reproducibility import seed_everything, set_threads
 from textcnn.training.resume import Checkpoints, data_sha256
 from textcnn.training.run import Run
 from textcnn.training.stream_run import StreamSplit, fit_stream_run
@@ -188,16 +186,8 @@ def _train(config: RunConfig, data: StreamedFile, dev: Dev | None, progress, che
     if size > 1:
         model, fit, metrics["ensemble"] = _join(config, members, split)
         metrics["dev"], thresholds = fit.best_report, fit.thresholds
-    resolved = last.final.config
-    ngrams = NgramFit(None, {**resolved_ngram_settings(resolved, last.selection), "nb.weight": 0.0}, None, None, None)
+    ngrams = NgramFit(None, {**resolved_ngram_settings(last.final.config, last.selection), "nb.weight": 0.0}, None, None, None)
     if with_ngrams:
         ngrams = checkpoints.ngram_fit(lambda: _fit_ngrams(config, members)) if checkpoints is not None else _fit_ngrams(config, members)
         metrics["dev"], metrics["naive_bayes"] = ngrams.report, ngrams.summary
-    resolved = build_config(resolved, ngrams.settings)
-    metrics["run"] = {**run_info(resolved, last.final.device), "streamed": True}
-    history = tuple(
-        row for index, member in enumerate(members)
-        for row in member_history(member.selection.fit.history, member.final.fit.history if member.refit else None, index)
-    )  # fmt: skip
-    trained = TrainedClassifier(resolved, model, last.final.vocab, last.final.labels, thresholds, ngrams.model, metrics, history)
-    return TrainingResult(trained, fit, last.final.device)
+    return trained_result(members, model, fit, thresholds, ngrams, metrics, run={"streamed": True})
