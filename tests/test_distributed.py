@@ -23,6 +23,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from conftest import write_dataset
+from test_resume_kill import newest_state
 
 MODEL_FLAGS = [
     "--epochs", "4", "--patience", "4", "--kernel-sizes", "2,3", "--batch-size", "15", "--lr", "0.01",
@@ -114,15 +115,6 @@ def test_nproc_launches_torchrun_and_passes_its_exit_status_through(data: dict[s
 
 
 # --- a rank killed mid-training ---------------------------------------------------------------
-
-
-def newest_state(out: Path, stage: str) -> dict | None:
-    slot = out / "checkpoint" / stage
-    try:
-        entries = sorted(path for path in slot.iterdir() if path.name.isdigit())
-        return json.loads((entries[-1] / "state.json").read_text(encoding="utf-8")) if entries else None
-    except (OSError, ValueError):
-        return None
 
 
 def mid_epoch(out: Path) -> bool:
