@@ -46,7 +46,7 @@ WORDS = ("the film is a quiet and moving portrait of love loss and hope , but it
 
 
 # ---------------------------------------------------------------------------------------- server
-def server_app(bundle: str, window_ms: float, threads: int):
+def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torch"):
     """The textcnn app on ``bundle`` plus the two reference endpoints, under the same middleware."""
     from fastapi.responses import JSONResponse
 
@@ -54,7 +54,7 @@ def server_app(bundle: str, window_ms: float, threads: int):
     from textcnn.inference.rows import prediction_rows
     from textcnn.serve import ServeSettings, create_app
 
-    classifier = TextClassifier.load(bundle, threads=threads)
+    classifier = TextClassifier.load(bundle, threads=threads, runtime=runtime)
     app = create_app(classifier, ServeSettings(batch_window_ms=window_ms, max_in_flight=1024, threads=threads))
     constant = {"predictions": [{"text": "constant", "label": "positive", "probability": 0.5}]}
 
@@ -73,16 +73,16 @@ def server_app(bundle: str, window_ms: float, threads: int):
 def run_server(args: argparse.Namespace) -> None:
     import uvicorn
 
-    app = server_app(args.bundle, args.window_ms, args.threads)
+    app = server_app(args.bundle, args.window_ms, args.threads, args.runtime)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 
-def start_server(bundle: str, window_ms: float, threads: int) -> tuple[subprocess.Popen, int]:
+def start_server(bundle: str, window_ms: float, threads: int, runtime: str = "torch") -> tuple[subprocess.Popen, int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, __file__, "--serve", "--bundle", bundle, "--port", str(port), "--window-ms", str(window_ms),
-               "--threads", str(threads)]  # fmt: skip
+               "--threads", str(threads), "--runtime", runtime]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     return subprocess.Popen(command, env=env), port
 
@@ -243,7 +243,7 @@ def _warm_up(args: argparse.Namespace) -> argparse.Namespace:
 def run_all(args: argparse.Namespace) -> list[Cell]:
     pool, started, cells = text_pool(args), time.monotonic(), []
     for window_ms, endpoints in ((args.window_ms, ["constant", "plain", "batched", "+bad"]), (0.0, ["unbatched"])):
-        process, port = start_server(args.bundle, window_ms, args.threads)
+        process, port = start_server(args.bundle, window_ms, args.threads, args.runtime)
         try:
             asyncio.run(wait_ready(port, process))
             cells += asyncio.run(measure(port, endpoints, pool, args, started))
@@ -283,6 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget-s", type=float, default=600.0, help="Longest whole run; later cells are left out.")
     parser.add_argument("--window-ms", type=float, default=2.0, help="Batch window of the batched server.")
     parser.add_argument("--threads", type=int, default=1, help="Server CPU threads for the model.")
+    parser.add_argument("--runtime", default="torch", help="The server's runtime: torch, torch-bf16 or onnx (textcnn serve --runtime).")
     parser.add_argument("--bad-every", type=int, default=10, help="+bad cells: every Nth request is bad.")
     parser.add_argument("--json", help="Also write the figures here.")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the child process

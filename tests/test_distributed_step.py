@@ -100,3 +100,13 @@ def test_nproc_is_left_out_of_the_command_torchrun_runs():
 def test_a_loss_the_ranks_cannot_split_is_refused():
     with pytest.raises(TypeError, match="cannot split"):
         shard_loss(nn.MSELoss(), torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, 3))
+
+
+def test_cpu_processes_that_each_get_few_texts_a_step_are_told_to_raise_the_batch():
+    from textcnn.training.distributed import World, batch_note
+
+    note = batch_note(World(size=2, rank=0, backend="gloo"), 32)
+    assert note is not None and "16 texts per process" in note and "--batch-size" in note and "128" in note
+    assert batch_note(World(size=2, rank=0, backend="gloo"), 128) is None  # 64 a process: enough
+    assert batch_note(World(size=2, rank=0, backend="nccl"), 32) is None  # GPUs: no such note
+    assert batch_note(World(), 32) is None  # one process

@@ -38,6 +38,9 @@ def train_on_files(
     if resume and out_dir is None:
         raise TextcnnError("resume: there is no checkpoint to resume without out_dir (the checkpoint is out_dir/checkpoint)")
     with distributed.session(config.train.device) as world:
+        note = distributed.batch_note(world, config.train.batch_size)
+        if note is not None:
+            logger.info(note)
         return _train_on_files(
             config, train_path, dev_path=dev_path, test_path=test_path, out_dir=out_dir,
             progress=progress if world.main else None, resume=resume, main=world.main,

@@ -75,6 +75,23 @@ def current() -> World:
     return World(dist.get_world_size(), dist.get_rank(), local, str(dist.get_backend()))
 
 
+SMALL_SHARE = 64  # texts per CPU process and step under which the exchange and optimizer step outweigh the split
+
+
+def batch_note(world: World, batch_size: int) -> str | None:
+    """A note for CPU processes that each train few texts a step: at 16 texts per process (the default
+    batch of 32 on 2) the exchange and the optimizer step, which every process pays whole, cost more
+    than the halved batch saves (docs/benchmarks.md, "Distributed training"). None where it does not apply."""
+    share = batch_size / max(world.size, 1)
+    if not world.active or world.backend != "gloo" or share >= SMALL_SHARE:
+        return None
+    return (
+        f"{world.size} processes share each batch of {batch_size}: {share:g} texts per process a step, where the gradient "
+        f"exchange and the optimizer step outweigh the split work on CPUs; a global batch of {SMALL_SHARE * world.size} "
+        f"or more (--batch-size, and --lr with it) lets the processes pay off"
+    )
+
+
 def restarts() -> int:
     """How often torchrun restarted the workers of this job (``--max-restarts``): 0 on the first start."""
     try:
