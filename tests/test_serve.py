@@ -156,6 +156,24 @@ def test_ready_only_once_warmed_up_while_health_always_answers(tiny_classifier):
     assert [response.status_code for response in after] == [200, 200, 200]
 
 
+def test_a_warmed_up_server_keeps_its_start_up_objects_out_of_full_collections_until_it_stops(tiny_classifier):
+    """A full collection walks every tracked object: the model, the app and the libraries' modules
+    made it pause the server about 100 ms every second or two under load. Warm-up freezes them."""
+    import gc
+
+    async def scenario():
+        async with served(tiny_classifier) as client:
+            serving = gc.get_freeze_count()
+            answer = await client.post("/predict", json=GOOD)
+        return serving, answer
+
+    serving, answer = run(scenario())
+
+    assert serving > 10_000  # every object alive at warm-up, this test process's included
+    assert answer.status_code == 200
+    assert gc.get_freeze_count() == 0  # stopping gives them back
+
+
 def test_metadata_gives_labels_config_metrics_and_versions(tiny_classifier):
     import torch
 
