@@ -177,8 +177,15 @@ def join_ensemble(config: RunConfig, members: list[Member], split: Split) -> tup
     """The members as one ``Ensemble``, scored on dev by the mean of their selection runs' logits."""
     labels = members[-1].final.labels
     multi_label = config.data.multi_label is True
-    targets = encode_targets(labels, split.dev_labels, multi_label, "dev")
-    report, thresholds = score_logits(np.mean([member.dev_logits for member in members], axis=0), targets, labels.labels)
+    return join_members(config, members, encode_targets(labels, split.dev_labels, multi_label, "dev"), labels.labels, multi_label)
+
+
+def join_members(
+    config: RunConfig, members: list[Member], dev_targets: np.ndarray, label_names: list, multi_label: bool
+) -> tuple[Ensemble, FitResult, dict[str, Any]]:
+    """``join_ensemble`` given the dev targets (in memory or streamed): the ensemble, its fit scored
+    on the mean of the members' dev logits, and the summary of ``metrics["ensemble"]``."""
+    report, thresholds = score_logits(np.mean([member.dev_logits for member in members], axis=0), dev_targets, label_names)
     key = report_key(config.train.select_metric, multi_label)
     scores = [member.fit.best_score for member in members]
     seconds = sum(member.fit.seconds for member in members)

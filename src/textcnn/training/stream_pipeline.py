@@ -28,15 +28,14 @@ from textcnn.data.stream_encoding import MappedTargets, StreamedTexts
 from textcnn.errors import DataError
 from textcnn.inference.logits import predict_logits
 from textcnn.inference.predictor import ngram_logits
-from textcnn.models import Ensemble
 from textcnn.reporting import Progress, logger
 from textcnn.training.ngram_step import NgramFit, fit_ngram_model, resolved_ngram_settings
-from textcnn.training.pipeline import Member, TrainingResult, trained_result
+from textcnn.training.pipeline import Member, TrainingResult, join_members, trained_result
 from textcnn.training.reproducibility import seed_everything, set_threads
 from textcnn.training.resume import Checkpoints, data_sha256
 from textcnn.training.run import Run
 from textcnn.training.stream_run import StreamSplit, fit_stream_run
-from textcnn.training.trainer import FitResult, report_key, resolve_select_metric, score_logits
+from textcnn.training.trainer import report_key, resolve_select_metric, score_logits
 
 NGRAM_SAMPLE_TOKENS = 1_000_000  # tokens of train (and of dev) the n-gram model of a streamed file is fitted on
 Dev = tuple[TokenizedTexts, list[Hashable]]
@@ -107,18 +106,6 @@ def _fit_member(config: RunConfig, split: StreamSplit, index: int, progress, che
     return Member(selection, final, fit, logits, {"epochs": best.best_epoch, "texts": len(split.data)})
 
 
-def _join(config: RunConfig, members: list[Member], split: StreamSplit) -> tuple[Ensemble, FitResult, dict[str, Any]]:
-    """The members as one ``Ensemble``, scored on dev by the mean of their selection runs' logits."""
-    report, thresholds = score_logits(np.mean([m.dev_logits for m in members], axis=0), split.dev_targets, split.labels.labels)
-    key = report_key(config.train.select_metric, False)
-    scores = [member.fit.best_score for member in members]
-    last, seconds = members[-1].fit, sum(member.fit.seconds for member in members)
-    fit = FitResult(last.best_epoch, report[key], last.history, last.stopped_early, seconds, report, thresholds)
-    logger.info(f"ensemble of {len(members)}: dev {key} {100 * report[key]:.2f} (members {', '.join(f'{100 * s:.2f}' for s in scores)})")
-    summary = {"members": len(members), "seeds": [config.train.seed + i for i in range(len(members))], f"member_dev_{key}": scores}
-    return Ensemble([member.final.model for member in members]).eval(), fit, summary
-
-
 def sample_rows(lengths: np.ndarray, max_tokens: int, seed: int) -> np.ndarray | None:
     """Sorted indices of seeded random rows holding at most ``max_tokens`` tokens (None: all rows fit)."""
     lengths = np.asarray(lengths)
@@ -184,7 +171,7 @@ def _train(config: RunConfig, data: StreamedFile, dev: Dev | None, progress, che
     model, fit, thresholds = last.final.model, last.fit, last.selection.fit.thresholds
     metrics: dict[str, Any] = {"dev": last.selection.fit.best_report, **({"refit": last.refit} if last.refit else {})}
     if size > 1:
-        model, fit, metrics["ensemble"] = _join(config, members, split)
+        model, fit, metrics["ensemble"] = join_members(config, members, split.dev_targets, split.labels.labels, False)
         metrics["dev"], thresholds = fit.best_report, fit.thresholds
     ngrams = NgramFit(None, {**resolved_ngram_settings(last.final.config, last.selection), "nb.weight": 0.0}, None, None, None)
     if with_ngrams:
