@@ -79,6 +79,15 @@ def test_balanced_sampling_and_class_weights_of_a_streamed_file_are_those_of_the
     _assert_same_model(_train(files, stream=True, **options), _train(files, stream=False, **options))
 
 
+def test_a_streamed_ensemble_is_the_ensemble_of_the_in_memory_path(files):
+    streamed, in_memory = _train(files, stream=True, **{"train.ensemble": 2}), _train(files, stream=False, **{"train.ensemble": 2})
+
+    _assert_same_model(streamed, in_memory)
+    assert streamed.metrics["ensemble"] == in_memory.metrics["ensemble"]
+    assert streamed.metrics["ensemble"]["members"] == 2
+    assert streamed.metrics["dev"]["accuracy"] == in_memory.metrics["dev"]["accuracy"]
+
+
 def test_without_a_dev_file_a_hashed_split_is_held_out_and_refitted_on(files):
     classifier = _train(files, stream=True, dev=False, refit="auto", dev_fraction=0.2)
 
