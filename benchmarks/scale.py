@@ -10,6 +10,7 @@ is no n-gram model, no refit and one epoch; ``--default-model-up-to N`` also tra
 model on the sizes up to xN. The repeated files are written once under ``--work`` and reused.
 
     python benchmarks/scale.py --sizes 1 4 16 64 --default-model-up-to 4
+    python benchmarks/scale.py --sizes 1 4 16 --default-model-up-to 16 --no-small   # the default model alone
     python benchmarks/scale.py --sizes 1 --distributed          # 1 process vs torchrun 2, 1 thread each
     python benchmarks/scale.py --sizes 1 --device cuda          # on a GPU machine
 
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--set", default="thucnews")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16, 64])
     parser.add_argument("--default-model-up-to", type=int, default=0, help="also train the default model on sizes up to this")
+    parser.add_argument("--no-small", action="store_true", help="leave the small model out (the default model alone)")
     parser.add_argument("--distributed", action="store_true", help="also torchrun --nproc_per_node=2, one thread per process")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
@@ -131,7 +133,7 @@ def main() -> None:
     results = []
     for size in args.sizes:
         path, rows = repeated_file(train, size, args.work)
-        runs = [("small", 1)] + ([("small", 2)] if args.distributed else [])
+        runs = [] if args.no_small else [("small", 1)] + ([("small", 2)] if args.distributed else [])
         runs += [("default", 1)] if size <= args.default_model_up_to else []
         for model, processes in runs:
             wall, epoch, rss = _isolated(path, dev, settings(model, args.device, args.threads), args.work, processes)
