@@ -126,7 +126,7 @@ def main() -> None:
         raise SystemExit(f"no {args.set} train/dev files under ../shared/data")
     args.work.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"command: python benchmarks/{' '.join(sys.argv)}")
+    print(f"command: python {' '.join(sys.argv)}")
     print(f"commit {commit}, {os.cpu_count()} CPUs, device {args.device}, {args.threads} thread(s) per process\n")
     print("| size | texts | model | processes | wall s | epoch s | texts/s (wall) | peak RSS MB |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
