@@ -89,3 +89,12 @@ def raw_texts(prepared: Prepared, final: bool) -> tuple[list[str], list[str]]:
     if not final:
         return list(train), list(dev)
     return (list(train) + list(dev) if should_refit(prepared.config, prepared.split) else list(train)), list(test)
+
+
+def novel_mask(prepared: Prepared, final: bool) -> np.ndarray:
+    """Which scored texts (dev, or test) do not occur verbatim among the fit texts (train, or train + dev)."""
+    if prepared.raw["dev"] is None:
+        return np.ones(len(prepared.test[1] if final else prepared.split.dev_labels), dtype=bool)
+    fit, score = raw_texts(prepared, final)
+    seen = set(fit)
+    return np.array([text not in seen for text in score])

