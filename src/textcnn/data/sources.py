@@ -73,24 +73,37 @@ def read_labelled_files(
     for split, path in (("dev", dev_path), ("test", test_path)):
         splits[split] = read_labelled(path, config, tokenizer=train.tokenizer, multi_label=train.multi_label) if path else None
     known = _distinct_labels(train)
-    if len(known) == 1:
-        raise DataError(f"every row has the label {next(iter(known))!r}: a classifier needs at least 2 labels", path=train_path)
+    _refuse_one_label(known, train_path)
     for split, path in (("dev", dev_path), ("test", test_path)):
-        records = splits[split]
-        unseen = sorted(_distinct_labels(records) - known, key=str) if records else []
-        if unseen:
-            shown = ", ".join(repr(label) for label in unseen[:10])
-            raise DataError(f"label(s) {shown} never occur in the training file {train_path}", path=path)
+        _refuse_unseen_labels(splits[split], known, train_path, path)
     paths = {"train": train_path, "dev": dev_path, "test": test_path}
-    try:
-        provenance = describe_files(paths)
-    except OSError as error:
-        raise DataError(f"cannot read the file again for its sha256: {error.strerror or error}", path=error.filename) from None
-    return LabelledFiles(train, splits["dev"], splits["test"], paths, provenance)
+    return LabelledFiles(train, splits["dev"], splits["test"], paths, _provenance(paths))
 
 
 def _distinct_labels(records: TokenizedFile) -> set:
     return {label for item in records.labels for label in as_label_list(item)}
+
+
+def _refuse_one_label(known: set, train_path: str | Path) -> None:
+    """A training file whose rows all carry one label trains no classifier."""
+    if len(known) == 1:
+        raise DataError(f"every row has the label {next(iter(known))!r}: a classifier needs at least 2 labels", path=train_path)
+
+
+def _refuse_unseen_labels(records: TokenizedFile | None, known: set, train_path: str | Path, path: str | Path | None) -> None:
+    """A dev or test file (``records``, None: none given) with labels the training file never has."""
+    unseen = sorted(_distinct_labels(records) - known, key=str) if records else []
+    if unseen:
+        shown = ", ".join(repr(label) for label in unseen[:10])
+        raise DataError(f"label(s) {shown} never occur in the training file {train_path}", path=path)
+
+
+def _provenance(paths: dict[str, str | Path | None]) -> dict[str, dict[str, str]]:
+    """``describe_files`` of ``paths``, a file that cannot be read again a ``DataError``."""
+    try:
+        return describe_files(paths)
+    except OSError as error:
+        raise DataError(f"cannot read the file again for its sha256: {error.strerror or error}", path=error.filename) from None
 
 
 @dataclass(frozen=True)
@@ -104,10 +117,7 @@ class StreamedFiles:
 
     def describe(self) -> dict[str, dict[str, str]]:
         """``{split: {"path", "sha256"}}`` of the files read (the provenance a bundle records)."""
-        try:
-            return describe_files(self.paths)
-        except OSError as error:
-            raise DataError(f"cannot read the file again for its sha256: {error.strerror or error}", path=error.filename) from None
+        return _provenance(self.paths)
 
 
 def should_stream(config: RunConfig, train_path: str | Path) -> bool:
@@ -141,14 +151,9 @@ def read_streamed_files(
     how = "(cached)" if train.cached else f"in {train.seconds:.1f}s"
     logger.info(f"streamed {len(train):,} texts of {train_path} to disk {how}")
     known = set(train.label_names)
-    if len(known) == 1:
-        raise DataError(f"every row has the label {next(iter(known))!r}: a classifier needs at least 2 labels", path=train_path)
+    _refuse_one_label(known, train_path)
     splits: dict[str, TokenizedFile | None] = {}
     for split, path in (("dev", dev_path), ("test", test_path)):
-        records = read_labelled(path, config, tokenizer=train.tokenizer, multi_label=False) if path else None
-        unseen = sorted(_distinct_labels(records) - known, key=str) if records else []
-        if unseen:
-            shown = ", ".join(repr(label) for label in unseen[:10])
-            raise DataError(f"label(s) {shown} never occur in the training file {train_path}", path=path)
-        splits[split] = records
+        splits[split] = read_labelled(path, config, tokenizer=train.tokenizer, multi_label=False) if path else None
+        _refuse_unseen_labels(splits[split], known, train_path, path)
     return StreamedFiles(train, splits["dev"], splits["test"], {"train": train_path, "dev": dev_path, "test": test_path})
