@@ -62,6 +62,21 @@ def _assert_same_model(a, b) -> None:
     assert ngrams[0].keys() == ngrams[1].keys() and all(np.array_equal(ngrams[0][k], ngrams[1][k]) for k in ngrams[0])
 
 
+def _train_crashing_after(steps: int, files, monkeypatch, out, **settings) -> None:
+    """A streamed run into ``out`` that dies right after the checkpoint of its step ``steps``."""
+    original = resume.StageCheckpoint.step_done
+
+    def step_done(self, step, at, rng):
+        original(self, step, at, rng)
+        if at.steps == steps:
+            raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(resume.StageCheckpoint, "step_done", step_done)
+        with pytest.raises(Crash):
+            _train(files, stream=True, job={"out_dir": out}, **settings)
+
+
 def test_with_a_dev_file_streaming_trains_the_model_of_the_in_memory_path(files):
     streamed, in_memory = _train(files, stream=True), _train(files, stream=False)
 
@@ -99,17 +114,7 @@ def test_without_a_dev_file_a_hashed_split_is_held_out_and_refitted_on(files):
 
 def test_a_streamed_run_that_died_resumes_to_the_same_model(files, monkeypatch, tmp_path):
     uninterrupted = _train(files, stream=True)
-    original = resume.StageCheckpoint.step_done
-
-    def step_done(self, step, at, rng):
-        original(self, step, at, rng)
-        if at.steps == 12:
-            raise Crash
-
-    with monkeypatch.context() as patched:
-        patched.setattr(resume.StageCheckpoint, "step_done", step_done)
-        with pytest.raises(Crash):
-            _train(files, stream=True, job={"out_dir": tmp_path / "out"})
+    _train_crashing_after(12, files, monkeypatch, tmp_path / "out")
     assert (tmp_path / "out" / "checkpoint" / "run.json").exists()
 
     resumed = _train(files, stream=True, job={"out_dir": tmp_path / "out", "resume": True})
@@ -183,17 +188,7 @@ def test_a_run_over_many_windows_that_died_resumes_to_the_same_model(files, monk
     monkeypatch.setattr(stream_order, "WINDOW_ROWS", 256)  # 16 batches a window: the crash is in the second
     monkeypatch.setattr(stream_order, "BLOCK_ROWS", 32)
     uninterrupted = _train(files, stream=True, **{"nb.ngrams": 0})
-    original = resume.StageCheckpoint.step_done
-
-    def step_done(self, step, at, rng):
-        original(self, step, at, rng)
-        if at.steps == 25:
-            raise Crash
-
-    with monkeypatch.context() as patched:
-        patched.setattr(resume.StageCheckpoint, "step_done", step_done)
-        with pytest.raises(Crash):
-            _train(files, stream=True, job={"out_dir": tmp_path / "out"}, **{"nb.ngrams": 0})
+    _train_crashing_after(25, files, monkeypatch, tmp_path / "out", **{"nb.ngrams": 0})
 
     resumed = _train(files, stream=True, job={"out_dir": tmp_path / "out", "resume": True}, **{"nb.ngrams": 0})
 
