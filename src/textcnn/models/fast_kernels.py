@@ -160,8 +160,8 @@ def window_maxima(
     (batch, out_len) mask of the text's windows per width, or None when the batch has no padding."""
     x = model.embed(ids, mask).to(dtype)  # (batch, seq_len, embed_dim)
     maxima = []
-    for index, (conv, kernel) in enumerate(zip(model.convs, _window_kernels(model, dtype))):
-        h = _window_products(x, conv.kernel_size[0], kernel, model.config.padding == "same")  # (batch, out_len, num_filters)
+    for index, (conv, kernel) in enumerate(zip(model.convs, window_kernels(model, dtype))):
+        h = window_products(x, conv.kernel_size[0], kernel, model.config.padding == "same")  # (batch, out_len, num_filters)
         if windows is not None:
             h = h.masked_fill(~windows[index][:, :, None], float("-inf"))
         maxima.append(h.amax(dim=1).float() + conv.bias)  # max(h + b) == max(h) + b
@@ -174,13 +174,13 @@ def window_products_maps(model: TextCNN, ids: torch.Tensor, mask: torch.Tensor) 
     windows, as explanations do) gives the very features the prediction of the same batch reads."""
     x = model.embed(ids, mask)  # (batch, seq_len, embed_dim)
     maps = []
-    for conv, kernel in zip(model.convs, _window_kernels(model, torch.float32)):
-        h = _window_products(x, conv.kernel_size[0], kernel, model.config.padding == "same")  # (batch, out_len, num_filters)
+    for conv, kernel in zip(model.convs, window_kernels(model, torch.float32)):
+        h = window_products(x, conv.kernel_size[0], kernel, model.config.padding == "same")  # (batch, out_len, num_filters)
         maps.append((h + conv.bias).transpose(1, 2))  # (batch, num_filters, out_len)
     return maps
 
 
-def _window_products(x: torch.Tensor, k: int, kernel: torch.Tensor, same: bool) -> torch.Tensor:
+def window_products(x: torch.Tensor, k: int, kernel: torch.Tensor, same: bool) -> torch.Tensor:
     """(batch, out_len, num_filters) products of the width-``k`` windows of the (batch, seq_len,
     embed_dim) inputs ``x``, laid side by side, with the (k * embed_dim, num_filters) ``kernel``."""
     padded = F.pad(x, (0, 0, (k - 1) // 2, k // 2)) if same else x
@@ -205,7 +205,7 @@ def _rows(windows: torch.Tensor) -> torch.Tensor:
     return rows
 
 
-def _window_kernels(model: TextCNN, dtype: torch.dtype) -> list[torch.Tensor]:
+def window_kernels(model: TextCNN, dtype: torch.dtype) -> list[torch.Tensor]:
     """The (k * embed_dim, num_filters) kernels of ``window_maxima`` in ``dtype``, redone when the weights change."""
     cache = model.kernel_cache
     key = tuple((conv.weight.data_ptr(), conv.weight._version) for conv in model.convs)

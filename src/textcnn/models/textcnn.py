@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from textcnn.config import TextCNNConfig
-from textcnn.models import fast_kernels
+from textcnn.models import fast_kernels, packed
 from textcnn.models.base import Pooled, TextModel
 from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import (
@@ -183,7 +183,7 @@ class TextCNN(TextModel):
             if self.training:
                 return Pooled(self._trained_features(ids, lengths, mask))
             return Pooled(self._predicted_features(ids, lengths, mask))
-        maps = self._maps(ids, mask)
+        maps = self._maps(ids, lengths, mask)
         unmasked = self.config.pooling == "max" and _uniform(ids, lengths)  # every output is a window of its text
         features, starts = [], []
         for index, (conv, h) in enumerate(zip(self.convs, maps)):  # h: (batch, num_filters, out_len)
@@ -209,7 +209,7 @@ class TextCNN(TextModel):
         go to another window where two outputs round to one activation). The padding is masked by
         adding -inf, which the backward pass goes through untouched; a batch without padding is not
         masked at all."""
-        maps = self._maps(ids, mask)
+        maps = self._maps(ids, lengths, mask)
         if not _uniform(ids, lengths):
             maps = [h + _outside(self._windows(conv, lengths, ids.size(1), mask), h.dtype) for conv, h in zip(self.convs, maps)]
         return self.activation(torch.cat([_time_max(h) for h in maps], dim=1))  # (batch, num_features)
@@ -217,27 +217,33 @@ class TextCNN(TextModel):
     def _predicted_features(self, ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``pooled``'s features when predicting with max pooling and a monotone activation: the
         activation commutes with the max (exactly, also in floating point), so it runs on the maxima
-        alone; a batch with no padding needs no mask (every output is a window of its text); under
-        bfloat16 autocast and for small batches the maxima come from ``fast_kernels.window_maxima``."""
+        alone; a batch with no padding needs no mask (every output is a window of its text), one with
+        padding is predicted packed (``packed``); under bfloat16 autocast and for small batches the
+        maxima come from window products (``fast_kernels``)."""
         uniform = _uniform(ids, lengths)
+        if not uniform and self.use_fast_kernels and packed.applies(self, ids):  # the texts end to end, no padding
+            dtype = fast_kernels.window_dtype(self, ids) or torch.float32
+            return self.activation(torch.cat(packed.packed_maxima(self, ids, lengths, dtype), dim=1))
         windows = None if uniform else [self._windows(conv, lengths, ids.size(1), mask) for conv in self.convs]
         dtype = fast_kernels.window_dtype(self, ids)
         if dtype is not None:
             maxima = fast_kernels.window_maxima(self, ids, mask, windows, dtype)
         else:
-            maps = self._maps(ids, mask)
+            maps = self._maps(ids, lengths, mask)
             if windows is not None:
                 maps = [h + _outside(w, h.dtype) for h, w in zip(maps, windows)]
             maxima = [h.amax(dim=2) for h in maps]  # (batch, num_filters) each
         return self.activation(torch.cat(maxima, dim=1))  # (batch, num_features)
 
-    def _maps(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    def _maps(self, ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         """Each kernel's outputs (batch, num_filters, out_len): Conv1d, or the equal maps of
         ``fast_kernels`` (few filters on a CPU; bfloat16 training; and where prediction takes the
         maxima of ``window_maxima``, its products, so that ``pooled`` finds the very features and
         winning windows the prediction reads, bit for bit)."""
         if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
             return fast_kernels.conv_maps(self, ids, mask)
+        if self.use_fast_kernels and self.config.pooling == "max" and packed.applies(self, ids) and not _uniform(ids, lengths):
+            return packed.packed_maps(self, ids, lengths)  # the maps whose maxima prediction takes
         if self.use_fast_kernels and not self.training and self.config.pooling == "max" and fast_kernels.window_dtype(self, ids) == torch.float32:
             return fast_kernels.window_products_maps(self, ids, mask)  # the maps whose maxima prediction takes
         if self.training and fast_kernels.window_dtype(self, ids) == torch.bfloat16:  # bfloat16 training

@@ -1,0 +1,107 @@
+"""Prediction over a batch of unequal texts without its padding: the texts laid end to end.
+
+A batch is padded to its longest text, and a convolution over it spends on the padding what it
+spends on text (MR's sentences: a 32-text batch padded to 43 tokens holds 21.5 on average). Packed,
+the positions of every text (at least ``min_len`` each, as the padded batch gives it) form one
+sequence, each kernel width runs once over the whole of it, and each text's maximum is taken over
+its own windows: those that start at its first position and end at its last. A window across two
+texts is computed and never read. The maxima are those of the padded batch's windows of the text,
+products summed in another order (float32: within 1e-6), or the very same ones (bfloat16 window
+products).
+
+``TextCNN`` predicts this way where ``applies`` says so; ``tests/models/test_packed.py`` checks it
+against the padded batch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from textcnn.models import fast_kernels
+from textcnn.models.layers import length_mask
+
+if TYPE_CHECKING:
+    from textcnn.models.textcnn import TextCNN
+
+PACK_MIN_TEXTS = 4
+
+
+def applies(model: TextCNN, ids: torch.Tensor) -> bool:
+    """Whether ``model`` predicts the (batch, seq_len) ``ids`` packed: ``PACK_MIN_TEXTS`` texts or
+    more (fewer pad little and pay the packing) of a 'valid' convolution on a CPU, in inference mode, not while exporting or compiling (a traced graph serves
+    every batch), and not where ``fast_kernels.conv_maps`` (few filters) computes the maps."""
+    if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
+        return False
+    return (
+        ids.size(0) >= PACK_MIN_TEXTS
+        and ids.device.type == "cpu"
+        and model.config.padding == "valid"
+        and not model.training
+        and torch.is_inference_mode_enabled()
+        and not fast_kernels.applies(model, ids)
+    )
+
+
+def packed_maxima(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
+    """Each kernel width's (batch, num_filters) float32 maximum, bias included, of its outputs over
+    each text's windows, computed over the packed texts of the (batch, seq_len) ``ids`` (padded to
+    ``min_len`` already), as ``_packed_outputs`` computes them."""
+    maxima, starts = [], _starts(model, lengths)
+    for conv, h, biased in _packed_outputs(model, ids, lengths, dtype):
+        windows = _windows_at(starts, lengths, conv.kernel_size[0], None)  # (batch, most)
+        h = h.index_select(0, windows.flatten()).view(*windows.shape, h.size(1))  # (batch, most, num_filters)
+        top = h.amax(dim=1).float()
+        maxima.append(top if biased else top + conv.bias)  # max(h + b) == max(h) + b
+    return maxima
+
+
+def packed_maps(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+    """Each kernel width's float32 outputs (batch, num_filters, out_len) over the (batch, seq_len)
+    ``ids``, bias included, from the packed products of ``packed_maxima``: at each text's windows the
+    very values whose maxima it takes (explanations pool them to find the winning windows); past a
+    text's windows, its last one again (pooling never reads them)."""
+    maps, starts = [], _starts(model, lengths)
+    for conv, h, biased in _packed_outputs(model, ids, lengths, torch.float32):
+        windows = _windows_at(starts, lengths, conv.kernel_size[0], ids.size(1) - conv.kernel_size[0] + 1)  # (batch, out_len)
+        h = h.index_select(0, windows.flatten()).view(*windows.shape, h.size(1))  # (batch, out_len, num_filters)
+        maps.append((h if biased else h + conv.bias).transpose(1, 2))
+    return maps
+
+
+def _windows_at(starts: torch.Tensor, lengths: torch.Tensor, k: int, out_len: int | None) -> torch.Tensor:
+    """(batch, out_len) positions in the packed sequence of each text's width-``k`` windows, the
+    texts starting at ``starts``; past a text's windows its last one again (``out_len`` None: as many
+    as the text with the most has)."""
+    windows = (lengths - k + 1).clamp(min=1)  # (batch,) windows of each text (a short one keeps its first)
+    reach = torch.arange(int(windows.max()) if out_len is None else out_len, device=lengths.device)
+    return starts[:, None] + torch.minimum(reach[None, :], windows[:, None] - 1)
+
+
+def _starts(model: TextCNN, lengths: torch.Tensor) -> torch.Tensor:
+    """(batch,) first position of each text in the packed sequence, each at least ``min_len`` long."""
+    kept = lengths.clamp(min=model.min_len)
+    return kept.cumsum(0) - kept
+
+
+def _packed_outputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, dtype: torch.dtype):
+    """(conv, outputs, biased) for each kernel width: its (total - k + 1, num_filters) outputs over
+    the packed texts, in ``dtype`` and without the bias for window products (bfloat16, a short
+    sequence, unigram kernels), float32 with the bias for Conv1d (from about 192 positions on,
+    oneDNN's Conv1d beats MKL's products)."""
+    batch, seq_len = ids.shape
+    kept = lengths.clamp(min=model.min_len)  # positions of each text in the sequence
+    x = model.embed(ids, length_mask(lengths, seq_len))  # (batch, seq_len, embed_dim), zero at padding
+    flat = length_mask(kept, seq_len).flatten().nonzero().squeeze(1)  # (total,) positions kept
+    x = x.reshape(batch * seq_len, -1).index_select(0, flat)  # (total, embed_dim)
+    short = dtype == torch.bfloat16 or x.size(0) <= fast_kernels.WINDOW_GEMM_MAX_TOKENS
+    kernels = fast_kernels.window_kernels(model, dtype)
+    rows = x.to(dtype)[None]  # (1, total, embed_dim): the window products' input
+    columns = None if short else x.T.contiguous()[None]  # (1, embed_dim, total): Conv1d's, one copy for all widths
+    for index, conv in enumerate(model.convs):
+        k = conv.kernel_size[0]
+        if short or k == 1:  # one product (k = 1: a plain one, faster than Conv1d at any length)
+            yield conv, fast_kernels.window_products(rows, k, kernels[index], False)[0], False
+        else:
+            yield conv, conv(columns)[0].T, True
