@@ -52,16 +52,23 @@ def test_a_text_packed_with_others_gets_the_logits_it_gets_alone(settings, lengt
         torch.testing.assert_close(model(ids, lengths), alone(model, ids, lengths), rtol=0, atol=1e-5)
 
 
-def test_a_padded_batch_runs_each_convolution_once_over_the_packed_texts():
+def test_a_padded_batch_runs_each_convolution_once_over_the_packed_texts(monkeypatch):
     model = model_with()
     shapes = []
-    model.convs[2].register_forward_hook(lambda module, args, output: shapes.append(tuple(args[0].shape)))
+    conv2d = packed.F.conv2d
+
+    def recording(image, weight, bias):
+        shapes.append((tuple(image.shape), weight.size(-1)))
+        return conv2d(image, weight, bias)
+
+    monkeypatch.setattr(packed.F, "conv2d", recording)
     ids, lengths = _batch(LONG, extra_padding=3)
     with torch.inference_mode():
         model(ids, lengths)
     total = int(lengths.clamp(min=model.min_len).sum())
     assert total > fast_kernels.WINDOW_GEMM_MAX_TOKENS
-    assert shapes == [(1, model.config.embed_dim, total)]
+    image = (1, model.config.embed_dim, 1, total)
+    assert shapes == [(image, k) for k in model.config.kernel_sizes if k > 1]  # unigram kernels: one product
 
 
 def test_packed_bfloat16_is_close_to_float32_and_keeps_clear_labels():

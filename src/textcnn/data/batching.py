@@ -63,7 +63,10 @@ def balanced_sample_weights(targets: np.ndarray) -> np.ndarray:
     return (targets * inverse).max(axis=1)
 
 
-MIN_EQUAL_GROUP = 8  # texts of one length that get batches of their own when predicting
+# Texts of one length that get batches of their own when predicting. The rest share batches,
+# which the model predicts packed (no arithmetic on padding): many small batches of one length each
+# would run the convolutions at small shapes, where they are slow (256 MR texts: 1.5x the time).
+MIN_EQUAL_GROUP = 64
 
 
 def equal_length_batches(lengths: np.ndarray, batch_size: int, *, min_group: int = MIN_EQUAL_GROUP) -> list[np.ndarray]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+from torch.nn import functional as F
 
 from textcnn.models import fast_kernels
 from textcnn.models.layers import length_mask
@@ -85,23 +86,39 @@ def _starts(model: TextCNN, lengths: torch.Tensor) -> torch.Tensor:
     return kept.cumsum(0) - kept
 
 
+def _packed_inputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The convolutions' inputs at the packed positions: (total, embed_dim), ``model.embed``'s values
+    (zero at the padding a text shorter than ``min_len`` keeps). Without positions only the packed
+    tokens are looked up (half the lookups of the padded batch, for MR's sentences)."""
+    batch, seq_len = ids.shape
+    flat = length_mask(lengths.clamp(min=model.min_len), seq_len).flatten().nonzero().squeeze(1)  # (total,)
+    real = length_mask(lengths, seq_len).flatten().index_select(0, flat)  # (total,) True at real tokens
+    if model.config.positions == "none":
+        x = model.embedding(ids.flatten().index_select(0, flat))  # (total, embed_dim)
+    else:  # positions count from each text's start: add them in the padded batch
+        x = model.positions(model.embedding(ids)).reshape(batch * seq_len, -1).index_select(0, flat)
+    padding = (~real).nonzero().squeeze(1)
+    if padding.numel():
+        x = x.index_fill(0, padding, 0.0)
+    return model.embed_dropout(x)
+
+
 def _packed_outputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, dtype: torch.dtype):
     """(conv, outputs, biased) for each kernel width: its (total - k + 1, num_filters) outputs over
     the packed texts, in ``dtype`` and without the bias for window products (bfloat16, a short
-    sequence, unigram kernels), float32 with the bias for Conv1d (from about 192 positions on,
-    oneDNN's Conv1d beats MKL's products)."""
-    batch, seq_len = ids.shape
-    kept = lengths.clamp(min=model.min_len)  # positions of each text in the sequence
-    x = model.embed(ids, length_mask(lengths, seq_len))  # (batch, seq_len, embed_dim), zero at padding
-    flat = length_mask(kept, seq_len).flatten().nonzero().squeeze(1)  # (total,) positions kept
-    x = x.reshape(batch * seq_len, -1).index_select(0, flat)  # (total, embed_dim)
+    sequence, unigram kernels), float32 with the bias for the convolution (from about 192 positions
+    on, oneDNN's convolution beats MKL's products). The convolution runs as a 2-d one over the
+    sequence stored position-major (channels last), the layout oneDNN computes in: no reordering of
+    the input or the outputs, and each window's outputs lie side by side for the maxima."""
+    x = _packed_inputs(model, ids, lengths)  # (total, embed_dim)
     short = dtype == torch.bfloat16 or x.size(0) <= fast_kernels.WINDOW_GEMM_MAX_TOKENS
     kernels = fast_kernels.window_kernels(model, dtype)
     rows = x.to(dtype)[None]  # (1, total, embed_dim): the window products' input
-    columns = None if short else x.T.contiguous()[None]  # (1, embed_dim, total): Conv1d's, one copy for all widths
+    image = x[None, None].permute(0, 3, 1, 2)  # (1, embed_dim, 1, total), channels last: x itself
     for index, conv in enumerate(model.convs):
         k = conv.kernel_size[0]
-        if short or k == 1:  # one product (k = 1: a plain one, faster than Conv1d at any length)
+        if short or k == 1:  # one product (k = 1: a plain one, faster than the convolution at any length)
             yield conv, fast_kernels.window_products(rows, k, kernels[index], False)[0], False
         else:
-            yield conv, conv(columns)[0].T, True
+            h = F.conv2d(image, conv.weight[:, :, None, :], conv.bias)  # (1, num_filters, 1, total - k + 1)
+            yield conv, h.permute(0, 2, 3, 1).reshape(-1, h.size(1)), True  # (total - k + 1, num_filters)
