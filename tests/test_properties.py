@@ -111,7 +111,7 @@ def test_tokenizing_never_fails_and_every_token_maps_into_the_text(classifier, t
 @given(batch=st.lists(texts, min_size=1, max_size=6))
 def test_tokenizing_many_texts_at_once_gives_each_text_its_own_tokens(classifier, batch):
     tokenizer = classifier.tokenizer
-    compact = tokenize_compact(batch, tokenizer)
+    compact = tokenize_compact(batch, tokenizer, by_pieces=True)
 
     for i, text in enumerate(batch):
         ids = compact.ids[compact.offsets[i] : compact.offsets[i] + compact.lengths[i]]

@@ -140,7 +140,7 @@ def test_batched_tokenizing_equals_tokenizing_one_text_at_a_time(kind, lowercase
 def test_texts_holding_the_batch_separator_are_tokenized_one_by_one():
     texts = ["a\x00b c", "d e"]
 
-    tokenized = tokenize_compact(texts, WordTokenizer())
+    tokenized = tokenize_compact(texts, WordTokenizer(), by_pieces=True)
 
     assert tokenized.lengths.tolist() == [4, 2]
     assert tokenized.tokens == ["a", "\x00", "b", "c", "d", "e"]

@@ -90,6 +90,10 @@ def _positions(offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 _SEP = "\x00"
 _JOIN = f" {_SEP} "
 _CHUNK_TEXTS = 4096  # texts per ``pieces`` call: bounds the list of piece strings held at once
+# Fewer texts are tokenized one by one: cutting them into pieces and looking each distinct piece up
+# pays off only once pieces repeat across many texts (MR's sentences, one thread: 1 text 11 against
+# 40 us, 256 texts 2.0 against 2.6 ms, 4,096 texts 32 against 25 ms).
+_PIECES_FROM_TEXTS = 1024
 
 
 class _FirstSight(dict):
@@ -100,14 +104,17 @@ class _FirstSight(dict):
         return value
 
 
-def tokenize_compact(texts: Sequence[str], tokenizer: Tokenizer) -> TokenizedTexts:
+def tokenize_compact(texts: Sequence[str], tokenizer: Tokenizer, *, by_pieces: bool | None = None) -> TokenizedTexts:
     """Tokenize each text once into a ``TokenizedTexts`` (no per-text token lists are kept).
 
-    Texts are cut into pieces a few thousand at a time and each distinct piece is tokenized once
-    (see ``Tokenizer``); the result is the same as tokenizing the texts one by one.
+    Many texts are cut into pieces a few thousand at a time and each distinct piece is tokenized
+    once (see ``Tokenizer``); the result is the same as tokenizing the texts one by one, which is
+    how fewer than ``_PIECES_FROM_TEXTS`` are tokenized (``by_pieces`` True or False: either way).
     """
     texts = texts if isinstance(texts, list) else list(texts)
-    if not hasattr(tokenizer, "pieces") or any(_SEP in text for text in texts):
+    if by_pieces is None:
+        by_pieces = len(texts) >= _PIECES_FROM_TEXTS
+    if not by_pieces or not hasattr(tokenizer, "pieces") or any(_SEP in text for text in texts):
         return _tokenize_one_by_one(texts, tokenizer)
     pieces = _FirstSight({_SEP: 0})
     chunks: list[np.ndarray] = []

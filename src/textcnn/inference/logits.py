@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import torch
 from torch import nn
 
-from textcnn.data.batching import iter_batches
+from textcnn.data.batching import Batch, iter_batches, pad_batch
 from textcnn.data.encoding import EncodedTexts
 from textcnn.data.long_texts import WindowedTexts
 
@@ -41,7 +43,7 @@ def predict_logits(
     min_len = model.min_len
     low = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     with torch.inference_mode(), low:
-        for batch in iter_batches(encoded, batch_size, min_len=min_len, equal_lengths=True):
+        for batch in _batches(encoded, batch_size, min_len):
             batch = batch.to(device)
             logits = model(batch.ids, batch.lengths).float().cpu().numpy()  # (batch, num_classes)
             if out is None:
@@ -54,6 +56,17 @@ def predict_logits(
     if isinstance(encoded, WindowedTexts):
         return pool_windows(out, encoded.window_text, encoded.pool)
     return out
+
+
+def _batches(encoded: EncodedTexts, batch_size: int, min_len: int) -> Iterator[Batch]:
+    """Prediction's batches (``iter_batches``' of equal lengths); one text is its own batch, without
+    the sorting and grouping (a single-text call costs about half a millisecond in all)."""
+    if len(encoded) != 1:
+        yield from iter_batches(encoded, batch_size, min_len=min_len, equal_lengths=True)
+        return
+    index = np.zeros(1, dtype=np.int64)
+    ids, lengths = pad_batch(encoded, index, min_len)
+    yield Batch(torch.from_numpy(ids), torch.from_numpy(lengths), index)
 
 
 def pool_windows(logits: np.ndarray, window_text: np.ndarray, pool: str = "max") -> np.ndarray:
