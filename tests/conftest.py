@@ -208,3 +208,20 @@ def textcnn_log():
     yield messages
     logger.removeHandler(handler)
     logger.setLevel(previous)
+
+
+@pytest.fixture
+def conv_calls(monkeypatch) -> list[tuple[tuple[int, ...], int]]:
+    """The (input shape, kernel width) of every convolution the models run (TextCNN's run as 2-d
+    ones over channels-last inputs), recorded while the test runs."""
+    from torch.nn import functional
+
+    calls: list[tuple[tuple[int, ...], int]] = []
+    conv2d = functional.conv2d
+
+    def recording(image, weight, *args, **kwargs):
+        calls.append((tuple(image.shape), weight.size(-1)))
+        return conv2d(image, weight, *args, **kwargs)
+
+    monkeypatch.setattr(functional, "conv2d", recording)
+    return calls

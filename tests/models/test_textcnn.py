@@ -119,30 +119,22 @@ def test_impossible_sizes_are_rejected(vocab_size, num_classes, message):
 @pytest.mark.parametrize(("padding", "expected"), [("valid", [10, 9, 8, 7]), ("same", [11, 11, 11, 11])])
 def test_conv_output_length_follows_the_padding(padding, expected):
     model = tiny_model(padding=padding, kernel_sizes=(2, 3, 4, 5))
-    model.use_fast_kernels = False  # the Conv1d path, which the hooks see
-    sizes = []
-    for conv in model.convs:
-        conv.register_forward_hook(lambda module, args, output: sizes.append(output.size(2)))
     ids, lengths = _batch([11, 4])
 
     with torch.no_grad():
-        model(ids, lengths)
+        maps = model._convolve(model.conv_inputs(ids, lengths))
 
-    assert sizes == expected  # (W - F + 2P) / 1 + 1 with W = 11
+    assert [h.size(2) for h in maps] == expected  # (W - F + 2P) / 1 + 1 with W = 11
 
 
 def test_same_padding_centres_each_window_on_its_token():
     model = tiny_model(padding="same", kernel_sizes=(3,), pooling="attention")
-    model.use_fast_kernels = False  # the Conv1d path, which the hook sees
     ids, lengths = _batch([6])
     changed = ids.clone()
     changed[0, 5] = (changed[0, 5] + 1) % (VOCAB_SIZE - 2) + 2  # the last token
-    outputs = []
-    model.convs[0].register_forward_hook(lambda module, args, output: outputs.append(output))
 
     with torch.no_grad():
-        model(ids, lengths)
-        model(changed, lengths)
+        outputs = [model._convolve(model.conv_inputs(batch, lengths))[0] for batch in (ids, changed)]
 
     torch.testing.assert_close(outputs[1][..., :4], outputs[0][..., :4])  # windows 0-3 end before token 5
     assert not torch.allclose(outputs[1][..., 4], outputs[0][..., 4])  # window 4 covers tokens 3-5

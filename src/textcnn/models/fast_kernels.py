@@ -19,9 +19,9 @@ Predicting with max pooling, ``window_maxima`` computes each kernel width as one
 the text's windows, laid side by side, with the kernel: in bfloat16 (under ``torch.autocast(...,
 dtype=torch.bfloat16)``), where oneDNN's products accumulate in float32 and, on CPUs with AVX512-BF16
 or AMX, run several times faster than float32 Conv1d; and in float32 for batches of at most
-``WINDOW_GEMM_MAX_TOKENS`` positions (one text, a few), where PyTorch's Conv1d falls back to a slow
-path that costs more than the arithmetic. ``window_products_maps`` gives the whole float32 maps of
-those products, for ``TextCNN.pooled`` (explanations) to pool as the prediction does.
+``WINDOW_GEMM_MAX_TOKENS`` positions (one text, a few), where oneDNN's convolution costs more than
+the products (a 20-token text: 230 against 140 us). ``window_products_maps`` gives the whole float32
+maps of those products, for ``TextCNN.pooled`` (explanations) to pool as the prediction does.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from textcnn.models.textcnn import TextCNN
 
 MATMUL_BELOW_FILTERS = 16  # filters per kernel size below which the matmul form is faster on a CPU
-WINDOW_GEMM_MAX_TOKENS = 192 # float32 batches of at most this many positions: window products beat Conv1d
+WINDOW_GEMM_MAX_TOKENS = 128  # float32 batches of at most this many positions: window products beat the convolution
 
 
 class KernelCache:

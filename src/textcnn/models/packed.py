@@ -106,8 +106,8 @@ def _packed_inputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> 
 def _packed_outputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, dtype: torch.dtype):
     """(conv, outputs, biased) for each kernel width: its (total - k + 1, num_filters) outputs over
     the packed texts, in ``dtype`` and without the bias for window products (bfloat16, a short
-    sequence, unigram kernels), float32 with the bias for the convolution (from about 192 positions
-    on, oneDNN's convolution beats MKL's products). The convolution runs as a 2-d one over the
+    sequence, unigram kernels), float32 with the bias for the convolution (beyond
+    ``WINDOW_GEMM_MAX_TOKENS`` positions, oneDNN's convolution beats MKL's products). The convolution runs as a 2-d one over the
     sequence stored position-major (channels last), the layout oneDNN computes in: no reordering of
     the input or the outputs, and each window's outputs lie side by side for the maxima."""
     x = _packed_inputs(model, ids, lengths)  # (total, embed_dim)

@@ -257,15 +257,19 @@ class TextCNN(TextModel):
         return valid_conv_mask(lengths, seq_len - conv.kernel_size[0] + 1, conv.kernel_size[0])
 
     def _convolve(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Each kernel's outputs (batch, num_filters, out_len) over (batch, seq_len, embed_dim) ``x``."""
-        x = x.transpose(1, 2).contiguous()  # (batch, embed_dim, seq_len), one copy for all the kernels
+        """Each kernel's outputs (batch, num_filters, out_len) over (batch, seq_len, embed_dim) ``x``.
+
+        Each runs as a 2-d convolution over ``x`` seen as a (batch, embed_dim, 1, seq_len) image
+        stored channels last, which is ``x``'s own layout and the one oneDNN computes in: no copy or
+        reorder of the inputs, the outputs stored as (batch, out_len, num_filters). (Conv1d reorders
+        both ways: a 256-text batch of 20 tokens took 2.4x as long.)"""
         maps = []
         for conv in self.convs:
             k = conv.kernel_size[0]
-            if self.config.padding == "same":
-                maps.append(conv(F.pad(x, ((k - 1) // 2, k // 2))))  # (batch, num_filters, seq_len)
-            else:
-                maps.append(conv(x))  # (batch, num_filters, seq_len - k + 1)
+            padded = F.pad(x, (0, 0, (k - 1) // 2, k // 2)) if self.config.padding == "same" else x
+            image = padded[:, None].permute(0, 3, 1, 2)  # (batch, embed_dim, 1, seq_len), channels last
+            h = F.conv2d(image, conv.weight[:, :, None, :], conv.bias)  # (batch, num_filters, 1, out_len)
+            maps.append(h[:, :, 0])  # (batch, num_filters, out_len), stored as (batch, out_len, num_filters)
         return maps
 
     def _pool_over_time(self, index: int, h: torch.Tensor, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
