@@ -212,8 +212,8 @@ def textcnn_log():
 
 @pytest.fixture
 def conv_calls(monkeypatch) -> list[tuple[tuple[int, ...], int]]:
-    """The (input shape, kernel width) of every convolution the models run (TextCNN's run as 2-d
-    ones over channels-last inputs), recorded while the test runs."""
+    """The (input shape, kernel width) of every TextCNN convolution (a 2-d one over channels-last
+    inputs, ``F.conv2d``) run while the test runs."""
     from torch.nn import functional
 
     calls: list[tuple[tuple[int, ...], int]] = []

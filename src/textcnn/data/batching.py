@@ -63,10 +63,12 @@ def balanced_sample_weights(targets: np.ndarray) -> np.ndarray:
     return (targets * inverse).max(axis=1)
 
 
-# Texts of one length that get batches of their own when predicting. The rest share batches,
-# which the model predicts packed (no arithmetic on padding): many small batches of one length each
-# would run the convolutions at small shapes, where they are slow (256 MR texts: 1.5x the time).
-MIN_EQUAL_GROUP = 64
+# Texts of one length that get batches of their own when predicting; the rest share padded batches.
+MIN_EQUAL_GROUP = 8
+# The same for a model that predicts shared batches packed (models/packed.py: no arithmetic on
+# padding): there many small batches of one length each would only run the convolutions at small
+# shapes, where they are slow (256 MR texts: 1.5x the time of one packed call).
+MIN_EQUAL_GROUP_PACKED = 64
 
 
 def equal_length_batches(lengths: np.ndarray, batch_size: int, *, min_group: int = MIN_EQUAL_GROUP) -> list[np.ndarray]:
@@ -136,12 +138,13 @@ def iter_batches(
     min_len: int = 1,
     weights: np.ndarray | None = None,
     equal_lengths: bool = False,
+    min_group: int = MIN_EQUAL_GROUP,
     start: int = 0,
 ) -> Iterator[Batch]:
     """Padded batches over ``encoded`` (shuffled and bucketed for training, length-sorted otherwise).
 
     ``weights``: draw each epoch's texts in proportion to them (see ``batch_order``).
-    ``equal_lengths``: batches of one length where there are enough such texts (``equal_length_batches``).
+    ``equal_lengths``: batches of one length where there are ``min_group`` such texts (``equal_length_batches``).
     ``start``: leave out the first ``start`` batches of the order (the order is drawn whole all the same).
     The rows of a streamed file (``stream_encoding.StreamedTexts``) are ordered a window at a time.
     """
@@ -149,7 +152,7 @@ def iter_batches(
         order = encoded.batch_windows(batch_size, rng=rng or np.random.default_rng(), weights=weights, start=start)
         start = 0
     elif equal_lengths:
-        order = equal_length_batches(encoded.lengths, batch_size)
+        order = equal_length_batches(encoded.lengths, batch_size, min_group=min_group)
     else:
         order = batch_order(encoded.lengths, batch_size, shuffle=shuffle, rng=rng, weights=weights)
     for index in order[start:] if start else order:

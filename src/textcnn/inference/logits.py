@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-from textcnn.data.batching import Batch, iter_batches, pad_batch
+from textcnn.data.batching import MIN_EQUAL_GROUP, MIN_EQUAL_GROUP_PACKED, Batch, iter_batches, pad_batch
 from textcnn.data.encoding import EncodedTexts
 from textcnn.data.long_texts import WindowedTexts
+from textcnn.models import packed
 
 
 PRECISIONS = ("float32", "bfloat16")
@@ -43,7 +44,7 @@ def predict_logits(
     min_len = model.min_len
     low = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     with torch.inference_mode(), low:
-        for batch in _batches(encoded, batch_size, min_len):
+        for batch in _batches(encoded, batch_size, min_len, lambda: packed.packs(model, device)):
             batch = batch.to(device)
             logits = model(batch.ids, batch.lengths).float().cpu().numpy()  # (batch, num_classes)
             if out is None:
@@ -58,11 +59,13 @@ def predict_logits(
     return out
 
 
-def _batches(encoded: EncodedTexts, batch_size: int, min_len: int) -> Iterator[Batch]:
-    """Prediction's batches (``iter_batches``' of equal lengths); one text is its own batch, without
-    the sorting and grouping (a single-text call costs about half a millisecond in all)."""
+def _batches(encoded: EncodedTexts, batch_size: int, min_len: int, packs: Callable[[], bool]) -> Iterator[Batch]:
+    """Prediction's batches: ``iter_batches``' of equal lengths, from fewer texts of one length
+    where the model does not ``packs`` its shared batches; one text is its own batch, without the
+    sorting and grouping (a single-text call costs under half a millisecond in all)."""
     if len(encoded) != 1:
-        yield from iter_batches(encoded, batch_size, min_len=min_len, equal_lengths=True)
+        min_group = MIN_EQUAL_GROUP_PACKED if packs() else MIN_EQUAL_GROUP
+        yield from iter_batches(encoded, batch_size, min_len=min_len, equal_lengths=True, min_group=min_group)
         return
     index = np.zeros(1, dtype=np.int64)
     ids, lengths = pad_batch(encoded, index, min_len)

@@ -4,8 +4,9 @@ A batch is padded to its longest text, and a convolution over it spends on the p
 spends on text (MR's sentences: a 32-text batch padded to 43 tokens holds 21.5 on average). Packed,
 the positions of every text (at least ``min_len`` each, as the padded batch gives it) form one
 sequence, each kernel width runs once over the whole of it, and each text's maximum is taken over
-its own windows: those that start at its first position and end at its last. A window across two
-texts is computed and never read. The maxima are those of the padded batch's windows of the text,
+its own windows: those that lie within its positions (a text shorter than a kernel: its first,
+which runs into its ``min_len`` zeros as in the padded batch). A window across two texts is
+computed and never read. The maxima are those of the padded batch's windows of the text,
 products summed in another order (float32: within 1e-6), or the very same ones (bfloat16 window
 products).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from textcnn.models import fast_kernels
@@ -31,8 +33,9 @@ PACK_MIN_TEXTS = 4
 
 def applies(model: TextCNN, ids: torch.Tensor) -> bool:
     """Whether ``model`` predicts the (batch, seq_len) ``ids`` packed: ``PACK_MIN_TEXTS`` texts or
-    more (fewer pad little and pay the packing) of a 'valid' convolution on a CPU, in inference mode, not while exporting or compiling (a traced graph serves
-    every batch), and not where ``fast_kernels.conv_maps`` (few filters) computes the maps."""
+    more (fewer pad little and pay the packing) of a 'valid' convolution on a CPU, in inference
+    mode, not while exporting or compiling (a traced graph serves every batch), and not where
+    ``fast_kernels.conv_maps`` (few filters) computes the maps."""
     if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
         return False
     return (
@@ -45,10 +48,30 @@ def applies(model: TextCNN, ids: torch.Tensor) -> bool:
     )
 
 
+def packs(model: nn.Module, device: torch.device) -> bool:
+    """Whether every network in ``model`` (one, or an ensemble's members) predicts padded batches of
+    several texts packed on ``device``: TextCNNs with 'valid' convolutions and max pooling, on a CPU,
+    with enough filters that ``fast_kernels`` does not compute their maps."""
+    from textcnn.models.base import TextModel  # the models import this module
+    from textcnn.models.ensemble import Ensemble
+    from textcnn.models.textcnn import TextCNN
+
+    networks = [module for module in model.modules() if isinstance(module, TextModel) and not isinstance(module, Ensemble)]
+    return device.type == "cpu" and bool(networks) and all(
+        isinstance(network, TextCNN)
+        and network.use_fast_kernels
+        and network.config.padding == "valid"
+        and network.config.pooling == "max"
+        and network.config.num_filters >= fast_kernels.MATMUL_BELOW_FILTERS
+        for network in networks
+    )
+
+
 def packed_maxima(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, dtype: torch.dtype) -> list[torch.Tensor]:
     """Each kernel width's (batch, num_filters) float32 maximum, bias included, of its outputs over
     each text's windows, computed over the packed texts of the (batch, seq_len) ``ids`` (padded to
     ``min_len`` already), as ``_packed_outputs`` computes them."""
+    lengths = lengths.clamp(max=ids.size(1))  # a length past the ids keeps them all, as padded
     maxima, starts = [], _starts(model, lengths)
     for conv, h, biased in _packed_outputs(model, ids, lengths, dtype):
         windows = _windows_at(starts, lengths, conv.kernel_size[0], None)  # (batch, most)
@@ -59,10 +82,12 @@ def packed_maxima(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, dtyp
 
 
 def packed_maps(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
-    """Each kernel width's float32 outputs (batch, num_filters, out_len) over the (batch, seq_len)
-    ``ids``, bias included, from the packed products of ``packed_maxima``: at each text's windows the
-    very values whose maxima it takes (explanations pool them to find the winning windows); past a
-    text's windows, its last one again (pooling never reads them)."""
+    """Each kernel width's outputs (batch, num_filters, out_len) over the (batch, seq_len) ``ids``,
+    bias included, float32 (bfloat16 under autocast, where explanations never run), from the
+    packed products of ``packed_maxima``: at each text's windows the very values whose maxima it
+    takes (explanations pool them to find the winning windows); past a text's windows, its last
+    one again (pooling never reads them)."""
+    lengths = lengths.clamp(max=ids.size(1))  # a length past the ids keeps them all, as padded
     maps, starts = [], _starts(model, lengths)
     for conv, h, biased in _packed_outputs(model, ids, lengths, torch.float32):
         windows = _windows_at(starts, lengths, conv.kernel_size[0], ids.size(1) - conv.kernel_size[0] + 1)  # (batch, out_len)
@@ -106,10 +131,11 @@ def _packed_inputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> 
 def _packed_outputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, dtype: torch.dtype):
     """(conv, outputs, biased) for each kernel width: its (total - k + 1, num_filters) outputs over
     the packed texts, in ``dtype`` and without the bias for window products (bfloat16, a short
-    sequence, unigram kernels), float32 with the bias for the convolution (beyond
-    ``WINDOW_GEMM_MAX_TOKENS`` positions, oneDNN's convolution beats MKL's products). The convolution runs as a 2-d one over the
-    sequence stored position-major (channels last), the layout oneDNN computes in: no reordering of
-    the input or the outputs, and each window's outputs lie side by side for the maxima."""
+    sequence, unigram kernels), with the bias for the convolution (beyond ``WINDOW_GEMM_MAX_TOKENS``
+    positions, oneDNN's convolution beats MKL's products; float32, or bfloat16 under autocast). The
+    convolution runs as a 2-d one over the sequence stored position-major (channels last), the
+    layout oneDNN computes in: no reordering of the input or the outputs, and each window's
+    outputs lie side by side for the maxima."""
     x = _packed_inputs(model, ids, lengths)  # (total, embed_dim)
     short = dtype == torch.bfloat16 or x.size(0) <= fast_kernels.WINDOW_GEMM_MAX_TOKENS
     kernels = fast_kernels.window_kernels(model, dtype)

@@ -2,7 +2,7 @@
 
 token ids -> embeddings in one of Kim's modes (rand, static, nonstatic, multichannel),
              plus optional positions, zero at padding (batch, seq_len, embed_dim)
-          -> one Conv1d per kernel size k, over the full embedding width, stride 1
+          -> one convolution per kernel size k, over the full embedding width, stride 1
              (batch, num_filters, out_len)
           -> activation -> pooling over time that ignores padding (batch, num_filters * per_filter)
           -> concatenation (batch, num_features)
@@ -24,8 +24,11 @@ of learned vectors of the text's unigrams and hashed bigrams (and trigrams), pad
 
 Optionally, Kim's max-norm constraint on the output layer's weight rows (``apply_constraints``).
 
-On a CPU with few filters per kernel size, the convolution maps come from ``fast_kernels`` (equal
-to the Conv1d path to float error, several times faster); this is the one place the model branches.
+The convolutions run as 2-d ones over the embeddings stored channels last (``_convolve``). The
+other ways to the same maps branch off in ``_maps``: on a CPU with few filters per kernel size the
+matmul forms of ``fast_kernels``; when predicting, window products for small batches and under
+bfloat16, and a padded batch packed, its texts end to end (``packed``). Each equals the
+convolution to float error.
 """
 
 from __future__ import annotations
@@ -130,7 +133,7 @@ class TextCNN(TextModel):
                 self.ngram_classifier = nn.Linear(config.ngram_dim, num_classes)
         self.classifier = nn.Linear(num_features, num_classes)
         self.embedding.init_random(lambda weight: nn.init.uniform_(weight, -0.25, 0.25))  # Kim's range for random vectors
-        self.use_fast_kernels = True  # False: always the Conv1d path (tests, benchmarks)
+        self.use_fast_kernels = True  # False: always the convolution path (tests, benchmarks)
         self.kernel_cache = fast_kernels.KernelCache()  # the fast kernels' folded table, never saved
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -236,10 +239,10 @@ class TextCNN(TextModel):
         return self.activation(torch.cat(maxima, dim=1))  # (batch, num_features)
 
     def _maps(self, ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
-        """Each kernel's outputs (batch, num_filters, out_len): Conv1d, or the equal maps of
-        ``fast_kernels`` (few filters on a CPU; bfloat16 training; and where prediction takes the
-        maxima of ``window_maxima``, its products, so that ``pooled`` finds the very features and
-        winning windows the prediction reads, bit for bit)."""
+        """Each kernel's outputs (batch, num_filters, out_len): the convolution, or equal maps
+        (few filters on a CPU: ``fast_kernels``' matmul forms; bfloat16 training; and where
+        prediction packs the batch or takes window products, those very maps, so that ``pooled``
+        finds the features and winning windows the prediction reads, bit for bit)."""
         if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
             return fast_kernels.conv_maps(self, ids, mask)
         if self.use_fast_kernels and self.config.pooling == "max" and packed.applies(self, ids) and not _uniform(ids, lengths):
