@@ -11,6 +11,7 @@ from textcnn.config import TextCNNConfig
 from textcnn.models import TextCNN, build_model, fast_kernels, packed
 from textcnn.models.layers import length_mask
 
+from test_prediction_kernels import model_with
 from test_registry import NUM_CLASSES, VOCAB_SIZE, _batch
 
 SHORT = [7, 3, 0, 5, 1, 9]  # 30 positions at least min_len each: window products
@@ -22,16 +23,6 @@ SETTINGS = {
     "multichannel": {"embedding_mode": "multichannel"},
     "tanh": {"activation": "tanh"},
 }
-
-
-def model_with(**settings) -> TextCNN:
-    torch.manual_seed(0)
-    config = TextCNNConfig(embed_dim=24, kernel_sizes=(1, 2, 3, 5), num_filters=fast_kernels.MATMUL_BELOW_FILTERS, **settings)
-    model = build_model(config, vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES).eval()
-    with torch.no_grad():  # a bias that moves the ReLU threshold, so the pooling sees both signs
-        for conv in model.convs:
-            conv.bias.normal_()
-    return model
 
 
 def alone(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -52,23 +43,15 @@ def test_a_text_packed_with_others_gets_the_logits_it_gets_alone(settings, lengt
         torch.testing.assert_close(model(ids, lengths), alone(model, ids, lengths), rtol=0, atol=1e-5)
 
 
-def test_a_padded_batch_runs_each_convolution_once_over_the_packed_texts(monkeypatch):
+def test_a_padded_batch_runs_each_convolution_once_over_the_packed_texts(conv_calls):
     model = model_with()
-    shapes = []
-    conv2d = packed.F.conv2d
-
-    def recording(image, weight, bias):
-        shapes.append((tuple(image.shape), weight.size(-1)))
-        return conv2d(image, weight, bias)
-
-    monkeypatch.setattr(packed.F, "conv2d", recording)
     ids, lengths = _batch(LONG, extra_padding=3)
     with torch.inference_mode():
         model(ids, lengths)
     total = int(lengths.clamp(min=model.min_len).sum())
     assert total > fast_kernels.WINDOW_GEMM_MAX_TOKENS
     image = (1, model.config.embed_dim, 1, total)
-    assert shapes == [(image, k) for k in model.config.kernel_sizes if k > 1]  # unigram kernels: one product
+    assert conv_calls == [(image, k) for k in model.config.kernel_sizes if k > 1]  # unigram kernels: one product
 
 
 def test_packed_bfloat16_is_close_to_float32_and_keeps_clear_labels():

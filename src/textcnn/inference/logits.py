@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -41,10 +41,9 @@ def predict_logits(
     if was_training:  # switching modes walks every submodule: a tenth of a millisecond per call
         model.eval()
     out: np.ndarray | None = None
-    min_len = model.min_len
     low = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     with torch.inference_mode(), low:
-        for batch in _batches(encoded, batch_size, min_len, lambda: packed.packs(model, device)):
+        for batch in _batches(encoded, batch_size, model, device):
             batch = batch.to(device)
             logits = model(batch.ids, batch.lengths).float().cpu().numpy()  # (batch, num_classes)
             if out is None:
@@ -59,16 +58,16 @@ def predict_logits(
     return out
 
 
-def _batches(encoded: EncodedTexts, batch_size: int, min_len: int, packs: Callable[[], bool]) -> Iterator[Batch]:
+def _batches(encoded: EncodedTexts, batch_size: int, model: nn.Module, device: torch.device) -> Iterator[Batch]:
     """Prediction's batches: ``iter_batches``' of equal lengths, from fewer texts of one length
-    where the model does not ``packs`` its shared batches; one text is its own batch, without the
-    sorting and grouping (a single-text call costs under half a millisecond in all)."""
+    where the model does not pack its shared batches (``packed.packs``); one text is its own batch,
+    without the sorting and grouping (a single-text call costs under half a millisecond in all)."""
     if len(encoded) != 1:
-        min_group = MIN_EQUAL_GROUP_PACKED if packs() else MIN_EQUAL_GROUP
-        yield from iter_batches(encoded, batch_size, min_len=min_len, equal_lengths=True, min_group=min_group)
+        min_group = MIN_EQUAL_GROUP_PACKED if packed.packs(model, device) else MIN_EQUAL_GROUP
+        yield from iter_batches(encoded, batch_size, min_len=model.min_len, equal_lengths=True, min_group=min_group)
         return
     index = np.zeros(1, dtype=np.int64)
-    ids, lengths = pad_batch(encoded, index, min_len)
+    ids, lengths = pad_batch(encoded, index, model.min_len)
     yield Batch(torch.from_numpy(ids), torch.from_numpy(lengths), index)
 
 

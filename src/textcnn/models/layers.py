@@ -25,6 +25,16 @@ def valid_conv_mask(lengths: torch.Tensor, out_len: int, kernel_size: int) -> to
     return positions[None, :] <= last[:, None]  # (batch, out_len)
 
 
+def conv_channels_last(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """``conv``'s outputs (batch, out_channels, out_len) over (batch, seq_len, in_channels) ``x``
+    (no padding added), stored as (batch, out_len, out_channels): a 2-d convolution over ``x`` seen
+    as a (batch, in_channels, 1, seq_len) image stored channels last, which is ``x``'s own layout and
+    the one oneDNN computes in, so neither the inputs nor the outputs are copied or reordered
+    (``Conv1d`` reorders both ways: a 256-text batch of 20 tokens took 2.4x as long)."""
+    image = x[:, None].permute(0, 3, 1, 2)  # (batch, in_channels, 1, seq_len), channels last
+    return F.conv2d(image, conv.weight[:, :, None, :], conv.bias)[:, :, 0]  # (batch, out_channels, out_len)
+
+
 def masked_max_pool(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Max over time of (batch, channels, time) ``features`` where ``mask`` (batch, time) is true."""
     return masked_max_pool_with_indices(features, mask)[0]  # (batch, channels)

@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from textcnn.models import fast_kernels
-from textcnn.models.layers import length_mask
+from textcnn.models.layers import conv_channels_last, length_mask
 
 if TYPE_CHECKING:
     from textcnn.models.textcnn import TextCNN
@@ -33,37 +32,41 @@ PACK_MIN_TEXTS = 4
 
 def applies(model: TextCNN, ids: torch.Tensor) -> bool:
     """Whether ``model`` predicts the (batch, seq_len) ``ids`` packed: ``PACK_MIN_TEXTS`` texts or
-    more (fewer pad little and pay the packing) of a 'valid' convolution on a CPU, in inference
-    mode, not while exporting or compiling (a traced graph serves every batch), and not where
-    ``fast_kernels.conv_maps`` (few filters) computes the maps."""
+    more (fewer pad little and pay the packing), in inference mode, not while exporting or
+    compiling (a traced graph serves every batch), by a network that ``_packable``."""
     if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
         return False
     return (
         ids.size(0) >= PACK_MIN_TEXTS
-        and ids.device.type == "cpu"
-        and model.config.padding == "valid"
         and not model.training
         and torch.is_inference_mode_enabled()
-        and not fast_kernels.applies(model, ids)
+        and _packable(model, ids.device)
     )
 
 
 def packs(model: nn.Module, device: torch.device) -> bool:
     """Whether every network in ``model`` (one, or an ensemble's members) predicts padded batches of
-    several texts packed on ``device``: TextCNNs with 'valid' convolutions and max pooling, on a CPU,
-    with enough filters that ``fast_kernels`` does not compute their maps."""
+    several texts packed on ``device`` (``_packable``)."""
     from textcnn.models.base import TextModel  # the models import this module
     from textcnn.models.ensemble import Ensemble
-    from textcnn.models.textcnn import TextCNN
 
     networks = [module for module in model.modules() if isinstance(module, TextModel) and not isinstance(module, Ensemble)]
-    return device.type == "cpu" and bool(networks) and all(
+    return bool(networks) and all(_packable(network, device) for network in networks)
+
+
+def _packable(network: nn.Module, device: torch.device) -> bool:
+    """A TextCNN whose padded batches can be packed on ``device``: 'valid' convolutions and max
+    pooling, on a CPU, fast kernels on, with enough filters that ``fast_kernels`` does not
+    compute its maps (``fast_kernels.applies``)."""
+    from textcnn.models.textcnn import TextCNN  # it imports this module
+
+    return (
         isinstance(network, TextCNN)
+        and device.type == "cpu"
         and network.use_fast_kernels
         and network.config.padding == "valid"
         and network.config.pooling == "max"
         and network.config.num_filters >= fast_kernels.MATMUL_BELOW_FILTERS
-        for network in networks
     )
 
 
@@ -133,18 +136,15 @@ def _packed_outputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, dt
     the packed texts, in ``dtype`` and without the bias for window products (bfloat16, a short
     sequence, unigram kernels), with the bias for the convolution (beyond ``WINDOW_GEMM_MAX_TOKENS``
     positions, oneDNN's convolution beats MKL's products; float32, or bfloat16 under autocast). The
-    convolution runs as a 2-d one over the sequence stored position-major (channels last), the
-    layout oneDNN computes in: no reordering of the input or the outputs, and each window's
-    outputs lie side by side for the maxima."""
+    convolution runs channels last (``layers.conv_channels_last``): no reordering of the
+    input or the outputs, and each window's outputs lie side by side for the maxima."""
     x = _packed_inputs(model, ids, lengths)  # (total, embed_dim)
     short = dtype == torch.bfloat16 or x.size(0) <= fast_kernels.WINDOW_GEMM_MAX_TOKENS
     kernels = fast_kernels.window_kernels(model, dtype)
     rows = x.to(dtype)[None]  # (1, total, embed_dim): the window products' input
-    image = x[None, None].permute(0, 3, 1, 2)  # (1, embed_dim, 1, total), channels last: x itself
     for index, conv in enumerate(model.convs):
         k = conv.kernel_size[0]
         if short or k == 1:  # one product (k = 1: a plain one, faster than the convolution at any length)
             yield conv, fast_kernels.window_products(rows, k, kernels[index], False)[0], False
-        else:
-            h = F.conv2d(image, conv.weight[:, :, None, :], conv.bias)  # (1, num_filters, 1, total - k + 1)
-            yield conv, h.permute(0, 2, 3, 1).reshape(-1, h.size(1)), True  # (total - k + 1, num_filters)
+        else:  # (total - k + 1, num_filters), stored so: each window's outputs side by side
+            yield conv, conv_channels_last(x[None], conv)[0].T, True

@@ -47,6 +47,7 @@ from textcnn.models.layers import (
     PositionEmbedding,
     apply_token_dropout,
     build_activation,
+    conv_channels_last,
     length_mask,
     masked_avg_pool,
     masked_kmax_pool,
@@ -224,7 +225,7 @@ class TextCNN(TextModel):
         padding is predicted packed (``packed``); under bfloat16 autocast and for small batches the
         maxima come from window products (``fast_kernels``)."""
         uniform = _uniform(ids, lengths)
-        if not uniform and self.use_fast_kernels and packed.applies(self, ids):  # the texts end to end, no padding
+        if not uniform and packed.applies(self, ids):  # the texts end to end, no padding
             dtype = fast_kernels.window_dtype(self, ids) or torch.float32
             return self.activation(torch.cat(packed.packed_maxima(self, ids, lengths, dtype), dim=1))
         windows = None if uniform else [self._windows(conv, lengths, ids.size(1), mask) for conv in self.convs]
@@ -245,7 +246,7 @@ class TextCNN(TextModel):
         finds the features and winning windows the prediction reads, bit for bit)."""
         if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
             return fast_kernels.conv_maps(self, ids, mask)
-        if self.use_fast_kernels and self.config.pooling == "max" and packed.applies(self, ids) and not _uniform(ids, lengths):
+        if packed.applies(self, ids) and not _uniform(ids, lengths):
             return packed.packed_maps(self, ids, lengths)  # the maps whose maxima prediction takes
         if self.use_fast_kernels and not self.training and self.config.pooling == "max" and fast_kernels.window_dtype(self, ids) == torch.float32:
             return fast_kernels.window_products_maps(self, ids, mask)  # the maps whose maxima prediction takes
@@ -260,19 +261,13 @@ class TextCNN(TextModel):
         return valid_conv_mask(lengths, seq_len - conv.kernel_size[0] + 1, conv.kernel_size[0])
 
     def _convolve(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Each kernel's outputs (batch, num_filters, out_len) over (batch, seq_len, embed_dim) ``x``.
-
-        Each runs as a 2-d convolution over ``x`` seen as a (batch, embed_dim, 1, seq_len) image
-        stored channels last, which is ``x``'s own layout and the one oneDNN computes in: no copy or
-        reorder of the inputs, the outputs stored as (batch, out_len, num_filters). (Conv1d reorders
-        both ways: a 256-text batch of 20 tokens took 2.4x as long.)"""
+        """Each kernel's outputs (batch, num_filters, out_len) over (batch, seq_len, embed_dim) ``x``,
+        as 2-d convolutions over channels-last inputs (``layers.conv_channels_last``)."""
         maps = []
         for conv in self.convs:
             k = conv.kernel_size[0]
             padded = F.pad(x, (0, 0, (k - 1) // 2, k // 2)) if self.config.padding == "same" else x
-            image = padded[:, None].permute(0, 3, 1, 2)  # (batch, embed_dim, 1, seq_len), channels last
-            h = F.conv2d(image, conv.weight[:, :, None, :], conv.bias)  # (batch, num_filters, 1, out_len)
-            maps.append(h[:, :, 0])  # (batch, num_filters, out_len), stored as (batch, out_len, num_filters)
+            maps.append(conv_channels_last(padded, conv))  # (batch, num_filters, out_len)
         return maps
 
     def _pool_over_time(self, index: int, h: torch.Tensor, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
