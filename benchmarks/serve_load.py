@@ -1,6 +1,7 @@
 """Load test of `textcnn serve` on loopback: requests/s and p50/p99 latency per endpoint and load.
 
-Starts the server in a child process on 127.0.0.1 (one process, one model thread) and drives it from
+Starts the server in a child process on 127.0.0.1 (one server process; its model in a process of its
+own, or with --model thread in one thread of the server) and drives it from
 this process with an asyncio HTTP/1.1 keep-alive client (one connection per concurrent client, so
 the client costs little next to the server). Cells: concurrency 1, 8, 32, 128 x 1 and 32 texts per
 request, for
@@ -46,7 +47,7 @@ WORDS = ("the film is a quiet and moving portrait of love loss and hope , but it
 
 
 # ---------------------------------------------------------------------------------------- server
-def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torch"):
+def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torch", model_process: bool = True):
     """The textcnn app on ``bundle`` plus the two reference endpoints, under the same middleware."""
     from fastapi.responses import JSONResponse
 
@@ -55,7 +56,8 @@ def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torc
     from textcnn.serve import ServeSettings, create_app
 
     classifier = TextClassifier.load(bundle, threads=threads, runtime=runtime)
-    app = create_app(classifier, ServeSettings(batch_window_ms=window_ms, max_in_flight=1024, threads=threads))
+    settings = ServeSettings(batch_window_ms=window_ms, max_in_flight=1024, threads=threads, model_process=model_process)
+    app = create_app(classifier, settings, directory=bundle, runtime=runtime)
     constant = {"predictions": [{"text": "constant", "label": "positive", "probability": 0.5}]}
 
     @app.post("/ref/constant")
@@ -73,16 +75,16 @@ def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torc
 def run_server(args: argparse.Namespace) -> None:
     import uvicorn
 
-    app = server_app(args.bundle, args.window_ms, args.threads, args.runtime)
+    app = server_app(args.bundle, args.window_ms, args.threads, args.runtime, args.model == "process")
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 
-def start_server(bundle: str, window_ms: float, threads: int, runtime: str = "torch") -> tuple[subprocess.Popen, int]:
+def start_server(bundle: str, window_ms: float, threads: int, runtime: str = "torch", model: str = "process") -> tuple[subprocess.Popen, int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, __file__, "--serve", "--bundle", bundle, "--port", str(port), "--window-ms", str(window_ms),
-               "--threads", str(threads), "--runtime", runtime]  # fmt: skip
+               "--threads", str(threads), "--runtime", runtime, "--model", model]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     return subprocess.Popen(command, env=env), port
 
@@ -243,7 +245,7 @@ def _warm_up(args: argparse.Namespace) -> argparse.Namespace:
 def run_all(args: argparse.Namespace) -> list[Cell]:
     pool, started, cells = text_pool(args), time.monotonic(), []
     for window_ms, endpoints in ((args.window_ms, ["constant", "plain", "batched", "+bad"]), (0.0, ["unbatched"])):
-        process, port = start_server(args.bundle, window_ms, args.threads, args.runtime)
+        process, port = start_server(args.bundle, window_ms, args.threads, args.runtime, args.model)
         try:
             asyncio.run(wait_ready(port, process))
             cells += asyncio.run(measure(port, endpoints, pool, args, started))
@@ -258,7 +260,7 @@ def report(cells: list[Cell], args: argparse.Namespace, argv: list[str]) -> None
     import uvicorn
 
     print(f"# textcnn serve load: {os.cpu_count()} CPUs, client and server on this machine (loopback), torch {torch.__version__}, "
-          f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}, server threads {args.threads}, window {args.window_ms} ms")  # fmt: skip
+          f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}, model in a {args.model}, threads {args.threads}, window {args.window_ms} ms")  # fmt: skip
     print(f"# per cell: at most {args.seconds} s or {args.requests} requests; +bad: 1 in {args.bad_every} requests bad")
     header = f"{'endpoint':<10} {'conc':>4} {'texts':>5} {'requests':>8} {'req/s':>8} {'texts/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'bad':>5} {'failed':>6}"
     print(header)
@@ -284,6 +286,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window-ms", type=float, default=2.0, help="Batch window of the batched server.")
     parser.add_argument("--threads", type=int, default=1, help="Server CPU threads for the model.")
     parser.add_argument("--runtime", default="torch", help="The server's runtime: torch, torch-bf16 or onnx (textcnn serve --runtime).")
+    parser.add_argument("--model", choices=["process", "thread"], default="process",
+                        help="Where the model computes: its own process (textcnn serve's default) or a thread (--model-thread).")  # fmt: skip
     parser.add_argument("--bad-every", type=int, default=10, help="+bad cells: every Nth request is bad.")
     parser.add_argument("--json", help="Also write the figures here.")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the child process

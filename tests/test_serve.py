@@ -26,9 +26,12 @@ GOOD = {"texts": ["the film was great"]}
 
 
 @asynccontextmanager
-async def served(classifier: TextClassifier, *, lifespan: bool = True, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a fresh app over ``classifier``; with ``lifespan``, started (warmed up) and stopped."""
-    app = create_app(classifier, ServeSettings(**settings))
+async def served(
+    classifier: TextClassifier, *, lifespan: bool = True, directory: Any = None, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a fresh app over ``classifier``; with ``lifespan``, started (warmed up) and stopped.
+    With ``directory`` (the bundle ``classifier`` was saved to) the model computes in its own process."""
+    app = create_app(classifier, ServeSettings(**settings), directory=directory)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://textcnn.test")
     async with client:
         if not lifespan:
@@ -207,7 +210,7 @@ def test_metrics_count_requests_by_endpoint_and_status(tiny_classifier):
     count = lambda endpoint, status, method: samples[("textcnn_requests_total", (("endpoint", endpoint), ("method", method), ("status", status)))]  # noqa: E731
     assert count("/predict", "200", "POST") == 2 and count("/predict", "400", "POST") == 1 and count("/health", "200", "GET") == 1
     assert samples[("textcnn_request_seconds_count", (("endpoint", "/predict"), ("status", "200")))] == 2
-    assert samples[("textcnn_batch_texts_count", ())] == 3  # the warm-up and the two good requests
+    assert samples[("textcnn_batch_texts_count", ())] == 2  # the two good requests (the warm-up is the model's own)
 
 
 def test_openapi_schema_documents_the_request_and_response_models(tiny_classifier):

@@ -2,4 +2,5 @@
 
 from textcnn.cli import app
 
-app(prog_name="textcnn")
+if __name__ == "__main__":
+    app(prog_name="textcnn")

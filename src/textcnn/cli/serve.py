@@ -37,6 +37,9 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help=_help("port"))] = _default("port"),
     workers: Annotated[int, typer.Option(min=1, help=_help("workers"))] = _default("workers"),
     threads: Annotated[Optional[int], typer.Option(min=1, help=_help("threads"))] = None,
+    model_process: Annotated[bool, typer.Option("--model-process/--model-thread", help=_help("model_process"))] = _default(
+        "model_process"
+    ),
     batch_window_ms: Annotated[float, typer.Option(min=0, max=1000, help=_help("batch_window_ms"))] = _default("batch_window_ms"),
     max_batch: Annotated[int, typer.Option(min=1, help=_help("max_batch_texts"))] = _default("max_batch_texts"),
     max_texts: Annotated[int, typer.Option(min=1, help=_help("max_texts_per_request"))] = _default("max_texts_per_request"),
@@ -58,7 +61,7 @@ def serve(
     from textcnn.serve.run import serve as run_server
 
     settings = ServeSettings(
-        host=host, port=port, workers=workers, threads=threads, batch_window_ms=batch_window_ms,
+        host=host, port=port, workers=workers, threads=threads, model_process=model_process, batch_window_ms=batch_window_ms,
         max_batch_texts=max_batch, max_texts_per_request=max_texts, max_chars_per_text=max_chars,
         max_body_bytes=max_body_bytes, max_in_flight=max_in_flight, model_name=model_name or model_dir.resolve().name,
     )  # fmt: skip

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import gc
-import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -19,10 +19,10 @@ from fastapi.responses import JSONResponse, Response
 
 from textcnn.classifier import TextClassifier
 from textcnn.data.labels import as_label_list
-from textcnn.inference.explain import explain_texts
 from textcnn.serve.batcher import BatcherClosed, InFlight, MicroBatcher
 from textcnn.serve.metrics import GuardMiddleware, ServeMetrics
-from textcnn.serve.model import PredictJob, ServedModel
+from textcnn.serve.model import ModelRunner, ModelThread, ModelUnavailable, PredictJob, ServedModel
+from textcnn.serve.model_process import ModelProcess
 from textcnn.serve.page import add_page_routes
 from textcnn.serve.schemas import (
     REQUEST_MODELS, ApiError, ErrorResponse, ExplainRequest, KServeRequest, PredictRequest, PredictResponse,
@@ -31,7 +31,7 @@ from textcnn.serve.schemas import (
 from textcnn.serve.settings import ServeSettings
 from textcnn.version import __version__
 
-WARM_UP_TEXT = "warm up"
+MODEL_CALLS_OUT = 2  # batches out at a model process at once: one computes while the last one's answers travel
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": why}
     for code, why in {
@@ -45,59 +45,81 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @dataclass
 class Server:
-    """What the endpoints share: settings, the model, its batcher and the metrics."""
+    """What the endpoints share: settings, the model (its facts here, its computing in ``runner``),
+    the batcher and the metrics."""
 
     settings: ServeSettings
     model: ServedModel
+    runner: ModelRunner
     batcher: MicroBatcher
     metrics: ServeMetrics
-    ready: bool = False
+    started: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        """Warmed up, and the model running (not restarting after its process died)."""
+        return self.started and self.runner.alive
 
     async def body(self, request: Request, model: type) -> Any:
         """The request's body read within the byte limit and validated as ``model``."""
         return parse_body(await read_body(request, self.settings.max_body_bytes), model)
 
-    async def predict(self, texts: list[str], top_k: int = 1) -> list[dict[str, Any]]:
-        """The prediction rows of ``texts``, computed in a micro-batch with other requests' texts."""
+    async def predict(self, texts: list[str], top_k: int = 1) -> bytes:
+        """The response body of ``texts``' prediction rows, computed in a micro-batch with other requests' texts."""
         check_texts(texts, self.settings)
         try:
             return await self.batcher.submit(PredictJob(texts, top_k), len(texts))
-        except BatcherClosed as error:
-            raise ApiError(503, str(error), headers={"Retry-After": str(self.settings.retry_after_s)}) from None
+        except (BatcherClosed, ModelUnavailable) as error:
+            raise self.unavailable(error) from None
+
+    def unavailable(self, error: Exception) -> ApiError:
+        return ApiError(503, str(error), headers={"Retry-After": str(self.settings.retry_after_s)})
 
     async def warm_up(self) -> None:
-        """Start the batcher and run one prediction, so that the first request pays no start-up cost.
+        """Start the model (it predicts once, so that the first request pays no start-up cost), then the batcher.
 
         Then every object alive (the model, the app, the libraries' modules: hundreds of thousands)
         is moved out of the garbage collector's view (``gc.freeze``): a full collection walked them
         all, about 100 ms during which no request was answered, every second or two under load.
         """
+        await self.runner.start()
         self.batcher.start()
-        await self.batcher.submit(PredictJob([WARM_UP_TEXT]), 1)
         gc.collect()
         gc.freeze()
-        self.ready = True
+        self.started = True
 
     async def stop(self) -> None:
-        """Report not ready, answer every queued request, stop the model's thread, give the frozen
-        objects back to the garbage collector."""
-        self.ready = False
+        """Report not ready, answer every queued request, stop the model, give the frozen objects
+        back to the garbage collector."""
+        self.started = False
         await self.batcher.stop()
+        await self.runner.stop()
         gc.unfreeze()
 
 
-def create_app(classifier: TextClassifier, settings: ServeSettings | None = None) -> FastAPI:
-    """A FastAPI app that serves ``classifier`` (loaded from a bundle) with ``settings``."""
+def create_app(
+    classifier: TextClassifier, settings: ServeSettings | None = None, *, directory: str | Path | None = None, runtime: str = "torch"
+) -> FastAPI:
+    """A FastAPI app that serves ``classifier`` with ``settings``.
+
+    With ``directory``, the bundle ``classifier`` was loaded from (with ``runtime``), the model
+    computes in a child process that loads it too (unless ``settings.model_process`` is off);
+    without, in a thread of this process.
+    """
     settings = settings or ServeSettings()
     metrics = ServeMetrics()
     model = ServedModel(classifier)
+    in_process = directory is not None and settings.model_process
+    runner: ModelRunner = (
+        ModelProcess(str(directory), runtime=runtime, threads=settings.threads) if in_process else ModelThread(model)
+    )
     in_flight = InFlight()
     batcher = MicroBatcher(
-        model.predict_batch, window_s=settings.batch_window_s, max_texts=settings.max_batch_texts,
-        on_batch=metrics.on_batch, in_flight=in_flight,
+        runner.predict, window_s=settings.batch_window_s, max_texts=settings.max_batch_texts,
+        on_batch=metrics.on_batch, in_flight=in_flight, max_calls=MODEL_CALLS_OUT if in_process else 1,
     )  # fmt: skip
-    server = Server(settings, model, batcher, metrics, metadata={"name": settings.model_name, **model.metadata()})
+    server = Server(settings, model, runner, batcher, metrics, metadata={"name": settings.model_name, **model.metadata()})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,7 +166,7 @@ def _prediction_routes(app: FastAPI, server: Server) -> None:
     async def predict(request: Request) -> Response:
         """Labels and probabilities of each text (multi-label models: lists), as ``textcnn predict`` writes them."""
         body = await server.body(request, PredictRequest)
-        return JSONResponse({"predictions": await server.predict(body.texts, body.top_k)})
+        return Response(await server.predict(body.texts, body.top_k), media_type="application/json")
 
     @app.post("/v1/models/{name}:predict", response_model=PredictResponse, responses=ERRORS, openapi_extra=_body_of(KServeRequest))
     async def kserve_predict(name: str, request: Request) -> Response:
@@ -152,7 +174,7 @@ def _prediction_routes(app: FastAPI, server: Server) -> None:
         if name != server.settings.model_name:
             raise ApiError(404, f"no model {name!r}: this server serves {server.settings.model_name!r}")
         body = await server.body(request, KServeRequest)
-        return JSONResponse({"predictions": await server.predict(body.texts())})
+        return Response(await server.predict(body.texts()), media_type="application/json")
 
     @app.post("/explain", responses=ERRORS, openapi_extra=_body_of(ExplainRequest))
     async def explain(request: Request) -> Response:
@@ -163,11 +185,10 @@ def _prediction_routes(app: FastAPI, server: Server) -> None:
             raise ApiError(413, f"{len(body.texts):,} texts to explain; the limit is {server.settings.max_explain_texts:,}: split the request")
         labels = server.model.predictor.trained.labels
         target = [_known_label(labels, name) for name in as_label_list(body.target)] if body.target is not None else None
-        run = functools.partial(explain_texts, server.model.predictor, body.texts, target=target, top=body.top)
         try:
-            answer = await server.batcher.run_alone(lambda: json.dumps(run(), ensure_ascii=False))  # JSON made off the loop
-        except BatcherClosed as error:
-            raise ApiError(503, str(error), headers={"Retry-After": str(server.settings.retry_after_s)}) from None
+            answer = await server.runner.explain(body.texts, target, body.top)  # between batches, JSON made off the loop
+        except ModelUnavailable as error:
+            raise server.unavailable(error) from None
         return Response(answer, media_type="application/json")
 
 

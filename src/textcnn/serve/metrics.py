@@ -107,14 +107,14 @@ class GuardMiddleware:
                 limit = self.settings.max_in_flight
                 await send_json(send_and_note, 503, {"detail": f"the server is busy: {limit} requests in flight; retry later"}, retry)
                 return
+            arrival = self.in_flight.enter() if bounded else None
             if bounded:
-                self.in_flight.enter()
                 self.metrics.in_flight.inc()
             try:
                 await self.app(scope, receive, send_and_note)
             finally:
                 if bounded:
-                    self.in_flight.leave()
+                    self.in_flight.leave(arrival)
                     self.metrics.in_flight.dec()
         finally:
             self.metrics.observe(endpoint, method, status, time.perf_counter() - start)

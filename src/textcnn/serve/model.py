@@ -1,23 +1,36 @@
 """The model behind the server: one call for a whole micro-batch, then each request's own rows.
 
 The rows are ``inference.rows.prediction_rows``, the ones ``textcnn predict`` writes, so the
-server and the command line answer alike. Runs in the model's worker thread, never on the event loop.
+server and the command line answer alike; each request gets them as its finished JSON body.
+``ServedModel`` computes them wherever it runs: in the model's child process (``model_process.py``,
+the default of ``textcnn serve``) or, through ``ModelThread``, in one worker thread of the server
+process. Both runners answer the same ``ModelRunner`` calls, never computing on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import platform
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 import torch
 
 from textcnn.classifier import TextClassifier
+from textcnn.inference.explain import explain_texts
 from textcnn.inference.rows import prediction_rows
 from textcnn.version import __version__
 
 Rows = list[dict[str, Any]]
+WARM_UP_TEXT = "warm up"
+
+
+def json_body(value: Any) -> bytes:
+    """``value`` as a JSON response body, rendered as Starlette's ``JSONResponse`` renders it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,14 @@ class ServedModel:
             answers.append(self._rows(job, part))
         return answers
 
+    def predict_bodies(self, jobs: Sequence[PredictJob]) -> list[bytes]:
+        """Each job's response body, ``{"predictions": rows}``, from one model call."""
+        return [json_body({"predictions": rows}) for rows in self.predict_batch(jobs)]
+
+    def explain_body(self, texts: list[str], target: list[Any] | None, top: int) -> bytes:
+        """The response body of ``/explain``: ``explain_texts`` of ``texts``."""
+        return json_body(explain_texts(self.predictor, texts, target=target, top=top))
+
     def _rows(self, job: PredictJob, probabilities: np.ndarray) -> Rows:
         top = self.predictor.top_k_from(probabilities, job.top_k)
         chosen = self.predictor.scored_from(probabilities) if self.multi_label else None
@@ -73,3 +94,59 @@ class ServedModel:
             "metrics": classifier.metrics,
             "versions": {"textcnn": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
         }
+
+
+class ModelUnavailable(RuntimeError):
+    """The model is not running: starting, restarting after its process died, or stopped."""
+
+
+class ModelRunner(Protocol):
+    """Where the server's model computes: started before the first request, stopped after the last."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def predict(self, jobs: list[PredictJob]) -> list[bytes]: ...
+
+    async def explain(self, texts: list[str], target: list[Any] | None, top: int) -> bytes: ...
+
+
+class ModelThread:
+    """``ServedModel`` in one worker thread of the server process (explanations between batches).
+
+    The thread shares the interpreter lock with the event loop, so under load the two mostly take
+    turns on one core; the child process (``ModelProcess``) does not. This runner serves classifiers
+    that exist only in memory, and ``--model-thread``.
+    """
+
+    def __init__(self, model: ServedModel) -> None:
+        self.model = model
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._executor is not None
+
+    async def start(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textcnn-model")
+        await self.predict([PredictJob([WARM_UP_TEXT])])
+
+    async def stop(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def predict(self, jobs: list[PredictJob]) -> list[bytes]:
+        return await self._run(self.model.predict_bodies, jobs)
+
+    async def explain(self, texts: list[str], target: list[Any] | None, top: int) -> bytes:
+        return await self._run(self.model.explain_body, texts, target, top)
+
+    async def _run(self, function: Any, *args: Any) -> Any:
+        if self._executor is None:
+            raise ModelUnavailable("the model thread is not running")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)

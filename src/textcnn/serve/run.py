@@ -35,7 +35,8 @@ def app_from_environment() -> FastAPI:
     """The app of one worker process, from the spec ``serve`` left in the environment."""
     spec = json.loads(os.environ[ENVIRONMENT])
     settings = ServeSettings(**spec["settings"])
-    return create_app(load_local(spec["directory"], settings, spec["runtime"]), settings)
+    classifier = load_local(spec["directory"], settings, spec["runtime"])
+    return create_app(classifier, settings, directory=spec["directory"], runtime=spec["runtime"])
 
 
 def serve(directory: str | Path, settings: ServeSettings, *, runtime: str = "torch", access_log: bool = False) -> None:
@@ -50,7 +51,7 @@ def serve(directory: str | Path, settings: ServeSettings, *, runtime: str = "tor
     logger.info(f"serving {directory} as {settings.model_name!r} on {address} (API: {address}/docs)")
     with _exit_0_once_shut_down():
         if settings.workers == 1:
-            uvicorn.run(create_app(classifier, settings), **options)
+            uvicorn.run(create_app(classifier, settings, directory=directory, runtime=runtime), **options)
             return
         del classifier
         spec = {"directory": str(Path(directory).resolve()), "runtime": runtime, "settings": settings.model_dump()}

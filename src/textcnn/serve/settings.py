@@ -16,6 +16,11 @@ class ServeSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 exposes the server to the network.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port (0: any free port).")
     workers: int = Field(1, ge=1, description="Server processes, each with its own copy of the model.")
+    model_process: bool = Field(
+        True,
+        description="Compute in a child process that loads the bundle too, beside the event loop (off: in a thread of the "
+        "server process, which takes turns with the event loop on one core).",
+    )
     threads: Optional[int] = Field(None, ge=1, description="CPU threads per model call [default: the runtime's choice].")
     model_name: str = Field("textcnn", min_length=1, description="The name KServe clients use: /v1/models/NAME:predict.")
     batch_window_ms: float = Field(
