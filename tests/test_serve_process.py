@@ -9,10 +9,12 @@ import os
 import signal
 
 import pytest
+import torch
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
+from textcnn import TextClassifier  # noqa: E402
 from textcnn.serve.model_process import ModelProcess, ModelProcessError  # noqa: E402
 
 from test_serve import run, served  # noqa: E402
@@ -34,11 +36,14 @@ async def _answers(client: httpx.AsyncClient) -> list:
     return answers
 
 
-def test_the_model_process_answers_exactly_what_the_model_thread_answers(tiny_classifier, tiny_bundle):
+def test_the_model_process_answers_exactly_what_the_model_thread_answers(tiny_bundle):
+    classifier = TextClassifier.load(tiny_bundle)  # what the model process loads
+    threads = torch.get_num_threads()  # both sides compute on as many threads, so they sum alike
+
     async def scenario():
-        async with served(tiny_classifier) as client:
+        async with served(classifier, threads=threads) as client:
             in_thread = await _answers(client)
-        async with served(tiny_classifier, directory=tiny_bundle) as client:
+        async with served(classifier, directory=tiny_bundle, threads=threads) as client:
             runner = client._transport.app.state.server.runner  # noqa: SLF001 (which process computes)
             in_process = await _answers(client)
             return in_thread, in_process, runner.pid
@@ -49,9 +54,9 @@ def test_the_model_process_answers_exactly_what_the_model_thread_answers(tiny_cl
     assert pid is not None and pid != os.getpid()
 
 
-def test_a_model_process_that_dies_answers_503_then_is_started_again(tiny_classifier, tiny_bundle):
+def test_a_model_process_that_dies_answers_503_then_is_started_again(tiny_bundle):
     async def scenario():
-        async with served(tiny_classifier, directory=tiny_bundle, retry_after_s=2) as client:
+        async with served(TextClassifier.load(tiny_bundle), directory=tiny_bundle, retry_after_s=2) as client:
             server = client._transport.app.state.server  # noqa: SLF001
             before = (await client.post("/predict", json=BODIES[1])).json()
             first_pid = server.runner.pid
