@@ -5,6 +5,7 @@ started again; a bundle the model process cannot load stops the server from star
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 
@@ -15,6 +16,7 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
 from textcnn import TextClassifier  # noqa: E402
+from textcnn.serve.model import PredictJob  # noqa: E402
 from textcnn.serve.model_process import ModelProcess, ModelProcessError  # noqa: E402
 
 from test_serve import run, served  # noqa: E402
@@ -88,3 +90,40 @@ def test_a_bundle_the_model_process_cannot_load_is_an_error_naming_it(tmp_path):
         return runner.alive
 
     assert run(scenario()) is False
+
+
+def test_a_request_cancelled_while_the_model_computes_leaves_the_others_answered(tiny_bundle):
+    async def scenario():
+        runner = ModelProcess(str(tiny_bundle))
+        await runner.start()
+        left = asyncio.create_task(runner.explain(["the film was great"] * 16, None, 10))
+        for _ in range(3):
+            await asyncio.sleep(0)  # its frame is out at the model, not answered yet
+        left.cancel()
+        await asyncio.gather(left, return_exceptions=True)
+        after = await runner.predict([PredictJob(["the film was great"])])
+        alive = runner.alive
+        await runner.stop()
+        return left.cancelled(), after, alive
+
+    cancelled, after, alive = run(scenario())
+
+    assert cancelled and alive
+    assert json.loads(after[0])["predictions"][0]["text"] == "the film was great"
+
+
+def test_stopping_while_the_model_process_starts_again_leaves_no_process(tiny_bundle):
+    async def scenario():
+        runner = ModelProcess(str(tiny_bundle))
+        await runner.start()
+        first = runner._process  # noqa: SLF001
+        os.kill(first.pid, signal.SIGKILL)
+        while runner.alive:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # the restart is under way
+        await runner.stop()
+        return first, runner
+
+    first, runner = run(scenario())
+
+    assert not first.is_alive() and runner.pid is None and not runner.alive

@@ -99,27 +99,29 @@ class Server:
 
 
 def create_app(
-    classifier: TextClassifier, settings: ServeSettings | None = None, *, directory: str | Path | None = None, runtime: str = "torch"
+    classifier: TextClassifier, settings: ServeSettings | None = None, *, directory: str | Path | None = None, runtime: str | None = None
 ) -> FastAPI:
     """A FastAPI app that serves ``classifier`` with ``settings``.
 
-    With ``directory``, the bundle ``classifier`` was loaded from (with ``runtime``), the model
-    computes in a child process that loads it too (unless ``settings.model_process`` is off);
-    without, in a thread of this process.
+    With ``directory``, the bundle ``classifier`` was loaded from (with ``runtime``; by default the
+    one ``classifier`` runs), the model computes in a child process that loads it too (unless
+    ``settings.model_process`` is off); without, in a thread of this process. A script that
+    serves with a model process needs the ``if __name__ == "__main__":`` guard: the child starts
+    a fresh interpreter, which imports the script's main module.
     """
     settings = settings or ServeSettings()
     metrics = ServeMetrics()
     model = ServedModel(classifier)
     in_process = directory is not None and settings.model_process
     runner: ModelRunner = (
-        ModelProcess(str(directory), runtime=runtime, threads=settings.threads) if in_process else ModelThread(model)
+        ModelProcess(str(directory), runtime=runtime or model.runtime, threads=settings.threads) if in_process else ModelThread(model)
     )
     in_flight = InFlight()
     batcher = MicroBatcher(
         runner.predict, window_s=settings.batch_window_s, max_texts=settings.max_batch_texts,
         on_batch=metrics.on_batch, in_flight=in_flight, max_calls=MODEL_CALLS_OUT if in_process else 1,
     )  # fmt: skip
-    server = Server(settings, model, runner, batcher, metrics, metadata={"name": settings.model_name, **model.metadata()})
+    server = Server(settings, model, runner, batcher, metrics, metadata={"name": settings.model_name, "model_runs_in": "process" if in_process else "thread", **model.metadata()})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -180,6 +182,8 @@ def _prediction_routes(app: FastAPI, server: Server) -> None:
     async def explain(request: Request) -> Response:
         """Per text, the n-grams that drive each explained class, with their contributions and the bias."""
         body = await server.body(request, ExplainRequest)
+        if server.batcher.in_flight is not None:
+            server.batcher.in_flight.queued()  # an explanation joins no batch: none waits for it
         check_texts(body.texts, server.settings)
         if len(body.texts) > server.settings.max_explain_texts:
             raise ApiError(413, f"{len(body.texts):,} texts to explain; the limit is {server.settings.max_explain_texts:,}: split the request")
@@ -201,10 +205,12 @@ def _known_label(labels: Any, name: Any) -> Any:
 
 
 def _status_routes(app: FastAPI, server: Server) -> None:
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        """Liveness: 200 while the process runs."""
-        return {"status": "ok"}
+    @app.get("/health", responses={503: {"model": ErrorResponse}})
+    async def health() -> Response:
+        """Liveness: 200 while the process runs, 503 once its model process could not be started again."""
+        if server.runner.gave_up:
+            return JSONResponse({"detail": f"the model process could not be started again: {server.runner.gave_up}"}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/ready", responses={503: {"model": ErrorResponse}})
     async def ready() -> Response:

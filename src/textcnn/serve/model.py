@@ -106,6 +106,8 @@ class ModelRunner(Protocol):
     @property
     def alive(self) -> bool: ...
 
+    gave_up: str | None  # why the model cannot run again (its process would not restart): the server is unhealthy
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -125,6 +127,7 @@ class ModelThread:
 
     def __init__(self, model: ServedModel) -> None:
         self.model = model
+        self.gave_up: str | None = None
         self._executor: ThreadPoolExecutor | None = None
 
     @property

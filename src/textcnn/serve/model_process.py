@@ -22,6 +22,7 @@ again; the requests it held are answered 503.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import multiprocessing
 import os
@@ -36,6 +37,8 @@ from textcnn.serve.model import WARM_UP_TEXT, ModelUnavailable, PredictJob
 FRAME = struct.Struct("!II")
 START_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 30.0
+RESTARTS = 5  # attempts to start a child again after it died, RESTART_PAUSE_S, then twice as long each time
+RESTART_PAUSE_S = 1.0
 
 
 class ModelProcessError(RuntimeError):
@@ -53,13 +56,16 @@ class ModelProcess:
     def __init__(self, directory: str, *, runtime: str = "torch", threads: int | None = None) -> None:
         self.directory, self.runtime, self.threads = directory, runtime, threads
         self.starts = 0  # children started: 1, plus one per restart
+        self.gave_up: str | None = None  # why the model could not be started again, once restarts ran out
         self._process: Any = None
+        self._socket: socket.socket | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._waiting: list[asyncio.Future] = []  # one per frame sent, answered in order
         self._reading: asyncio.Task | None = None
         self._restart: asyncio.Task | None = None
         self._stopping = False
+        atexit.register(self._abandon)  # before multiprocessing's own exit hook, which would wait for the child
 
     @property
     def alive(self) -> bool:
@@ -71,30 +77,18 @@ class ModelProcess:
 
     async def start(self) -> None:
         """Start the child and wait until it has loaded and warmed up the model."""
-        self._stopping = False
-        parent, child = socket.socketpair()
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked OpenMP or locks
-        self._process = context.Process(
-            target=_child_main, args=(child, self.directory, self.runtime, self.threads), name="textcnn-model", daemon=True
-        )
-        self._process.start()
-        child.close()
-        self.starts += 1
-        self._reader, self._writer = await asyncio.open_unix_connection(sock=parent)
-        try:
-            header, _ = await asyncio.wait_for(self._read_frame(), START_TIMEOUT_S)
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
-            header = {"error": f"the model process exited while loading {self.directory}"}
-        if "error" in header:
-            await self._close()
-            raise ModelProcessError(header["error"])
-        self._reading = asyncio.get_running_loop().create_task(self._read_answers(), name="textcnn-model-answers")
+        self._stopping, self.gave_up = False, None
+        await self._spawn()
 
     async def stop(self) -> None:
-        """Close the socket (the child exits once it has answered what it holds) and wait for it."""
+        """Let the child answer the frames it holds (at most ``STOP_TIMEOUT_S``), then wait for it to exit."""
         self._stopping = True
         if self._restart is not None:
+            self._restart.cancel()
             await asyncio.gather(self._restart, return_exceptions=True)
+        if self._writer is not None and self.alive:
+            self._writer.write_eof()  # the child reads to the end, answers, exits; the reader then sees the end
+            await asyncio.wait([self._reading], timeout=STOP_TIMEOUT_S)
         await self._close()
 
     async def predict(self, jobs: list[PredictJob]) -> list[bytes]:
@@ -111,13 +105,39 @@ class ModelProcess:
         """The response body of ``/explain`` on ``texts``."""
         return (await self._ask({"kind": "explain", "texts": texts, "target": target, "top": top}))[1]
 
+    async def _spawn(self) -> None:
+        parent, child = socket.socketpair()
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by OpenMP as the child loads torch
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked OpenMP or locks
+        self._process = context.Process(
+            target=_child_main, args=(child, self.directory, self.runtime, self.threads), name="textcnn-model", daemon=True
+        )
+        try:
+            self._process.start()
+            child.close()
+            self.starts += 1
+            self._socket = parent
+            self._reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+            try:
+                header, _ = await asyncio.wait_for(self._read_frame(), START_TIMEOUT_S)
+            except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+                header = {"error": f"the model process exited while loading {self.directory}"}
+        except BaseException:  # cancelled (stop during a restart) or failed to start: leave no child behind
+            await self._close()
+            raise
+        if "error" in header:
+            await self._close()
+            raise ModelProcessError(header["error"])
+        self._reading = asyncio.get_running_loop().create_task(self._read_answers(), name="textcnn-model-answers")
+
     async def _ask(self, header: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        frame = encode_frame(header)  # before the future joins the queue: a frame that cannot be made holds no place
         if not self.alive or self._writer is None:
             raise ModelUnavailable("the model process is not running (starting again after it exited)")
         future = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         try:
-            self._writer.write(encode_frame(header))
+            self._writer.write(frame)
             await self._writer.drain()
         except (ConnectionError, OSError):
             pass  # the child is gone: the reader fails this frame's future with ModelUnavailable
@@ -136,9 +156,15 @@ class ModelProcess:
         try:
             while True:
                 answer = await self._read_frame()
-                self._waiting.pop(0).set_result(answer)
+                future = self._waiting.pop(0)
+                if not future.done():  # a request cancelled while its frame was out
+                    future.set_result(answer)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
-            pass
+            pass  # the child exited
+        except Exception as error:  # noqa: BLE001 (a frame out of step: the child cannot be trusted any more)
+            logger.error(f"the model process answered a frame that cannot be read ({type(error).__name__}: {error})")
+            if self._process is not None:
+                self._process.kill()
         gone = ModelUnavailable("the model process exited; it is being started again")
         for future in self._waiting:
             if not future.done():
@@ -150,11 +176,21 @@ class ModelProcess:
             self._restart = asyncio.get_running_loop().create_task(self._start_again(), name="textcnn-model-restart")
 
     async def _start_again(self) -> None:
+        """Start a new child, retrying with growing pauses; after ``RESTARTS`` failures give up (``/health`` then fails)."""
         await self._close()
-        try:
-            await self.start()
-        except ModelProcessError as error:
-            logger.error(f"the model process could not be started again: {error}")
+        why = ""
+        for attempt in range(RESTARTS):
+            if self._stopping:
+                return
+            try:
+                await self._spawn()
+                return
+            except Exception as error:  # noqa: BLE001 (logged, then tried again)
+                why = f"{type(error).__name__}: {error}"
+                logger.error(f"the model process could not be started again (attempt {attempt + 1} of {RESTARTS}): {why}")
+            await asyncio.sleep(RESTART_PAUSE_S * 2**attempt)
+        self.gave_up = why
+        logger.error("the model process could not be started again; /health answers 503 until the server is restarted")
 
     async def _close(self) -> None:
         if self._writer is not None:
@@ -165,9 +201,22 @@ class ModelProcess:
         self._reading = None
         process, self._process = self._process, None
         if process is not None:
-            await asyncio.get_running_loop().run_in_executor(None, process.join, STOP_TIMEOUT_S)
-            if process.is_alive():
-                process.kill()
+            await asyncio.get_running_loop().run_in_executor(None, _end, process)
+
+    def _abandon(self) -> None:
+        """At interpreter exit without ``stop`` (a forced quit): close the socket, so the child exits, and reap it."""
+        if self._socket is not None:
+            self._socket.close()
+        if self._process is not None:
+            _end(self._process)
+
+
+def _end(process: Any) -> None:
+    """Wait for ``process`` to exit (``STOP_TIMEOUT_S``), kill it past that, and reap it."""
+    process.join(STOP_TIMEOUT_S)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 # ------------------------------------------------------------------------------------ the child
