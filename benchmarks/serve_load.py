@@ -13,7 +13,9 @@ request, for
              list, texts not a list, too many texts); those are counted apart, as `bad`
 constant, plain and batched run on the same server (same settings); unbatched on a second one.
 Every cell stops after --seconds or --requests, whichever comes first, and the whole run after
---budget-s. `failed` counts good requests not answered 200 and bad ones not answered 4xx.
+--budget-s. `failed` counts good requests not answered 200 and bad ones not answered 4xx. The
+`cores` columns are the CPU each process used during the cell (CPU seconds per second, from
+/proc): the server process, its model process, this client.
 
     textcnn train ../shared/data/mr/train.csv --dev ../shared/data/mr/dev.csv --out /tmp/mr-model
     python benchmarks/serve_load.py --bundle /tmp/mr-model --texts-file ../shared/data/mr/test.csv
@@ -161,6 +163,7 @@ class Cell:
     seconds: float = 0.0
     bad: int = 0
     failed: int = 0
+    cores: tuple[float, float, float] = (float("nan"),) * 3  # CPU used: server, its model process, this client
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     def figures(self) -> dict:
@@ -169,7 +172,8 @@ class Cell:
         p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
         return {"endpoint": self.endpoint, "concurrency": self.concurrency, "texts": self.texts, "requests": self.requests,
                 "rps": rps, "texts_per_s": rps * self.texts, "p50_ms": statistics.median(ordered), "p99_ms": p99,
-                "bad": self.bad, "failed": self.failed}  # fmt: skip
+                "bad": self.bad, "failed": self.failed, "server_cores": self.cores[0], "model_cores": self.cores[1],
+                "client_cores": self.cores[2]}  # fmt: skip
 
 
 async def drive(cell: Cell, port: int, path: str, pool: list[str], args: argparse.Namespace, bad_every: int) -> Cell:
@@ -222,7 +226,26 @@ def text_pool(args: argparse.Namespace) -> list[str]:
 ENDPOINTS = {"constant": "/ref/constant", "plain": "/ref/plain", "batched": "/predict", "+bad": "/predict", "unbatched": "/predict"}
 
 
-async def measure(port: int, endpoints: list[str], pool: list[str], args: argparse.Namespace, started: float) -> list[Cell]:
+def cpu_seconds(server_pid: int) -> tuple[float, float, float]:
+    """CPU seconds so far of the server process, of its children (the model process), of this client (Linux /proc)."""
+    import resource
+
+    def of(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        tasks = Path(f"/proc/{server_pid}/task").iterdir()
+        children = [int(pid) for task in tasks for pid in (task / "children").read_text().split()]
+        model = sum(of(pid) for pid in children)
+        server = of(server_pid)
+    except (OSError, ValueError):
+        return (float("nan"),) * 3
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return server, model, usage.ru_utime + usage.ru_stime
+
+
+async def measure(port: int, endpoints: list[str], pool: list[str], args: argparse.Namespace, started: float, server_pid: int) -> list[Cell]:
     cells = []
     for texts in args.texts:
         for concurrency in args.concurrency:
@@ -234,7 +257,9 @@ async def measure(port: int, endpoints: list[str], pool: list[str], args: argpar
                     return cells
                 cell = Cell(endpoint, concurrency, texts)
                 await drive(Cell(endpoint, concurrency, texts), port, ENDPOINTS[endpoint], pool, _warm_up(args), 0)
+                before = cpu_seconds(server_pid)
                 cells.append(await drive(cell, port, ENDPOINTS[endpoint], pool, args, args.bad_every if endpoint == "+bad" else 0))
+                cell.cores = tuple((after - first) / cell.seconds for after, first in zip(cpu_seconds(server_pid), before))
     return cells
 
 
@@ -248,7 +273,7 @@ def run_all(args: argparse.Namespace) -> list[Cell]:
         process, port = start_server(args.bundle, window_ms, args.threads, args.runtime, args.model)
         try:
             asyncio.run(wait_ready(port, process))
-            cells += asyncio.run(measure(port, endpoints, pool, args, started))
+            cells += asyncio.run(measure(port, endpoints, pool, args, started, process.pid))
         finally:
             stop_server(process)
     return cells
@@ -262,12 +287,14 @@ def report(cells: list[Cell], args: argparse.Namespace, argv: list[str]) -> None
     print(f"# textcnn serve load: {os.cpu_count()} CPUs, client and server on this machine (loopback), torch {torch.__version__}, "
           f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}, model in a {args.model}, threads {args.threads}, window {args.window_ms} ms")  # fmt: skip
     print(f"# per cell: at most {args.seconds} s or {args.requests} requests; +bad: 1 in {args.bad_every} requests bad")
-    header = f"{'endpoint':<10} {'conc':>4} {'texts':>5} {'requests':>8} {'req/s':>8} {'texts/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'bad':>5} {'failed':>6}"
+    header = (f"{'endpoint':<10} {'conc':>4} {'texts':>5} {'requests':>8} {'req/s':>8} {'texts/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'bad':>5} "
+              f"{'failed':>6} {'cores: server model client':>26}")  # fmt: skip
     print(header)
     for cell in cells:
         f = cell.figures()
         print(f"{f['endpoint']:<10} {f['concurrency']:>4} {f['texts']:>5} {f['requests']:>8} {f['rps']:>8.0f} {f['texts_per_s']:>9.0f} "
-              f"{f['p50_ms']:>7.2f} {f['p99_ms']:>7.2f} {f['bad']:>5} {f['failed']:>6}")  # fmt: skip
+              f"{f['p50_ms']:>7.2f} {f['p99_ms']:>7.2f} {f['bad']:>5} {f['failed']:>6} "
+              f"{f['server_cores']:>12.2f} {f['model_cores']:>6.2f} {f['client_cores']:>6.2f}")  # fmt: skip
     print("# reproduce: python " + " ".join(shlex.quote(part) for part in ["benchmarks/serve_load.py", *argv]))
     if args.json:
         Path(args.json).write_text(json.dumps([cell.figures() for cell in cells], indent=2), encoding="utf-8")
