@@ -79,6 +79,14 @@ def _batcher(log: list, *, window_s: float = 0.05, fail_on: str | None = None, i
     return MicroBatcher(run_batch, window_s=window_s, max_texts=100, in_flight=in_flight)
 
 
+def _watching(log: list, *, window_s: float) -> tuple[InFlight, MicroBatcher]:
+    """A started batcher that watches the requests in flight, as the server's middleware counts them."""
+    in_flight = InFlight()
+    batcher = _batcher(log, window_s=window_s, in_flight=in_flight)
+    batcher.start()
+    return in_flight, batcher
+
+
 def test_the_batcher_answers_every_queued_job_before_it_stops_and_then_refuses_new_ones():
     log: list = []
 
@@ -133,9 +141,7 @@ def test_the_window_ends_as_soon_as_every_request_in_flight_is_queued():
     log: list = []
 
     async def lone_job(others: int) -> float:
-        in_flight = InFlight()
-        batcher = _batcher(log, window_s=0.5, in_flight=in_flight)
-        batcher.start()
+        in_flight, batcher = _watching(log, window_s=0.5)
         for _ in range(1 + others):
             in_flight.enter()  # as the middleware does; the others never reach the batcher
         start = time.perf_counter()
@@ -152,9 +158,7 @@ def test_a_request_leaving_ends_the_wait_for_it():
     log: list = []
 
     async def scenario():
-        in_flight = InFlight()
-        batcher = _batcher(log, window_s=5, in_flight=in_flight)
-        batcher.start()
+        in_flight, batcher = _watching(log, window_s=5)
         other = in_flight.enter()
         in_flight.enter()
         job = asyncio.create_task(batcher.submit("waits", 1))
@@ -175,9 +179,7 @@ def test_a_request_sending_its_answer_back_does_not_hold_the_next_batch():
     log: list = []
 
     async def scenario():
-        in_flight = InFlight()
-        batcher = _batcher(log, window_s=5, in_flight=in_flight)
-        batcher.start()
+        in_flight, batcher = _watching(log, window_s=5)
 
         async def request(job: str) -> str:  # as the middleware and an endpoint do, in a task of its own
             in_flight.enter()

@@ -121,7 +121,8 @@ def create_app(
         runner.predict, window_s=settings.batch_window_s, max_texts=settings.max_batch_texts,
         on_batch=metrics.on_batch, in_flight=in_flight, max_calls=MODEL_CALLS_OUT if in_process else 1,
     )  # fmt: skip
-    server = Server(settings, model, runner, batcher, metrics, metadata={"name": settings.model_name, "model_runs_in": "process" if in_process else "thread", **model.metadata()})
+    metadata = {"name": settings.model_name, "model_runs_in": "process" if in_process else "thread", **model.metadata()}
+    server = Server(settings, model, runner, batcher, metrics, metadata=metadata)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

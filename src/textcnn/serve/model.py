@@ -68,6 +68,10 @@ class ServedModel:
             answers.append(self._rows(job, part))
         return answers
 
+    def warm_up(self) -> None:
+        """Predict once, so that the first request pays none of the start-up cost."""
+        self.predict_bodies([PredictJob([WARM_UP_TEXT])])
+
     def predict_bodies(self, jobs: Sequence[PredictJob]) -> list[bytes]:
         """Each job's response body, ``{"predictions": rows}``, from one model call."""
         return [json_body({"predictions": rows}) for rows in self.predict_batch(jobs)]
@@ -136,7 +140,7 @@ class ModelThread:
 
     async def start(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textcnn-model")
-        await self.predict([PredictJob([WARM_UP_TEXT])])
+        await self._run(self.model.warm_up)
 
     async def stop(self) -> None:
         if self._executor is not None:

@@ -32,7 +32,8 @@ import struct
 from typing import Any
 
 from textcnn.reporting import logger
-from textcnn.serve.model import WARM_UP_TEXT, ModelUnavailable, PredictJob
+from textcnn.classifier import TextClassifier
+from textcnn.serve.model import ModelUnavailable, PredictJob, ServedModel
 
 FRAME = struct.Struct("!II")
 START_TIMEOUT_S = 300.0
@@ -224,7 +225,6 @@ def _child_main(connection: socket.socket, directory: str, runtime: str, threads
     """Load the bundle, say ready, then answer frames until the server closes the socket."""
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_IGN)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         model = _load(directory, runtime, threads)
     except Exception as error:  # noqa: BLE001 (the server reports it)
@@ -239,16 +239,13 @@ def _child_main(connection: socket.socket, directory: str, runtime: str, threads
         connection.sendall(_answer(model, header))
 
 
-def _load(directory: str, runtime: str, threads: int | None) -> Any:
-    from textcnn.classifier import TextClassifier
-    from textcnn.serve.model import ServedModel
-
+def _load(directory: str, runtime: str, threads: int | None) -> ServedModel:
     model = ServedModel(TextClassifier.load(directory, threads=threads, runtime=runtime))
-    model.predict_bodies([PredictJob([WARM_UP_TEXT])])
+    model.warm_up()
     return model
 
 
-def _answer(model: Any, header: dict[str, Any]) -> bytes:
+def _answer(model: ServedModel, header: dict[str, Any]) -> bytes:
     try:
         if header["kind"] == "explain":
             return encode_frame({}, model.explain_body(header["texts"], header["target"], header["top"]))
