@@ -225,3 +225,12 @@ def conv_calls(monkeypatch) -> list[tuple[tuple[int, ...], int]]:
 
     monkeypatch.setattr(functional, "conv2d", recording)
     return calls
+
+
+@pytest.fixture
+def without_token_products(monkeypatch) -> None:
+    """Predict by products, as a model whose table of token products would be too large does: the
+    packed, window and convolution paths that the table otherwise takes over."""
+    from textcnn.models import token_products
+
+    monkeypatch.setattr(token_products, "MAX_TABLE_BYTES", 0)

@@ -14,6 +14,8 @@ from textcnn.models import fast_kernels
 from test_interface import window_values
 from test_registry import NUM_CLASSES, VOCAB_SIZE, _batch
 
+pytestmark = pytest.mark.usefixtures("without_token_products")  # the paths for tables too large to keep
+
 # Shapes where inference gathers folded products (sum(k) * num_filters < embed_dim, no positions),
 # and shapes where only the matmul form applies.
 SHAPES: dict[str, dict[str, Any]] = {

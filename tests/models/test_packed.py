@@ -14,6 +14,8 @@ from textcnn.models.layers import length_mask
 from test_prediction_kernels import model_with
 from test_registry import NUM_CLASSES, VOCAB_SIZE, _batch
 
+pytestmark = pytest.mark.usefixtures("without_token_products")  # the paths for tables too large to keep
+
 SHORT = [7, 3, 0, 5, 1, 9]  # 30 positions at least min_len each: window products
 LONG = [int(n) for n in torch.randint(0, 60, (48,), generator=torch.Generator().manual_seed(3))]  # the convolution
 

@@ -15,6 +15,8 @@ from textcnn.models.layers import length_mask
 
 from test_registry import NUM_CLASSES, VOCAB_SIZE, _batch
 
+pytestmark = pytest.mark.usefixtures("without_token_products")  # the paths for tables too large to keep
+
 BATCHES = {
     "one text": [9],
     "one text shorter than a kernel": [2],

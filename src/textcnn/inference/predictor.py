@@ -19,6 +19,7 @@ from textcnn.inference.logits import check_precision, pool_windows, predict_logi
 from textcnn.inference.onnx_runtime import OnnxModel, predict_logits_onnx
 from textcnn.inference.thresholds import apply_thresholds
 from textcnn.inference.trained import TrainedClassifier
+from textcnn.models import token_products
 from textcnn.models.naive_bayes import NaiveBayes
 
 Scored = list[list[tuple[Hashable, float]]]
@@ -66,6 +67,13 @@ class Predictor:
 
     def _encoded(self, texts: Sequence[str] | EncodedTexts) -> EncodedTexts:
         return texts if isinstance(texts, EncodedTexts) else self.encode(texts)
+
+    def warm_up(self, text: str) -> None:
+        """Predict ``text`` once and compute what prediction computes on first use (the
+        network's table of token products, whole), so that later calls pay none of it."""
+        self.logits([text])
+        if self.onnx is None and self.device.type == "cpu" and self.precision == "float32":
+            token_products.prepare(self.trained.model)
 
     def logits(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
         """Raw scores (num_texts, num_classes): ``scale * network + weight * n-gram model``."""

@@ -42,7 +42,8 @@ WINDOW_GEMM_MAX_TOKENS = 128  # float32 batches of at most this many positions: 
 
 class KernelCache:
     """A TextCNN's folded table, never saved: ``table`` is valid for the weights ``key`` names
-    (each weight's storage and in-place version counter); ``frozen`` is fixed for an export."""
+    (each weight's storage and in-place version counter); ``frozen`` is fixed for an export. Also
+    the window kernels of ``window_maxima`` and the table of ``token_products``."""
 
     def __init__(self) -> None:
         self.key: tuple | None = None
@@ -50,6 +51,7 @@ class KernelCache:
         self.frozen: torch.Tensor | None = None
         self.window_key: tuple | None = None
         self.window_kernels: dict[torch.dtype, list[torch.Tensor]] = {}  # window_maxima's, per dtype
+        self.token_products = None  # token_products.TokenProducts: prediction's looked-up products
 
 
 def applies(model: TextCNN, ids: torch.Tensor) -> bool:

@@ -26,9 +26,10 @@ Optionally, Kim's max-norm constraint on the output layer's weight rows (``apply
 
 The convolutions run as 2-d ones over the embeddings stored channels last (``_convolve``). The
 other ways to the same maps branch off in ``_maps``: on a CPU with few filters per kernel size the
-matmul forms of ``fast_kernels``; when predicting, window products for small batches and under
-bfloat16, and a padded batch packed, its texts end to end (``packed``). Each equals the
-convolution to float error.
+matmul forms of ``fast_kernels``; when predicting on a CPU without positions, each window summed
+from a table of its tokens' products with the kernels (``token_products``); otherwise, when
+predicting, window products for small batches and under bfloat16, and a padded batch packed, its
+texts end to end (``packed``). Each equals the convolution to float error.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from textcnn.config import TextCNNConfig
-from textcnn.models import fast_kernels, packed
+from textcnn.models import fast_kernels, packed, token_products
 from textcnn.models.base import Pooled, TextModel
 from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import (
@@ -221,9 +222,12 @@ class TextCNN(TextModel):
     def _predicted_features(self, ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``pooled``'s features when predicting with max pooling and a monotone activation: the
         activation commutes with the max (exactly, also in floating point), so it runs on the maxima
-        alone; a batch with no padding needs no mask (every output is a window of its text), one with
+        alone. Where ``token_products`` applies, the maxima are those of looked-up windows; else a
+        batch with no padding needs no mask (every output is a window of its text), one with
         padding is predicted packed (``packed``); under bfloat16 autocast and for small batches the
         maxima come from window products (``fast_kernels``)."""
+        if token_products.applies(self, ids):  # lookups in place of products
+            return self.activation(torch.cat(token_products.maxima(self, ids, lengths), dim=1))
         uniform = _uniform(ids, lengths)
         if not uniform and packed.applies(self, ids):  # the texts end to end, no padding
             dtype = fast_kernels.window_dtype(self, ids) or torch.float32
@@ -242,10 +246,12 @@ class TextCNN(TextModel):
     def _maps(self, ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         """Each kernel's outputs (batch, num_filters, out_len): the convolution, or equal maps
         (few filters on a CPU: ``fast_kernels``' matmul forms; bfloat16 training; and where
-        prediction packs the batch or takes window products, those very maps, so that ``pooled``
-        finds the features and winning windows the prediction reads, bit for bit)."""
+        prediction looks windows up, packs the batch or takes window products, those very maps,
+        so that ``pooled`` finds the features and winning windows the prediction reads, bit for bit)."""
         if self.use_fast_kernels and fast_kernels.applies(self, ids):  # the one alternative: equal maps, faster
             return fast_kernels.conv_maps(self, ids, mask)
+        if token_products.applies(self, ids):  # the maps whose maxima prediction takes
+            return token_products.maps(self, ids)
         if packed.applies(self, ids) and not _uniform(ids, lengths):
             return packed.packed_maps(self, ids, lengths)  # the maps whose maxima prediction takes
         if self.use_fast_kernels and not self.training and self.config.pooling == "max" and fast_kernels.window_dtype(self, ids) == torch.float32:

@@ -1,0 +1,203 @@
+"""Prediction from a table of each token's products with the kernels: lookups instead of products.
+
+Without positions, the output of a 'valid' convolution at window t is the sum over i < k of token
+t + i's embedding times row i of the kernel (plus the bias), and that product depends on the token
+alone. So a table with one row per vocabulary entry, its products with every kernel row of every
+width side by side (``fast_kernels.kernel_rows``: (vocab_size, sum(k) * num_filters)), turns each
+window into a sum of k looked-up rows of ``num_filters`` values: ``F.embedding_bag`` sums them, and
+the maximum over each text's windows is taken as the convolution's would be. Per token that reads
+sum(k) * num_filters numbers where the convolution does embed_dim times as many multiply-adds: for
+the default model (128 filters of widths 1-5 over 128 dimensions) prediction runs several times
+faster on a CPU (``docs/benchmarks.md``, prediction speed).
+
+The table is never saved. It is filled as tokens are met, ``BLOCK`` tokens at a time by one
+product of one shape, so a token's row never depends on which texts came before, and only the
+blocks of tokens met take memory; new weights (an optimizer step, a load) start a new table. It
+is used when it would hold at most ``MAX_TABLE_BYTES``; a larger vocabulary predicts by products.
+
+Each window's bag reads the padded batch's ids, so it depends on the batch's shape alone
+(``WindowLayout``, kept per shape); the padding's row (``pad_id``) is zero, as the convolution's
+inputs are at padding. Prediction sets the windows that are not the text's to -inf before the
+maximum (a text shorter than k keeps its first, as the convolution's pooling does). ``maxima``
+(prediction) and ``maps`` (explanations) sum the same rows in the same order for every window, so
+pooling the maps finds the very values the prediction takes, whatever else the batch holds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from textcnn.models import fast_kernels
+
+if TYPE_CHECKING:
+    from textcnn.models.textcnn import TextCNN
+
+BLOCK = 32  # tokens whose rows are computed together, by one (BLOCK, embed_dim) product
+MAX_TABLE_BYTES = 1 << 30  # the largest table used (reached only by the tokens met): 139k tokens at the default size
+MAX_LAYOUTS = 256  # window layouts kept per model, one per batch shape met
+
+
+class TokenProducts:
+    """A model's table of token products, filled block by block, for the weights ``key`` names."""
+
+    def __init__(self, model: TextCNN, key: tuple) -> None:
+        config = model.config
+        self.key = key
+        self.vocab_size = model.embedding.num_embeddings
+        self.pad_id = model.pad_id
+        self.kernel_sizes = list(config.kernel_sizes)
+        self.per_token = sum(config.kernel_sizes)  # rows of num_filters values per token
+        self.num_filters = config.num_filters
+        with torch.no_grad():
+            self.kernel = fast_kernels.kernel_rows(model.convs).contiguous()  # (embed_dim, per_token * num_filters)
+        blocks = -(-self.vocab_size // BLOCK)
+        self.rows = torch.empty((blocks * BLOCK, self.per_token * self.num_filters))  # unwritten rows take no memory
+        self.filled = np.zeros(blocks, dtype=bool)
+        self.layouts: dict[tuple[int, int], WindowLayout] = {}
+
+    def fill(self, model: TextCNN, ids: np.ndarray) -> None:
+        """Compute the rows of every block that holds one of ``ids`` and has none yet."""
+        blocks = ids.ravel() // BLOCK
+        missing = blocks[~self.filled[blocks]]
+        for block in np.unique(missing):
+            first = int(block) * BLOCK
+            tokens = torch.arange(first, first + BLOCK).clamp_(max=self.vocab_size - 1)  # the last block: repeats
+            with torch.no_grad():
+                self.rows[first : first + BLOCK] = model.embedding(tokens) @ self.kernel
+                if first <= self.pad_id < first + BLOCK:
+                    self.rows[self.pad_id].zero_()  # padding adds nothing, as in the convolution
+            self.filled[block] = True
+
+    def layout(self, batch: int, seq_len: int) -> WindowLayout:
+        """The ``WindowLayout`` of a (batch, seq_len) batch, made once per shape."""
+        layout = self.layouts.get((batch, seq_len))
+        if layout is None:
+            if len(self.layouts) >= MAX_LAYOUTS:
+                self.layouts.clear()
+            layout = self.layouts[(batch, seq_len)] = WindowLayout(self.kernel_sizes, batch, seq_len)
+        return layout
+
+    def sums(self, ids: np.ndarray, layout: WindowLayout) -> torch.Tensor:
+        """(windows, num_filters): each window's bag of rows summed, over (batch, seq_len) ``ids``."""
+        bags = torch.from_numpy(ids.ravel()[layout.positions] * self.per_token + layout.columns)
+        return F.embedding_bag(bags, self.rows.view(-1, self.num_filters), layout.offsets, mode="sum")
+
+
+class WindowLayout:
+    """The bags of every window of a (batch, seq_len) batch, width after width, each width's
+    windows as (out_len, batch): ``positions`` of their tokens in the flattened ids, ``columns``
+    the row of the kernel row each token meets, ``offsets`` each bag's first entry; per window,
+    its first token ``window_start`` and width ``window_width``, per width its (first window,
+    out_len) ``spans``."""
+
+    def __init__(self, kernel_sizes: list[int], batch: int, seq_len: int) -> None:
+        positions, columns, starts, widths, self.spans = [], [], [], [], []
+        first_row = first_window = 0
+        texts = np.arange(batch)[None, :, None] * seq_len
+        for k in kernel_sizes:
+            out_len = seq_len - k + 1
+            start = np.arange(out_len)[:, None, None]  # (out_len, 1, 1)
+            positions.append((texts + start + np.arange(k)).ravel())  # (out_len, batch, k)
+            columns.append(np.tile(first_row + np.arange(k), out_len * batch))
+            starts.append(np.repeat(np.arange(out_len), batch))
+            widths.append(np.full(out_len * batch, k))
+            self.spans.append((first_window, out_len))
+            first_row, first_window = first_row + k, first_window + out_len * batch
+        self.positions = np.concatenate(positions)
+        self.columns = np.concatenate(columns)
+        self.window_start = np.concatenate(starts)
+        self.window_width = np.concatenate(widths)
+        self.window_text = np.tile(np.arange(batch), len(self.window_start) // batch)
+        self.offsets = torch.from_numpy(np.cumsum(self.window_width) - self.window_width)
+        self.batch = batch
+
+    def outside(self, lengths: np.ndarray) -> torch.Tensor:
+        """The indices of the windows that are not their text's: past its last window (a text
+        shorter than the kernel keeps its first)."""
+        last = np.maximum(lengths[self.window_text] - self.window_width, 0)
+        return torch.from_numpy(np.flatnonzero(self.window_start > last))
+
+
+def applies(model: TextCNN, ids: torch.Tensor) -> bool:
+    """Whether ``model``'s convolutions over (batch, seq_len) ``ids`` are looked up: predicting (in
+    inference mode, not under autocast, not while exporting or compiling) on a CPU, with 'valid'
+    convolutions, no positions, enough filters that ``fast_kernels`` does not compute the maps, and
+    a table within ``MAX_TABLE_BYTES``."""
+    if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
+        return False
+    config = model.config
+    table_bytes = model.embedding.num_embeddings * sum(config.kernel_sizes) * config.num_filters * 4
+    return (
+        ids.device.type == "cpu"
+        and model.use_fast_kernels
+        and not model.training
+        and torch.is_inference_mode_enabled()
+        and not torch.is_autocast_enabled("cpu")
+        and config.padding == "valid"
+        and config.positions == "none"
+        and config.num_filters >= fast_kernels.MATMUL_BELOW_FILTERS
+        and model.embedding.weight.dtype == torch.float32
+        and table_bytes <= MAX_TABLE_BYTES
+    )
+
+
+def maxima(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+    """Each kernel width's (batch, num_filters) maximum, bias included, of its outputs over each
+    text's windows of the (batch, seq_len) ``ids``."""
+    sums, layout = _sums(model, ids)
+    lengths_np = lengths.numpy()
+    if lengths_np.min() < ids.size(1):  # some text does not fill the batch
+        sums.index_fill_(0, layout.outside(lengths_np), float("-inf"))
+    out = []
+    for conv, (first, out_len) in zip(model.convs, layout.spans):
+        h = sums[first : first + out_len * layout.batch].view(out_len, layout.batch, -1)  # (out_len, batch, num_filters)
+        out.append(h.amax(dim=0) + conv.bias)
+    return out
+
+
+def maps(model: TextCNN, ids: torch.Tensor) -> list[torch.Tensor]:
+    """Each kernel width's outputs (batch, num_filters, out_len), bias included, over every window
+    of the (batch, seq_len) ``ids``: at each text's windows the values ``maxima`` takes."""
+    sums, layout = _sums(model, ids)
+    out = []
+    for conv, (first, out_len) in zip(model.convs, layout.spans):
+        h = sums[first : first + out_len * layout.batch].view(out_len, layout.batch, -1)  # (out_len, batch, num_filters)
+        out.append((h + conv.bias).permute(1, 2, 0))
+    return out
+
+
+def prepare(model: nn.Module) -> None:
+    """Fill the whole table of every TextCNN in ``model`` (one, or an ensemble's members) that
+    predicts by lookups, so that no later prediction computes a row (a server's first requests)."""
+    from textcnn.models.textcnn import TextCNN  # it imports this module
+
+    with torch.inference_mode():
+        for network in model.modules():
+            every_token = torch.arange(network.embedding.num_embeddings)[None] if isinstance(network, TextCNN) else None
+            if every_token is not None and applies(network, every_token):
+                _table(network).fill(network, every_token.numpy())
+
+
+def _sums(model: TextCNN, ids: torch.Tensor) -> tuple[torch.Tensor, WindowLayout]:
+    """``TokenProducts.sums`` of ``ids`` and their layout, from the model's table filled for ``ids``."""
+    table = _table(model)
+    ids_np = ids.numpy()
+    table.fill(model, ids_np)
+    layout = table.layout(*ids_np.shape)
+    return table.sums(ids_np, layout), layout
+
+
+def _table(model: TextCNN) -> TokenProducts:
+    """The model's table, made anew when its weights are not those the table was made for."""
+    embedding = model.embedding
+    weights = [embedding.weight] + ([embedding.static.weight] if embedding.static is not None else [])
+    key = tuple((weight.data_ptr(), weight._version) for weight in weights + [conv.weight for conv in model.convs])
+    table = model.kernel_cache.token_products
+    if table is None or table.key != key:
+        table = model.kernel_cache.token_products = TokenProducts(model, key)
+    return table
