@@ -119,16 +119,39 @@ def test_the_table_follows_new_weights():
     torch.testing.assert_close(logits, by_convolution(model, ids, lengths), rtol=0, atol=1e-5)
 
 
-def test_training_autocast_and_products_outside_inference_mode_never_look_up(conv_calls):
+def test_training_and_products_outside_inference_mode_never_look_up(conv_calls):
     model = model_with()
     ids, lengths = batch_of([8, 4, 6])
     with torch.no_grad():
         model(ids, lengths)  # autograd could still see the weights: products
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        model(ids, lengths)
     model.train()
     model(ids, lengths).sum().backward()
     assert model.kernel_cache.token_products is None
+
+
+def test_under_bfloat16_autocast_the_lookups_stay_float32(conv_calls):
+    model = model_with()
+    ids, lengths = batch_of(BATCHES["many texts padded"])
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(ids, lengths)
+    table = model.kernel_cache.token_products
+    assert not conv_calls and table.rows.dtype == torch.float32
+    model.kernel_cache.token_products = None
+    expected = features(model, ids, lengths)  # float32 from the start
+    filled = torch.from_numpy(table.filled.repeat(token_products.BLOCK))
+    assert torch.equal(table.rows[filled], model.kernel_cache.token_products.rows[filled])  # the very float32 rows
+    with torch.inference_mode():
+        torch.testing.assert_close(logits.float(), model.classifier(expected), rtol=0, atol=0.05)  # a bfloat16 output layer
+
+
+def test_more_texts_than_one_lookup_takes_get_the_features_of_smaller_batches():
+    model = model_with()
+    lengths = [int(n) for n in np.random.default_rng(2).integers(1, 30, size=2 * token_products.MAX_BATCH + 5)]
+    ids, lengths_t = batch_of(lengths)
+    together = features(model, ids, lengths_t)
+    for start in range(0, len(lengths), 16):
+        part = features(model, ids[start : start + 16], lengths_t[start : start + 16])
+        assert torch.equal(part, together[start : start + 16])
 
 
 @pytest.mark.parametrize(

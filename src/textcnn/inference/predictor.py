@@ -72,7 +72,7 @@ class Predictor:
         """Predict ``text`` once and compute what prediction computes on first use (the
         network's table of token products, whole), so that later calls pay none of it."""
         self.logits([text])
-        if self.onnx is None and self.device.type == "cpu" and self.precision == "float32":
+        if self.onnx is None and self.device.type == "cpu":
             token_products.prepare(self.trained.model)
 
     def logits(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from textcnn.data.encoding import EncodedTexts
+from textcnn.models.key_index import KeyIndex
 
 MAX_NGRAMS = 4
 
@@ -48,6 +49,7 @@ class NaiveBayes:
     binary: bool = False  # each n-gram counts once per text (the logistic kind), else as often as it occurs
     idf: np.ndarray | None = None  # (num_features,) float32: the tfidf kind (each distinct n-gram weighs its TF-IDF)
     _lookup: tuple | None = field(default=None, repr=False, compare=False)
+    _index: KeyIndex | None = field(default=None, repr=False, compare=False)
 
     def logits(self, encoded: EncodedTexts) -> np.ndarray:
         """(num_texts, num_outputs) scores of the texts (of each window, for windowed texts)."""
@@ -86,12 +88,7 @@ class NaiveBayes:
         unigram_rows, _ = self._tables()
         if order == 1:
             return unigram_rows[keys]  # direct lookup by token id
-        num_unigrams = int(np.searchsorted(self.keys, self.vocab_size))
-        longer = self.keys[num_unigrams:]  # binary search among the longer n-grams
-        if not len(longer):
-            return np.full(len(keys), len(self.keys))
-        found = np.minimum(np.searchsorted(longer, keys), len(longer) - 1)
-        return np.where(longer[found] == keys, found + num_unigrams, len(self.keys))
+        return self._longer_index().find(keys, missing=len(self.keys))  # a hash index of the longer n-grams
 
     def table_with_zero_row(self) -> np.ndarray:
         """(num_features + 1, num_outputs) scores per n-gram, the last row zero (n-grams never seen)."""
@@ -107,6 +104,12 @@ class NaiveBayes:
             padded = np.vstack([self.table, np.zeros((1, self.table.shape[1]), dtype=self.table.dtype)])
             self._lookup = (unigram_rows, padded)
         return self._lookup
+
+    def _longer_index(self) -> KeyIndex:
+        """The hash index of every key (the longer n-grams are the ones looked up in it), made once."""
+        if self._index is None:
+            self._index = KeyIndex(self.keys)
+        return self._index
 
     def state(self) -> dict[str, np.ndarray]:
         """The arrays to save (safetensors); ``from_state`` rebuilds the model from them."""

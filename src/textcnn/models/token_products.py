@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 BLOCK = 32  # tokens whose rows are computed together, by one (BLOCK, embed_dim) product
 MAX_TABLE_BYTES = 1 << 30  # the largest table used (reached only by the tokens met): 139k tokens at the default size
+MAX_BATCH = 64  # texts looked up at once: the window sums of more outgrow the caches (256: 1.2x the time)
 MAX_LAYOUTS = 256  # window layouts kept per model, one per batch shape met
 
 
@@ -67,7 +68,7 @@ class TokenProducts:
         for block in np.unique(missing):
             first = int(block) * BLOCK
             tokens = torch.arange(first, first + BLOCK).clamp_(max=self.vocab_size - 1)  # the last block: repeats
-            with torch.no_grad():
+            with torch.no_grad(), torch.autocast("cpu", enabled=False):  # float32 rows under autocast too
                 self.rows[first : first + BLOCK] = model.embedding(tokens) @ self.kernel
                 if first <= self.pad_id < first + BLOCK:
                     self.rows[self.pad_id].zero_()  # padding adds nothing, as in the convolution
@@ -125,9 +126,9 @@ class WindowLayout:
 
 def applies(model: TextCNN, ids: torch.Tensor) -> bool:
     """Whether ``model``'s convolutions over (batch, seq_len) ``ids`` are looked up: predicting (in
-    inference mode, not under autocast, not while exporting or compiling) on a CPU, with 'valid'
-    convolutions, no positions, enough filters that ``fast_kernels`` does not compute the maps, and
-    a table within ``MAX_TABLE_BYTES``."""
+    inference mode, not while exporting or compiling; under bfloat16 autocast too, the lookups
+    then in float32) on a CPU, with 'valid' convolutions, no positions, enough filters that
+    ``fast_kernels`` does not compute the maps, and a table within ``MAX_TABLE_BYTES``."""
     if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
         return False
     config = model.config
@@ -137,7 +138,6 @@ def applies(model: TextCNN, ids: torch.Tensor) -> bool:
         and model.use_fast_kernels
         and not model.training
         and torch.is_inference_mode_enabled()
-        and not torch.is_autocast_enabled("cpu")
         and config.padding == "valid"
         and config.positions == "none"
         and config.num_filters >= fast_kernels.MATMUL_BELOW_FILTERS
@@ -148,7 +148,10 @@ def applies(model: TextCNN, ids: torch.Tensor) -> bool:
 
 def maxima(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
     """Each kernel width's (batch, num_filters) maximum, bias included, of its outputs over each
-    text's windows of the (batch, seq_len) ``ids``."""
+    text's windows of the (batch, seq_len) ``ids``, ``MAX_BATCH`` texts at a time."""
+    if ids.size(0) > MAX_BATCH:
+        parts = [maxima(model, ids[i : i + MAX_BATCH], lengths[i : i + MAX_BATCH]) for i in range(0, ids.size(0), MAX_BATCH)]
+        return [torch.cat(width) for width in zip(*parts)]
     sums, layout = _sums(model, ids)
     lengths_np = lengths.numpy()
     if lengths_np.min() < ids.size(1):  # some text does not fill the batch
