@@ -13,7 +13,9 @@ and single texts in its own process (so peak RSS is its own), on the same thread
     peak RSS                 of the system's process (training and prediction)
     peak fraction            the model's arithmetic (FLOPs counted from the padded shapes) per second
                              of batch prediction, over the peak of a large torch.matmul (and of a
-                             large Conv1d) measured in the same run
+                             large Conv1d) measured in the same run; a TextCNN that looks its
+                             windows up (models/token_products.py) does almost none of that
+                             arithmetic, and so goes past 100%
     test accuracy            of the kept model
 
 Sizes: default = what `textcnn train` builds (embed 128, kernels 1-5 x 128 filters, the n-gram model,

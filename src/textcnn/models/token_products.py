@@ -152,6 +152,7 @@ def maxima(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> list[tor
     if ids.size(0) > MAX_BATCH:
         parts = [maxima(model, ids[i : i + MAX_BATCH], lengths[i : i + MAX_BATCH]) for i in range(0, ids.size(0), MAX_BATCH)]
         return [torch.cat(width) for width in zip(*parts)]
+    ids = ids[:, : max(int(lengths.max()), model.min_len)]  # no windows past the longest text (batches come sorted)
     sums, layout = _sums(model, ids)
     lengths_np = lengths.numpy()
     if lengths_np.min() < ids.size(1):  # some text does not fill the batch
