@@ -192,3 +192,12 @@ def test_prepare_fills_every_block_of_every_member_and_predicts_the_same():
     assert all(member.kernel_cache.token_products.filled.all() for member in members)
     with torch.inference_mode():
         assert torch.equal(ensemble(ids, lengths), lazily)
+
+
+def test_the_kept_window_layouts_stay_within_their_bound(monkeypatch):
+    monkeypatch.setattr(token_products, "MAX_LAYOUT_ENTRIES", 2_000)
+    model = model_with()
+    for length in range(5, 40, 3):  # every shape a new layout of up to ~1,700 entries
+        features(model, *batch_of([length] * 4, extra_padding=0))
+        layouts = model.kernel_cache.token_products.layouts
+        assert sum(len(layout.positions) for layout in layouts.values()) <= 2_000 or len(layouts) == 1

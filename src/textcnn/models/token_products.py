@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 BLOCK = 32  # tokens whose rows are computed together, by one (BLOCK, embed_dim) product
 MAX_TABLE_BYTES = 1 << 30  # the largest table used (reached only by the tokens met): 139k tokens at the default size
 MAX_BATCH = 64  # texts looked up at once: the window sums of more outgrow the caches (256: 1.2x the time)
-MAX_LAYOUTS = 256  # window layouts kept per model, one per batch shape met
+MAX_LAYOUT_ENTRIES = 1 << 22  # bag entries of the window layouts kept per model (one per batch shape met): ~100 MB
 
 
 class TokenProducts:
@@ -78,9 +78,10 @@ class TokenProducts:
         """The ``WindowLayout`` of a (batch, seq_len) batch, made once per shape."""
         layout = self.layouts.get((batch, seq_len))
         if layout is None:
-            if len(self.layouts) >= MAX_LAYOUTS:
-                self.layouts.clear()
-            layout = self.layouts[(batch, seq_len)] = WindowLayout(self.kernel_sizes, batch, seq_len)
+            layout = WindowLayout(self.kernel_sizes, batch, seq_len)
+            if sum(len(kept.positions) for kept in self.layouts.values()) + len(layout.positions) > MAX_LAYOUT_ENTRIES:
+                self.layouts.clear()  # shapes met long ago make way
+            self.layouts[(batch, seq_len)] = layout
         return layout
 
     def sums(self, ids: np.ndarray, layout: WindowLayout) -> torch.Tensor:
