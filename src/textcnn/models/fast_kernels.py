@@ -118,12 +118,19 @@ def _folded_products(model: TextCNN, ids: torch.Tensor, mask: torch.Tensor) -> t
         return cache.frozen[ids] * mask[:, :, None]
     if model.training or not torch.is_inference_mode_enabled() or not can_fold(model):
         return None
-    embedding = model.embedding
-    tables = [embedding.weight] + ([embedding.static.weight] if embedding.static is not None else [])
-    key = tuple((weight.data_ptr(), weight._version) for weight in tables + [conv.weight for conv in model.convs])
+    key = weights_key(model)
     if cache.table is None or cache.key != key:  # new weights (an optimizer step, a load, a copy): redo
         cache.key, cache.table = key, fold_table(model)
     return cache.table[ids] * mask[:, :, None]
+
+
+def weights_key(model: TextCNN) -> tuple:
+    """What a table of the embeddings' products with the kernels is valid for: the storage and
+    in-place version counter of each embedding table and kernel (an optimizer step, a load or a
+    copy changes one)."""
+    embedding = model.embedding
+    tables = [embedding.weight] + ([embedding.static.weight] if embedding.static is not None else [])
+    return tuple((weight.data_ptr(), weight._version) for weight in tables + [conv.weight for conv in model.convs])
 
 
 def export_form(model: nn.Module) -> nn.Module:

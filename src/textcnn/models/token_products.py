@@ -199,9 +199,7 @@ def _sums(model: TextCNN, ids: torch.Tensor) -> tuple[torch.Tensor, WindowLayout
 
 def _table(model: TextCNN) -> TokenProducts:
     """The model's table, made anew when its weights are not those the table was made for."""
-    embedding = model.embedding
-    weights = [embedding.weight] + ([embedding.static.weight] if embedding.static is not None else [])
-    key = tuple((weight.data_ptr(), weight._version) for weight in weights + [conv.weight for conv in model.convs])
+    key = fast_kernels.weights_key(model)
     table = model.kernel_cache.token_products
     if table is None or table.key != key:
         table = model.kernel_cache.token_products = TokenProducts(model, key)
