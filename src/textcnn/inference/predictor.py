@@ -68,10 +68,9 @@ class Predictor:
     def _encoded(self, texts: Sequence[str] | EncodedTexts) -> EncodedTexts:
         return texts if isinstance(texts, EncodedTexts) else self.encode(texts)
 
-    def warm_up(self, text: str) -> None:
-        """Predict ``text`` once and compute what prediction computes on first use (the
-        network's table of token products, whole), so that later calls pay none of it."""
-        self.logits([text])
+    def prepare(self) -> None:
+        """Compute now what prediction otherwise computes as it meets tokens: the network's table
+        of token products, whole (a server's first requests then pay none of it)."""
         if self.onnx is None and self.device.type == "cpu":
             token_products.prepare(self.trained.model)
 

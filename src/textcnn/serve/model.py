@@ -70,7 +70,7 @@ class ServedModel:
 
     def warm_up(self) -> None:
         """Predict once, so that the first request pays none of the start-up cost."""
-        self.predictor.warm_up(WARM_UP_TEXT)
+        self.predictor.prepare()
         self.predict_bodies([PredictJob([WARM_UP_TEXT])])
 
     def predict_bodies(self, jobs: Sequence[PredictJob]) -> list[bytes]:
