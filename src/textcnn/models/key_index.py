@@ -20,13 +20,13 @@ class KeyIndex:
     """Where each of ``keys`` (distinct int64) lies: ``find(queries)`` gives its position, or ``missing``."""
 
     def __init__(self, keys: np.ndarray) -> None:
-        self.keys = np.ascontiguousarray(keys, dtype=np.int64)
-        self._probed = np.append(self.keys, 0)  # an empty slot (-1) reads the last entry, never a key's place
-        self.bits = max(4, int(2 * len(self.keys)).bit_length())  # at least twice as many slots as keys
+        keys = np.asarray(keys, dtype=np.int64)
+        self._probed = np.append(keys, 0)  # the keys; an empty slot (-1) reads the last entry, never a key's place
+        self.bits = max(4, int(2 * len(keys)).bit_length())  # at least twice as many slots as keys
         self.mask = (1 << self.bits) - 1
         self.slots = np.full(1 << self.bits, _EMPTY, dtype=np.int64)
-        pending = np.arange(len(self.keys), dtype=np.int64)
-        slot = self._hash(self.keys)
+        pending = np.arange(len(keys), dtype=np.int64)
+        slot = self._hash(keys)
         while len(pending):
             free = self.slots[slot] == _EMPTY
             claimed, first = np.unique(slot[free], return_index=True)  # one key per free slot, this round

@@ -88,7 +88,7 @@ class NaiveBayes:
         unigram_rows, _ = self._tables()
         if order == 1:
             return unigram_rows[keys]  # direct lookup by token id
-        return self._longer_index().find(keys, missing=len(self.keys))  # a hash index of the longer n-grams
+        return self._key_index().find(keys, missing=len(self.keys))  # a hash index of the keys
 
     def table_with_zero_row(self) -> np.ndarray:
         """(num_features + 1, num_outputs) scores per n-gram, the last row zero (n-grams never seen)."""
@@ -105,8 +105,8 @@ class NaiveBayes:
             self._lookup = (unigram_rows, padded)
         return self._lookup
 
-    def _longer_index(self) -> KeyIndex:
-        """The hash index of every key (the longer n-grams are the ones looked up in it), made once."""
+    def _key_index(self) -> KeyIndex:
+        """The hash index of the keys (the longer n-grams are looked up in it), made once."""
         if self._index is None:
             self._index = KeyIndex(self.keys)
         return self._index
