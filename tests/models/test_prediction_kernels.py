@@ -26,10 +26,10 @@ BATCHES = {
 }
 
 
-def model_with(**settings) -> TextCNN:
+def model_with(vocab_size: int = VOCAB_SIZE, **settings) -> TextCNN:
     torch.manual_seed(0)
-    config = TextCNNConfig(embed_dim=24, kernel_sizes=(1, 2, 3, 5), num_filters=fast_kernels.MATMUL_BELOW_FILTERS, **settings)
-    model = build_model(config, vocab_size=VOCAB_SIZE, num_classes=NUM_CLASSES).eval()
+    settings = {"embed_dim": 24, "kernel_sizes": (1, 2, 3, 5), "num_filters": fast_kernels.MATMUL_BELOW_FILTERS, **settings}
+    model = build_model(TextCNNConfig(**settings), vocab_size=vocab_size, num_classes=NUM_CLASSES).eval()
     with torch.no_grad():  # a bias that moves the ReLU threshold, so the pooling sees both signs
         for conv in model.convs:
             conv.bias.normal_()

@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from textcnn.config import TextCNNConfig
-from textcnn.models import TextCNN, build_model, fast_kernels, token_products
+from textcnn.models import TextCNN, fast_kernels, token_products
 from textcnn.models.ensemble import Ensemble
 
-from test_registry import NUM_CLASSES
+from test_prediction_kernels import model_with as model_of_small_kernels
 
 VOCAB = 300  # ten blocks of the table
 
@@ -33,14 +32,7 @@ SETTINGS = {
 
 
 def model_with(**settings) -> TextCNN:
-    torch.manual_seed(0)
-    settings = {"embed_dim": 24, "kernel_sizes": (1, 2, 3, 5), "num_filters": fast_kernels.MATMUL_BELOW_FILTERS, **settings}
-    config = TextCNNConfig(**settings)
-    model = build_model(config, vocab_size=VOCAB, num_classes=NUM_CLASSES).eval()
-    with torch.no_grad():  # a bias that moves the ReLU threshold, so the pooling sees both signs
-        for conv in model.convs:
-            conv.bias.normal_()
-    return model
+    return model_of_small_kernels(vocab_size=VOCAB, **settings)
 
 
 def batch_of(lengths: list[int], extra_padding: int = 1, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
