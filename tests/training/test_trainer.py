@@ -113,3 +113,23 @@ def test_asking_for_cuda_without_it_names_the_setting(monkeypatch):
 
     with pytest.raises(ConfigError, match=r"train\.device: 'cuda:1' was asked for but CUDA is not available"):
         resolve_device("cuda:1")
+
+
+@pytest.mark.parametrize("scale", [0.01, 100.0], ids=["norm within bounds", "norm above the bound"])
+def test_clipping_scales_the_gradients_as_clip_grad_norm_does(scale):
+    from textcnn.training.trainer import clip_gradients
+
+    torch.manual_seed(0)
+    models = [torch.nn.Sequential(torch.nn.Embedding(30, 4), torch.nn.Linear(4, 3)) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    for model in models:
+        model(torch.tensor([[1, 2, 5]])).sum().mul(scale).backward()
+    norm_before = torch.nn.utils.get_total_norm([p.grad for p in models[0].parameters()])
+
+    clip_gradients(models[0], max_norm=1.0)
+    torch.nn.utils.clip_grad_norm_(models[1].parameters(), max_norm=1.0)
+
+    for ours, theirs in zip(models[0].parameters(), models[1].parameters()):
+        assert torch.equal(ours.grad, theirs.grad)
+    clipped = torch.nn.utils.get_total_norm([p.grad for p in models[0].parameters()])
+    assert (clipped < norm_before) == (scale > 1)

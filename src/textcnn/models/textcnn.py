@@ -24,7 +24,8 @@ of learned vectors of the text's unigrams and hashed bigrams (and trigrams), pad
 
 Optionally, Kim's max-norm constraint on the output layer's weight rows (``apply_constraints``).
 
-The convolutions run as 2-d ones over the embeddings stored channels last (``_convolve``). The
+The convolutions run as 2-d ones over the embeddings stored channels last (``_convolve``). Training
+on a CPU with max pooling takes every width's maxima from one product (``fused_maxima``). The
 other ways to the same maps branch off in ``_maps``: on a CPU with few filters per kernel size the
 matmul forms of ``fast_kernels``; when predicting on a CPU without positions, each window summed
 from a table of its tokens' products with the kernels (``token_products``); otherwise, when
@@ -39,7 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from textcnn.config import TextCNNConfig
-from textcnn.models import fast_kernels, packed, token_products
+from textcnn.models import fast_kernels, fused_maxima, packed, token_products
 from textcnn.models.base import Pooled, TextModel
 from textcnn.models.embedding import TokenEmbedding
 from textcnn.models.layers import (
@@ -213,7 +214,10 @@ class TextCNN(TextModel):
         gradients are those of activation-then-max (bit for bit with ReLU; with tanh the gradient can
         go to another window where two outputs round to one activation). The padding is masked by
         adding -inf, which the backward pass goes through untouched; a batch without padding is not
-        masked at all."""
+        masked at all. On a CPU, the maxima of every width come from one product (``fused_maxima``)."""
+        if self.use_fast_kernels and fused_maxima.applies(self, ids):
+            windows = None if _uniform(ids, lengths) else [self._windows(conv, lengths, ids.size(1), mask) for conv in self.convs]
+            return self.activation(fused_maxima.maxima(self, self.embed(ids, mask), windows))  # (batch, num_features)
         maps = self._maps(ids, lengths, mask)
         if not _uniform(ids, lengths):
             maps = [h + _outside(self._windows(conv, lengths, ids.size(1), mask), h.dtype) for conv, h in zip(self.convs, maps)]

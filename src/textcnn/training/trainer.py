@@ -235,6 +235,19 @@ class Trainer:
         return FitResult(best.epoch, score, history, len(history) < last_epoch, seconds, best.report, best.thresholds)
 
 
+def clip_gradients(model: nn.Module, max_norm: float) -> None:
+    """``clip_grad_norm_``: the gradients scaled by min(max_norm / (norm + 1e-6), 1). On a CPU,
+    where reading the norm costs no device synchronization, the scaling by exactly 1 (the norm
+    within bounds, most steps) is left out: a pass over every gradient, the embedding table's too."""
+    parameters = [p for p in model.parameters() if p.grad is not None]
+    if not parameters or any(p.grad.device.type != "cpu" for p in parameters):
+        nn.utils.clip_grad_norm_(parameters, max_norm)
+        return
+    norm = nn.utils.get_total_norm([p.grad for p in parameters])
+    if float(max_norm / (norm + 1e-6)) < 1.0:
+        nn.utils.clip_grads_with_norm_(parameters, max_norm, norm)
+
+
 class _Step:
     """One optimisation step of a model: loss, backward, clipping, optimizer, constraints, schedule, EMA."""
 
@@ -266,7 +279,7 @@ class _Step:
     def update(self) -> None:
         """Apply the gradients of the last backward pass: clipping, optimizer, constraints, schedule, EMA."""
         if self.config.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+            clip_gradients(self.model, self.config.max_grad_norm)
         self.optimizer.step()
         self.model.apply_constraints()  # e.g. Kim's max-norm
         self.scheduler.step()

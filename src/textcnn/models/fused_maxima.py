@@ -1,0 +1,181 @@
+"""Training's convolutions on a CPU: every kernel width as one matrix product, and each filter's
+maximum over the text's windows, forward and backward written out.
+
+A window's output is the sum over its k rows of each row's token times that kernel row, so one
+product of the (batch * seq_len, embed_dim) inputs with every kernel row of every width side by
+side gives every term. The columns are laid out kernel row by kernel row (``_Layout``), so the
+windows of all widths are summed at once: row 0 of every width, plus row 1 of the widths wider
+than 1 from the next token on, and so on, then one maximum over time. Max pooling keeps one window
+per filter, and the backward pass needs only those winners: the products' gradient is the pooled
+gradient put at each winner's rows, zero elsewhere, so the inputs' gradient is one more product
+with the kernel rows, and the kernels' gradient a sparse product over the winners alone (one token
+per text per column). oneDNN's convolutions take fifteen calls forward and backward for the five
+default widths, their backward pass at about a third of the forward's rate.
+
+The texts are taken in chunks of about ``CHUNK_ELEMENTS`` products, so that long texts need no
+large buffer. The maxima and gradients are the convolution path's to float rounding; ties go to
+the earliest window, as ``torch.max`` gives them. ``tests/models/test_fused_maxima.py`` checks both.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING
+
+import torch
+from torch.nn import functional as F
+
+from textcnn.models import fast_kernels
+
+if TYPE_CHECKING:
+    from textcnn.models.textcnn import TextCNN
+
+CHUNK_ELEMENTS = 1 << 20  # products per chunk of texts (4 MiB of float32; 4x as many ran no faster)
+
+
+def applies(model: TextCNN, ids: torch.Tensor) -> bool:
+    """Whether ``model``'s training maxima over (batch, seq_len) ``ids`` are computed here: on a CPU,
+    with gradients, in float32, with enough filters that ``fast_kernels``' own matmul form does not
+    apply, and not while compiling or exporting a graph."""
+    device = ids.device.type
+    return (
+        device == "cpu"
+        and torch.is_grad_enabled()
+        and not fast_kernels.applies(model, ids)
+        and not (torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) != torch.float32)
+        and not torch.compiler.is_compiling()
+        and not torch.onnx.is_in_onnx_export()
+    )
+
+
+def maxima(model: TextCNN, x: torch.Tensor, windows: list[torch.Tensor] | None) -> torch.Tensor:
+    """(batch, num_features) each filter's maximum, bias included, over the text's windows of the
+    convolution of (batch, seq_len, embed_dim) inputs ``x`` (``TextCNN.embed``'s), before the
+    activation, in kernel-size order. ``windows``: one (batch, out_len) mask of the text's windows
+    per kernel width, or None when every output is a window of its text."""
+    widths = [conv.kernel_size[0] for conv in model.convs]
+    seq_len = x.size(1)
+    if model.config.padding == "same":  # zeros around the text, enough for the widest kernel on each side
+        before = max((k - 1) // 2 for k in widths)
+        x = F.pad(x, (0, 0, before, max(widths) // 2))
+        starts, out_lens = [before - (k - 1) // 2 for k in widths], [seq_len] * len(widths)
+    else:
+        starts, out_lens = [0] * len(widths), [seq_len - k + 1 for k in widths]
+    layout = _Layout(widths, model.config.num_filters)
+    outside = _outside(layout, windows, starts, out_lens, x.shape[:2], x.dtype)  # (batch, padded_len, widths, 1)
+    kernels = [conv.weight for conv in model.convs]  # (num_filters, embed_dim, k) each
+    values = _WindowMaxima.apply(x.contiguous(), layout, outside, *kernels)  # (batch, num_features), widths ascending
+    if layout.unsorted is not None:
+        values = values[:, layout.unsorted]
+    return values + torch.cat([conv.bias for conv in model.convs])
+
+
+class _Layout:
+    """The products' columns: kernel row i of every width wider than i, for i = 0, 1, ..., with the
+    widths in ascending order (``ranks``), so that the windows of every width are summed at once,
+    kernel row by kernel row: row i's block of columns adds to the outputs of the widest
+    ``len(widths) - shifts[i]`` widths, from the token i places on."""
+
+    def __init__(self, widths: list[int], filters: int) -> None:
+        order = sorted(range(len(widths)), key=lambda j: widths[j])  # conv index of each rank
+        self.filters, self.count = filters, len(widths)
+        self.shifts = [sum(widths[j] <= i for j in order) for i in range(max(widths))]  # first rank row i meets
+        self.blocks = [(i, order[rank]) for i in range(max(widths)) for rank in range(self.shifts[i], len(widths))]
+        self.columns = [len(order) - first for first in self.shifts]  # widths in each row's block
+        ranks = [order.index(j) for j in range(len(widths))]
+        feature = torch.arange(filters)
+        self.unsorted = None if order == sorted(order) else torch.cat([rank * filters + feature for rank in ranks])
+        # each column's feature (rank * filters + filter) and kernel row, for the backward pass
+        self.feature_of_column = torch.cat([order.index(j) * filters + feature for _, j in self.blocks])
+        self.row_of_column = torch.tensor([i for i, _ in self.blocks]).repeat_interleave(filters)
+
+
+def _outside(
+    layout: _Layout, windows: list[torch.Tensor] | None, starts: list[int], out_lens: list[int], shape: torch.Size, dtype: torch.dtype
+) -> torch.Tensor:
+    """(batch, padded_len, widths, 1), widths ascending: 0 where a window of that width starting
+    there is one of the text's, -inf elsewhere (past its last window, and where the text ends)."""
+    outside = torch.full((*shape, layout.count), float("-inf"), dtype=dtype)
+    order = [j for i, j in layout.blocks if i == 0]
+    for rank, j in enumerate(order):
+        region = outside[:, starts[j] : starts[j] + out_lens[j], rank]
+        region.zero_() if windows is None else region.masked_fill_(windows[j], 0.0)
+    return outside[..., None]
+
+
+class _WindowMaxima(torch.autograd.Function):
+    """Inputs (batch, padded_len, embed_dim) and kernel rows -> each filter's maximum over its
+    windows, and the window it came from (where its first token lies in the inputs)."""
+
+    @staticmethod
+    def forward(ctx, x, layout, outside, *kernels):  # noqa: ANN001, ANN205 (autograd's signature)
+        batch, seq_len, _ = x.shape
+        rows = torch.cat([kernels[j][:, :, i].t() for i, j in layout.blocks], dim=1)  # (embed_dim, columns)
+        filters, count = layout.filters, layout.count
+        values = x.new_empty((batch, count * filters))
+        winners = torch.empty(values.shape, dtype=torch.long)
+        for first, last in _chunks(batch, seq_len * rows.size(1)):
+            products = (x[first:last].flatten(0, 1) @ rows).view(last - first, seq_len, -1)  # (chunk, seq_len, columns)
+            h = products[..., : count * filters].unflatten(2, (count, filters)) + outside[first:last]  # row 0
+            column = count * filters
+            for i in range(1, len(layout.shifts)):  # row i of the widths wider than i: the token i on
+                block = products[:, i:, column : column + layout.columns[i] * filters]
+                h[:, : seq_len - i, layout.shifts[i] :] += block.unflatten(2, (layout.columns[i], filters))
+                column += layout.columns[i] * filters
+            values[first:last], winners[first:last] = _max_over_time(h.flatten(2))
+        ctx.save_for_backward(x, rows, winners)
+        ctx.kernel_shapes = [kernel.shape for kernel in kernels]
+        ctx.layout = layout
+        return values
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: ANN001, ANN205
+        x, rows, winners = ctx.saved_tensors
+        layout = ctx.layout
+        batch, seq_len, _ = x.shape
+        grad_x = torch.empty_like(x) if ctx.needs_input_grad[0] else None
+        kernels_grad = any(ctx.needs_input_grad[3:])
+        grad_columns = rows.new_zeros(rows.t().shape) if kernels_grad else None  # (columns, embed_dim)
+        for first, last in _chunks(batch, seq_len * rows.size(1)):
+            chunk = last - first
+            # column (kernel row i, feature) meets the token i after the feature's winning window
+            at = winners[first:last, layout.feature_of_column] + layout.row_of_column + (torch.arange(chunk) * seq_len)[:, None]
+            weights = grad[first:last, layout.feature_of_column]  # (chunk, columns)
+            if grad_x is not None:  # the products' gradient, dense: one product with the kernel rows
+                products = grad.new_zeros(chunk * seq_len, rows.size(1)).scatter_(0, at, weights)  # d loss / d products
+                torch.mm(products, rows.t(), out=grad_x[first:last].view(-1, rows.size(0)))
+            if grad_columns is not None:  # each column's winners alone: a sparse product
+                grad_columns += _sparse_columns(at.t(), weights.t(), chunk * seq_len).mm(x[first:last].flatten(0, 1))
+        grad_kernels = [None] * len(ctx.kernel_shapes)
+        if grad_columns is not None:  # each block of columns is one kernel row of one width
+            grad_kernels = [rows.new_empty(shape) for shape in ctx.kernel_shapes]
+            for block, (i, j) in enumerate(layout.blocks):
+                grad_kernels[j][:, :, i] = grad_columns[block * layout.filters : (block + 1) * layout.filters]
+        return grad_x, None, None, *grad_kernels
+
+
+def _max_over_time(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The maximum over time of (chunk, time, features) ``h`` and the earliest time it is reached,
+    as ``torch.max(h, dim=1)`` gives them, in float passes (torch.max's own search, and comparisons
+    into bool, were some 5x slower on this layout), overwriting ``h``."""
+    values = h.amax(dim=1, keepdim=True)  # (chunk, 1, features)
+    countdown = torch.arange(h.size(1), 0, -1, dtype=h.dtype)[None, :, None]  # time t -> time - t
+    hits = torch.eq(h, values, out=h).mul_(countdown)  # 0, or how many steps from t to the end
+    return values[:, 0], h.size(1) - hits.amax(dim=1).long()
+
+
+def _sparse_columns(at: torch.Tensor, weights: torch.Tensor, positions: int) -> torch.Tensor:
+    """The transposed gradient of the products, (columns, positions), as a CSR matrix from the
+    (columns, chunk) rows ``at`` of each column's winners (one per text, in text order, so that the
+    column indices of a row are sorted) and their ``weights``."""
+    columns, chunk = at.shape
+    starts = torch.arange(0, columns * chunk + 1, chunk)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": matrix products are what it has long done
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(starts, at.flatten(), weights.flatten(), size=(columns, positions))
+
+
+def _chunks(batch: int, per_text: int) -> list[tuple[int, int]]:
+    """(first, last) ranges of texts with about ``CHUNK_ELEMENTS`` products each, at least one text."""
+    step = max(1, CHUNK_ELEMENTS // max(per_text, 1))
+    return [(first, min(first + step, batch)) for first in range(0, batch, step)]

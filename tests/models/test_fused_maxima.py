@@ -1,0 +1,119 @@
+"""Training's maxima of every kernel width from one product (``fused_maxima``) give the logits and
+gradients of the convolution path: the same training step."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from textcnn.models import TextCNN, fused_maxima
+
+from test_prediction_kernels import BATCHES, model_with
+from test_registry import _batch
+
+SHAPES = {
+    "default kernels": {},
+    "learned positions": {"positions": "learned"},
+    "multichannel": {"embedding_mode": "multichannel"},
+    "one width": {"kernel_sizes": (3,)},
+    "widths out of order, one twice": {"kernel_sizes": (4, 1, 2, 1)},
+}
+
+
+def trained(**settings) -> TextCNN:
+    """A float64 model in training mode without dropout, so that two forward passes agree."""
+    model = model_with(**{"dropout": 0.0, "token_dropout": 0.0, **settings}).double().train()
+    if model.embedding.static is not None:  # multichannel: a fixed channel with its own values
+        with torch.no_grad():
+            model.embedding.static.weight.normal_()
+    return model
+
+
+def step(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, *, fused: bool) -> tuple[torch.Tensor, dict]:
+    """The logits, and the gradient of every parameter of a loss that weighs each logit differently."""
+    model.use_fast_kernels = fused
+    model.zero_grad(set_to_none=True)
+    logits = model(ids, lengths)
+    weights = torch.randn(logits.shape, generator=torch.Generator().manual_seed(2), dtype=logits.dtype)
+    (logits * weights).sum().backward()
+    model.use_fast_kernels = True
+    return logits.detach(), {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("batch", BATCHES)
+def test_a_training_step_equals_the_convolution_paths(batch, shape, padding, activation):
+    model = trained(padding=padding, activation=activation, **SHAPES[shape])
+    ids, lengths = _batch(BATCHES[batch], extra_padding=1 if "padded" in batch else 0)
+    assert fused_maxima.applies(model, ids)
+
+    logits, grads = step(model, ids, lengths, fused=True)
+    expected_logits, expected_grads = step(model, ids, lengths, fused=False)
+
+    torch.testing.assert_close(logits, expected_logits, rtol=0, atol=1e-12)
+    assert grads.keys() == expected_grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, expected_grads[name], rtol=0, atol=1e-12, msg=name)
+
+
+def test_texts_taken_one_at_a_time_give_the_same_step(monkeypatch):
+    """Each chunk of texts is its own product: chunks of one text change nothing."""
+    model = trained()
+    ids, lengths = _batch(BATCHES["many texts padded"])
+    logits, grads = step(model, ids, lengths, fused=True)
+    monkeypatch.setattr(fused_maxima, "CHUNK_ELEMENTS", 1)
+
+    one_by_one, one_by_one_grads = step(model, ids, lengths, fused=True)
+
+    torch.testing.assert_close(one_by_one, logits, rtol=0, atol=1e-12)
+    for name, grad in grads.items():
+        torch.testing.assert_close(one_by_one_grads[name], grad, rtol=0, atol=1e-12, msg=name)
+
+
+def test_the_gradient_is_that_of_the_maxima_by_finite_differences():
+    model = trained(kernel_sizes=(1, 2, 4))
+    ids, lengths = _batch([6, 2, 4])
+    mask = (torch.arange(ids.size(1))[None, :] < lengths[:, None])
+    x = model.embed(ids, mask).detach().requires_grad_()
+    windows = [model._windows(conv, lengths, ids.size(1), mask) for conv in model.convs]
+
+    assert torch.autograd.gradcheck(lambda inputs: fused_maxima.maxima(model, inputs, windows), (x,))
+
+
+def test_a_window_into_the_padding_never_wins():
+    """A text's maxima are over its own windows: padding the batch further changes no logit."""
+    model = trained()
+    ids, lengths = _batch([9, 3, 1])
+    logits, _ = step(model, ids, lengths, fused=True)
+    wider = torch.nn.functional.pad(ids, (0, 7))
+
+    padded, _ = step(model, wider, lengths, fused=True)
+
+    torch.testing.assert_close(padded, logits, rtol=0, atol=1e-12)
+
+
+def test_it_applies_to_training_on_a_cpu_in_float32_only():
+    model = model_with().train()
+    ids, _ = _batch([5, 4])
+    assert fused_maxima.applies(model, ids)
+    with torch.no_grad():
+        assert not fused_maxima.applies(model, ids)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not fused_maxima.applies(model, ids)
+    assert not fused_maxima.applies(model_with(num_filters=2).train(), ids)  # fast_kernels' matmul form
+
+
+def test_the_maximum_over_time_and_its_earliest_time_are_torch_max():
+    generator = torch.Generator().manual_seed(3)
+    h = torch.randint(-3, 3, (6, 11, 40), generator=generator).float()  # many ties
+    h[:, 7:] = float("-inf")  # windows outside the text
+    h[0] = float("-inf")
+    h[0, 4] = 1.0  # a text with one window
+
+    values, winners = fused_maxima._max_over_time(h.clone())
+
+    expected = torch.max(h, dim=1)
+    assert torch.equal(values, expected.values)
+    assert torch.equal(winners, expected.indices)
