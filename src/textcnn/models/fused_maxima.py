@@ -19,6 +19,7 @@ the earliest window, as ``torch.max`` gives them. ``tests/models/test_fused_maxi
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import TYPE_CHECKING
 
@@ -61,7 +62,7 @@ def maxima(model: TextCNN, x: torch.Tensor, windows: list[torch.Tensor] | None) 
         starts, out_lens = [before - (k - 1) // 2 for k in widths], [seq_len] * len(widths)
     else:
         starts, out_lens = [0] * len(widths), [seq_len - k + 1 for k in widths]
-    layout = _Layout(widths, model.config.num_filters)
+    layout = _layout(tuple(widths), model.config.num_filters)
     outside = _outside(layout, windows, starts, out_lens, x.shape[:2], x.dtype)  # (batch, padded_len, widths, 1)
     kernels = [conv.weight for conv in model.convs]  # (num_filters, embed_dim, k) each
     values = _WindowMaxima.apply(x.contiguous(), layout, outside, *kernels)  # (batch, num_features), widths ascending
@@ -70,9 +71,15 @@ def maxima(model: TextCNN, x: torch.Tensor, windows: list[torch.Tensor] | None) 
     return values + torch.cat([conv.bias for conv in model.convs])
 
 
+@functools.lru_cache(maxsize=64)
+def _layout(widths: tuple[int, ...], filters: int) -> _Layout:
+    """The ``_Layout`` of these kernel widths, made once (its tensors are never written)."""
+    return _Layout(list(widths), filters)
+
+
 class _Layout:
     """The products' columns: kernel row i of every width wider than i, for i = 0, 1, ..., with the
-    widths in ascending order (``ranks``), so that the windows of every width are summed at once,
+    widths in ascending order, so that the windows of every width are summed at once,
     kernel row by kernel row: row i's block of columns adds to the outputs of the widest
     ``len(widths) - shifts[i]`` widths, from the token i places on."""
 
@@ -91,15 +98,19 @@ class _Layout:
 
 
 def _outside(
-    layout: _Layout, windows: list[torch.Tensor] | None, starts: list[int], out_lens: list[int], shape: torch.Size, dtype: torch.dtype
-) -> torch.Tensor:
+    layout: _Layout, windows: list[torch.Tensor] | None, starts: list[int], out_lens: list[int],
+    shape: torch.Size, dtype: torch.dtype,
+) -> torch.Tensor:  # fmt: skip
     """(batch, padded_len, widths, 1), widths ascending: 0 where a window of that width starting
     there is one of the text's, -inf elsewhere (past its last window, and where the text ends)."""
     outside = torch.full((*shape, layout.count), float("-inf"), dtype=dtype)
     order = [j for i, j in layout.blocks if i == 0]
     for rank, j in enumerate(order):
         region = outside[:, starts[j] : starts[j] + out_lens[j], rank]
-        region.zero_() if windows is None else region.masked_fill_(windows[j], 0.0)
+        if windows is None:
+            region.zero_()
+        else:
+            region.masked_fill_(windows[j], 0.0)
     return outside[..., None]
 
 
