@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from textcnn.models import TextCNN, fused_maxima
+from textcnn.models.layers import length_mask
 
 from test_prediction_kernels import BATCHES, model_with
 from test_registry import _batch
@@ -75,7 +76,7 @@ def test_texts_taken_one_at_a_time_give_the_same_step(monkeypatch):
 def test_the_gradient_is_that_of_the_maxima_by_finite_differences():
     model = trained(kernel_sizes=(1, 2, 4))
     ids, lengths = _batch([6, 2, 4])
-    mask = (torch.arange(ids.size(1))[None, :] < lengths[:, None])
+    mask = length_mask(lengths, ids.size(1))
     x = model.embed(ids, mask).detach().requires_grad_()
     windows = [model._windows(conv, lengths, ids.size(1), mask) for conv in model.convs]
 

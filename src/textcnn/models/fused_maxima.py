@@ -84,16 +84,15 @@ class _Layout:
     ``len(widths) - shifts[i]`` widths, from the token i places on."""
 
     def __init__(self, widths: list[int], filters: int) -> None:
-        order = sorted(range(len(widths)), key=lambda j: widths[j])  # conv index of each rank
+        self.order = sorted(range(len(widths)), key=lambda j: widths[j])  # conv index of each rank
         self.filters, self.count = filters, len(widths)
-        self.shifts = [sum(widths[j] <= i for j in order) for i in range(max(widths))]  # first rank row i meets
-        self.blocks = [(i, order[rank]) for i in range(max(widths)) for rank in range(self.shifts[i], len(widths))]
-        self.columns = [len(order) - first for first in self.shifts]  # widths in each row's block
-        ranks = [order.index(j) for j in range(len(widths))]
+        self.shifts = [sum(widths[j] <= i for j in self.order) for i in range(max(widths))]  # first rank row i meets
+        self.blocks = [(i, self.order[rank]) for i in range(max(widths)) for rank in range(self.shifts[i], self.count)]
+        ranks = [self.order.index(j) for j in range(self.count)]
         feature = torch.arange(filters)
-        self.unsorted = None if order == sorted(order) else torch.cat([rank * filters + feature for rank in ranks])
+        self.unsorted = None if self.order == sorted(self.order) else torch.cat([rank * filters + feature for rank in ranks])
         # each column's feature (rank * filters + filter) and kernel row, for the backward pass
-        self.feature_of_column = torch.cat([order.index(j) * filters + feature for _, j in self.blocks])
+        self.feature_of_column = torch.cat([ranks[j] * filters + feature for _, j in self.blocks])
         self.row_of_column = torch.tensor([i for i, _ in self.blocks]).repeat_interleave(filters)
 
 
@@ -104,8 +103,7 @@ def _outside(
     """(batch, padded_len, widths, 1), widths ascending: 0 where a window of that width starting
     there is one of the text's, -inf elsewhere (past its last window, and where the text ends)."""
     outside = torch.full((*shape, layout.count), float("-inf"), dtype=dtype)
-    order = [j for i, j in layout.blocks if i == 0]
-    for rank, j in enumerate(order):
+    for rank, j in enumerate(layout.order):
         region = outside[:, starts[j] : starts[j] + out_lens[j], rank]
         if windows is None:
             region.zero_()
@@ -130,9 +128,10 @@ class _WindowMaxima(torch.autograd.Function):
             h = products[..., : count * filters].unflatten(2, (count, filters)) + outside[first:last]  # row 0
             column = count * filters
             for i in range(1, len(layout.shifts)):  # row i of the widths wider than i: the token i on
-                block = products[:, i:, column : column + layout.columns[i] * filters]
-                h[:, : seq_len - i, layout.shifts[i] :] += block.unflatten(2, (layout.columns[i], filters))
-                column += layout.columns[i] * filters
+                wider = count - layout.shifts[i]
+                block = products[:, i:, column : column + wider * filters]
+                h[:, : seq_len - i, layout.shifts[i] :] += block.unflatten(2, (wider, filters))
+                column += wider * filters
             values[first:last], winners[first:last] = _max_over_time(h.flatten(2))
         ctx.save_for_backward(x, rows, winners)
         ctx.kernel_shapes = [kernel.shape for kernel in kernels]

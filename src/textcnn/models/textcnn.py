@@ -216,7 +216,7 @@ class TextCNN(TextModel):
         adding -inf, which the backward pass goes through untouched; a batch without padding is not
         masked at all. On a CPU, the maxima of every width come from one product (``fused_maxima``)."""
         if self.use_fast_kernels and fused_maxima.applies(self, ids):
-            windows = None if _uniform(ids, lengths) else [self._windows(conv, lengths, ids.size(1), mask) for conv in self.convs]
+            windows = self._text_windows(ids, lengths, mask)
             return self.activation(fused_maxima.maxima(self, self.embed(ids, mask), windows))  # (batch, num_features)
         maps = self._maps(ids, lengths, mask)
         if not _uniform(ids, lengths):
@@ -236,7 +236,7 @@ class TextCNN(TextModel):
         if not uniform and packed.applies(self, ids):  # the texts end to end, no padding
             dtype = fast_kernels.window_dtype(self, ids) or torch.float32
             return self.activation(torch.cat(packed.packed_maxima(self, ids, lengths, dtype), dim=1))
-        windows = None if uniform else [self._windows(conv, lengths, ids.size(1), mask) for conv in self.convs]
+        windows = None if uniform else self._text_windows(ids, lengths, mask)
         dtype = fast_kernels.window_dtype(self, ids)
         if dtype is not None:
             maxima = fast_kernels.window_maxima(self, ids, mask, windows, dtype)
@@ -263,6 +263,13 @@ class TextCNN(TextModel):
         if self.training and fast_kernels.window_dtype(self, ids) == torch.bfloat16:  # bfloat16 training
             return fast_kernels.window_maps(self, ids, mask)
         return self._convolve(self.embed(ids, mask))
+
+    def _text_windows(self, ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor] | None:
+        """``_windows`` of every convolution over (batch, seq_len) ``ids``, or None when every output is
+        a window of its text (``_uniform``)."""
+        if _uniform(ids, lengths):
+            return None
+        return [self._windows(conv, lengths, ids.size(1), mask) for conv in self.convs]
 
     def _windows(self, conv: nn.Conv1d, lengths: torch.Tensor, seq_len: int, mask: torch.Tensor) -> torch.Tensor:
         """(batch, out_len) which outputs of ``conv`` over a batch of ``seq_len`` positions are windows of the text."""
