@@ -24,6 +24,7 @@ def test_every_key_is_found_at_its_position_and_nothing_else_is(keys, others):
     queries = np.concatenate([keys[::-1], np.array(others, dtype=np.int64), keys[: len(keys) // 2]])
     index = KeyIndex(keys)
     np.testing.assert_array_equal(index.find(queries, missing=-7), expected_positions(keys, queries, -7))
+    assert index.find_few(queries.tolist(), missing=-7) == expected_positions(keys, queries, -7).tolist()  # one by one
 
 
 def test_keys_that_share_their_low_or_high_bits_are_all_found():
@@ -31,6 +32,7 @@ def test_keys_that_share_their_low_or_high_bits_are_all_found():
         index = KeyIndex(keys)
         queries = np.concatenate([keys, keys + 1, keys - 1])
         np.testing.assert_array_equal(index.find(queries, missing=len(keys)), expected_positions(keys, queries, len(keys)))
+        assert index.find_few(queries[::97].tolist(), missing=len(keys)) == expected_positions(keys, queries[::97], len(keys)).tolist()
         assert (index.slots >= 0).sum() == len(keys) and len(index.slots) >= 2 * len(keys)  # each key once, load at most 1/2
 
 

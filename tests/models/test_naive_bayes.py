@@ -132,6 +132,31 @@ def test_logistic_kind_equals_scikit_learns_nbsvm_log_loss(num_classes):
     assert np.mean(scores.argmax(axis=1) == targets) > 0.8  # random labels, yet it fits most of its training texts
 
 
+FITS = {
+    "counts": lambda encoded, targets, ngrams: fit_naive_bayes(encoded, targets, vocab_size=30, ngrams=ngrams),
+    "logistic": lambda encoded, targets, ngrams: fit_nb_logistic(encoded, targets, vocab_size=30, ngrams=ngrams),
+    "tfidf": lambda encoded, targets, ngrams: fit_tfidf_logistic(encoded, targets, vocab_size=30, ngrams=ngrams),
+}
+
+
+@pytest.mark.parametrize("kind, multi_label", [("counts", False), ("counts", True), ("logistic", False), ("tfidf", False)])
+@pytest.mark.parametrize("ngrams", [1, 2, 4])
+def test_one_text_scores_as_the_batch_path_scores_it(kind, multi_label, ngrams):
+    """A single text takes its own path (its n-grams one by one); its scores are the batch path's, bit for bit,
+    repeated and unseen n-grams and an empty text included."""
+    encoded = _random_texts(11)
+    rng = np.random.default_rng(12)
+    targets = (rng.random((len(encoded), 3)) < 0.4).astype(np.float32) if multi_label else rng.integers(0, 3, len(encoded))
+    naive_bayes = FITS[kind](encoded, targets, ngrams)
+    texts = [[4, 4, 4, 9, 4], [], [7], [29, 28, 27, 26, 25, 24, 23, 22, 21], *(rng.integers(1, 30, 15).tolist() for _ in range(20))]
+    for text in texts:
+        alone = naive_bayes.logits(_encoded([text]))
+        batch_path = naive_bayes.logits_of(ngram_keys(_encoded([text]), 30, ngrams), 1)
+        assert alone.tobytes() == batch_path.tobytes(), text
+    in_a_batch = naive_bayes.logits(_encoded(texts))
+    np.testing.assert_allclose(np.concatenate([naive_bayes.logits(_encoded([text])) for text in texts]), in_a_batch, rtol=0, atol=1e-6)
+
+
 def test_logistic_kind_counts_each_ngram_once_per_text():
     encoded = _random_texts(8)
     naive_bayes = fit_nb_logistic(encoded, np.arange(300) % 2, vocab_size=30, ngrams=2)

@@ -51,6 +51,22 @@ class KeyIndex:
             active, slot = active[again], (slot[again] + 1) & self.mask
         return found
 
+    def find_few(self, queries: list[int], missing: int) -> list[int]:
+        """``find`` for a few queries (Python ints), probed one by one: for a text or two, the
+        vectorized rounds' dozen array operations cost more than the probes."""
+        shift, golden, mask = 64 - self.bits, int(_GOLDEN), self.mask
+        slots, probed = self.slots, self._probed
+        found = []
+        for query in queries:
+            slot = ((query * golden) & 0xFFFFFFFFFFFFFFFF) >> shift
+            while True:
+                position = int(slots[slot])
+                if position == _EMPTY or probed[position] == query:
+                    found.append(missing if position == _EMPTY else position)
+                    break
+                slot = (slot + 1) & mask
+        return found
+
     def _hash(self, values: np.ndarray) -> np.ndarray:
         """Each value's first slot: the top ``bits`` bits of its product with ``_GOLDEN`` (mod 2**64)."""
         return ((values.astype(np.uint64) * _GOLDEN) >> np.uint64(64 - self.bits)).astype(np.int64)

@@ -18,6 +18,7 @@ bigram ``V + a * V + b``, a trigram ``V + V**2 + (a * V + b) * V + c``, and so o
 
 from __future__ import annotations
 
+import collections
 import warnings
 from dataclasses import dataclass, field
 
@@ -53,7 +54,33 @@ class NaiveBayes:
 
     def logits(self, encoded: EncodedTexts) -> np.ndarray:
         """(num_texts, num_outputs) scores of the texts (of each window, for windowed texts)."""
+        if len(encoded) == 1:  # one text: its few n-grams in Python, not some fifty array operations
+            return self._one_text_logits(encoded.flat_ids().tolist())
         return self.logits_of(ngram_keys(encoded, self.vocab_size, self.ngrams), len(encoded))
+
+    def _one_text_logits(self, ids: list[int]) -> np.ndarray:
+        """``logits`` of one text of token ``ids``: the same rows summed in the same order, so the same scores."""
+        _check_orders(self.vocab_size, self.ngrams)
+        unigram_rows, table = self._tables()
+        orders, raw, offset = [unigram_rows[ids].tolist()], ids, self.vocab_size
+        for order in range(2, self.ngrams + 1):  # raw: each n-gram's ids as one base-V number, as ngram_keys makes them
+            raw = [number * self.vocab_size + last for number, last in zip(raw, ids[order - 1 :])]
+            orders.append(self._key_index().find_few([offset + number for number in raw], missing=len(self.keys)))
+            offset += self.vocab_size**order
+        if self.binary:  # each distinct row once, in row order (tfidf: times its TF-IDF value)
+            every = [row for rows in orders for row in rows]
+            rows = np.array(sorted(set(every)), dtype=np.int64)
+            values = [table[rows].astype(np.float64)]
+            if self.idf is not None:
+                counts = collections.Counter(every)
+                occurrences = np.array([counts[row] for row in rows.tolist()], dtype=np.int64)
+                values[0] *= tfidf_values(rows, np.array([len(rows)]), occurrences, np.append(self.idf, 0.0))[:, None]
+        else:
+            values = [table[rows] for rows in orders]
+        scores = np.zeros((1, table.shape[1]), dtype=np.float64)
+        for part in values:
+            scores += np.cumsum(part, axis=0, dtype=np.float64)[-1] if len(part) else 0.0
+        return self._posterior(scores)
 
     def logits_of(self, orders: list[tuple[np.ndarray, np.ndarray]], num_texts: int) -> np.ndarray:
         """(num_texts, num_outputs) scores of texts given by the keys of each n-gram order (``ngram_keys``)."""
@@ -77,6 +104,10 @@ class NaiveBayes:
             if self.idf is not None:
                 values *= tfidf_values(rows, per_text, counts, np.append(self.idf, 0.0))[:, None]
             scores += _sum_per_text(values, per_text)
+        return self._posterior(scores)
+
+    def _posterior(self, scores: np.ndarray) -> np.ndarray:
+        """float32 logits from the (num_texts, num_outputs) float64 sums of the n-grams' scores."""
         scores += self.prior
         if not self.multi_label:  # log posterior: the joint log-probability less its log-sum-exp
             top = scores.max(axis=1, keepdims=True)
@@ -132,10 +163,7 @@ class NaiveBayes:
 def ngram_keys(encoded: EncodedTexts, vocab_size: int, ngrams: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each order 1..``ngrams``: the int64 keys of the n-grams inside each text, text after text,
     and how many each text has (num_texts,)."""
-    if not 1 <= ngrams <= MAX_NGRAMS:
-        raise ValueError(f"ngrams must be 1 to {MAX_NGRAMS}, got {ngrams}")
-    if sum(vocab_size**order for order in range(1, ngrams + 1)) >= 2**63:  # V + V**2 + ... must fit in int64
-        raise ValueError(f"a vocabulary of {vocab_size:,} ids is too large for {ngrams}-gram keys")
+    _check_orders(vocab_size, ngrams)
     ids = encoded.flat_ids().astype(np.int64)  # (num_tokens,)
     lengths = np.asarray(encoded.lengths, dtype=np.int64)
     result = [(ids, lengths)]
@@ -148,6 +176,14 @@ def ngram_keys(encoded: EncodedTexts, vocab_size: int, ngrams: int) -> list[tupl
         result.append((offset + raw[inside], np.maximum(lengths - order + 1, 0)))
         offset += vocab_size**order
     return result
+
+
+def _check_orders(vocab_size: int, ngrams: int) -> None:
+    """Refuse n-gram orders that have no keys: outside 1..``MAX_NGRAMS``, or too many for int64."""
+    if not 1 <= ngrams <= MAX_NGRAMS:
+        raise ValueError(f"ngrams must be 1 to {MAX_NGRAMS}, got {ngrams}")
+    if sum(vocab_size**order for order in range(1, ngrams + 1)) >= 2**63:  # V + V**2 + ... must fit in int64
+        raise ValueError(f"a vocabulary of {vocab_size:,} ids is too large for {ngrams}-gram keys")
 
 
 def _distinct_per_text(

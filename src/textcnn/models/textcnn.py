@@ -184,8 +184,11 @@ class TextCNN(TextModel):
 
     def _pool(self, ids: torch.Tensor, lengths: torch.Tensor, *, winners: bool) -> Pooled:
         """``pooled`` of ``ids`` already through ``_input_ids``; ``winners``: with positions and widths."""
+        monotone_max = not winners and self.config.pooling == "max" and self.config.activation in MONOTONE_ACTIVATIONS
+        if monotone_max and not self.training and token_products.applies(self, ids):  # lookups in place of products
+            return Pooled(self.activation(token_products.features(self, ids, lengths)))  # (the max commutes, as below)
         mask = length_mask(lengths, ids.size(1))  # (batch, seq_len), True at real tokens
-        if not winners and self.config.pooling == "max" and self.config.activation in MONOTONE_ACTIVATIONS:
+        if monotone_max:
             if self.training:
                 return Pooled(self._trained_features(ids, lengths, mask))
             return Pooled(self._predicted_features(ids, lengths, mask))
@@ -226,12 +229,10 @@ class TextCNN(TextModel):
     def _predicted_features(self, ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``pooled``'s features when predicting with max pooling and a monotone activation: the
         activation commutes with the max (exactly, also in floating point), so it runs on the maxima
-        alone. Where ``token_products`` applies, the maxima are those of looked-up windows; else a
+        alone. (Where ``token_products`` applies, ``_pool`` has looked the windows up instead.) A
         batch with no padding needs no mask (every output is a window of its text), one with
         padding is predicted packed (``packed``); under bfloat16 autocast and for small batches the
         maxima come from window products (``fast_kernels``)."""
-        if token_products.applies(self, ids):  # lookups in place of products
-            return self.activation(torch.cat(token_products.maxima(self, ids, lengths), dim=1))
         uniform = _uniform(ids, lengths)
         if not uniform and packed.applies(self, ids):  # the texts end to end, no padding
             dtype = fast_kernels.window_dtype(self, ids) or torch.float32

@@ -65,7 +65,7 @@ class TokenProducts:
         """Compute the rows of every block that holds one of ``ids`` and has none yet."""
         blocks = ids.ravel() // BLOCK
         missing = blocks[~self.filled[blocks]]
-        for block in np.unique(missing):
+        for block in np.unique(missing) if len(missing) else ():
             first = int(block) * BLOCK
             tokens = torch.arange(first, first + BLOCK).clamp_(max=self.vocab_size - 1)  # the last block: repeats
             with torch.no_grad(), torch.autocast("cpu", enabled=False):  # float32 rows under autocast too
@@ -147,22 +147,22 @@ def applies(model: TextCNN, ids: torch.Tensor) -> bool:
     )
 
 
-def maxima(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
-    """Each kernel width's (batch, num_filters) maximum, bias included, of its outputs over each
-    text's windows of the (batch, seq_len) ``ids``, ``MAX_BATCH`` texts at a time."""
+def features(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(batch, num_features) each filter's maximum, bias included, of its outputs over each text's
+    windows of the (batch, seq_len) ``ids``, in kernel-size order, ``MAX_BATCH`` texts at a time."""
     if ids.size(0) > MAX_BATCH:
-        parts = [maxima(model, ids[i : i + MAX_BATCH], lengths[i : i + MAX_BATCH]) for i in range(0, ids.size(0), MAX_BATCH)]
-        return [torch.cat(width) for width in zip(*parts)]
-    ids = ids[:, : max(int(lengths.max()), model.min_len)]  # no windows past the longest text (batches come sorted)
+        return torch.cat([features(model, ids[i : i + MAX_BATCH], lengths[i : i + MAX_BATCH]) for i in range(0, ids.size(0), MAX_BATCH)])
+    text_lengths = lengths.tolist()  # a few Python ints: cheaper than array reductions for a text or two
+    ids = ids[:, : max(max(text_lengths), model.min_len)]  # no windows past the longest text (batches come sorted)
     sums, layout = _sums(model, ids)
-    lengths_np = lengths.numpy()
-    if lengths_np.min() < ids.size(1):  # some text does not fill the batch
-        sums.index_fill_(0, layout.outside(lengths_np), float("-inf"))
-    out = []
-    for conv, (first, out_len) in zip(model.convs, layout.spans):
+    if min(text_lengths) < ids.size(1):  # some text does not fill the batch
+        sums.index_fill_(0, layout.outside(lengths.numpy()), float("-inf"))
+    filters = model.config.num_filters
+    out = sums.new_empty((layout.batch, len(layout.spans) * filters))
+    for j, (first, out_len) in enumerate(layout.spans):
         h = sums[first : first + out_len * layout.batch].view(out_len, layout.batch, -1)  # (out_len, batch, num_filters)
-        out.append(h.amax(dim=0) + conv.bias)
-    return out
+        torch.amax(h, dim=0, out=out[:, j * filters : (j + 1) * filters])
+    return out.add_(torch.cat([conv.bias for conv in model.convs]))
 
 
 def maps(model: TextCNN, ids: torch.Tensor) -> list[torch.Tensor]:
