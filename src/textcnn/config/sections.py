@@ -162,6 +162,12 @@ class TrainConfig(Section):
     ema_decay: float | None = Field(
         0.99, gt=0.0, lt=1.0, description="Evaluate and keep an exponential moving average of the weights (e.g. 0.99)."
     )
+    embedding_updates: Literal["rows", "dense"] = Field(
+        "rows",
+        description="`rows`: each step updates only the embedding rows of its batch's tokens (lazy Adam, as "
+        "TensorFlow's LazyAdam; the weights' average caught up exactly), on a single CPU process without weight "
+        "decay, about 1.3x faster training there; `dense`: every row at every step, as plain Adam.",
+    )
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss (single-label).")
     max_grad_norm: float | None = Field(5.0, gt=0.0, description="Clip the gradient norm to this (none: no clipping).")
     seed: int = Field(13, description="Seed for weights, shuffling and the dev split.")

@@ -8,13 +8,15 @@ import torch
 from torch import nn
 
 from textcnn.config import TrainConfig
+from textcnn.training.row_updates import RowAdam
 
 
-def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """Adam (AdamW when ``weight_decay`` > 0; biases, norms and embeddings are not decayed)."""
+def build_optimizer(model: nn.Module, config: TrainConfig, *, rows: bool = False) -> torch.optim.Optimizer:
+    """Adam (AdamW when ``weight_decay`` > 0; biases, norms and embeddings are not decayed); ``rows``:
+    ``RowAdam``, whose sparse gradients (the embedding table's) update their rows alone."""
     params = [p for p in model.parameters() if p.requires_grad]
     if config.weight_decay == 0:
-        return _fused(torch.optim.Adam, params, lr=config.lr)
+        return _fused(RowAdam if rows else torch.optim.Adam, params, lr=config.lr)
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:

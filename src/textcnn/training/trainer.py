@@ -28,6 +28,7 @@ from textcnn.inference.logits import sigmoid
 from textcnn.training import distributed
 from textcnn.training.losses import build_loss
 from textcnn.training.optim import build_optimizer, build_scheduler
+from textcnn.training.row_updates import RowAverage, trained_table
 from textcnn.inference.thresholds import apply_thresholds, tune_thresholds
 from textcnn.reporting import Progress, logger, no_progress
 
@@ -144,6 +145,7 @@ class Trainer:
         step = make_step(model.to(self.device), config, train, train_targets, self.device, len(labels))
         resumed = self.hook.start(step, self.rng) if self.hook is not None else None
         if isinstance(resumed, FitResult):
+            step.finish()
             return resumed
         at = resumed or Position()
         started = time.perf_counter() - at.seconds - at.epoch_seconds
@@ -225,6 +227,7 @@ class Trainer:
         step: "_Step", best: _Best, history: list[EpochRecord], last_epoch: int, no_dev: bool, seconds: float
     ) -> FitResult:
         """Load the kept weights into the model (the best epoch's; without dev, the final averaged ones)."""
+        step.finish()
         state = best.state
         if state is None and step.scored is not step.model:
             state = step.scored.state_dict()
@@ -238,14 +241,22 @@ class Trainer:
 def clip_gradients(model: nn.Module, max_norm: float) -> None:
     """``clip_grad_norm_``: the gradients scaled by min(max_norm / (norm + 1e-6), 1). On a CPU,
     where reading the norm costs no device synchronization, the scaling by exactly 1 (the norm
-    within bounds, most steps) is left out: a pass over every gradient, the embedding table's too."""
+    within bounds, most steps) is left out: a pass over every gradient, the embedding table's too.
+    A sparse gradient (``row_updates``) counts its rows, coalesced."""
     parameters = [p for p in model.parameters() if p.grad is not None]
     if not parameters or any(p.grad.device.type != "cpu" for p in parameters):
         nn.utils.clip_grad_norm_(parameters, max_norm)
         return
-    norm = nn.utils.get_total_norm([p.grad for p in parameters])
-    if float(max_norm / (norm + 1e-6)) < 1.0:
-        nn.utils.clip_grads_with_norm_(parameters, max_norm, norm)
+    for p in parameters:
+        if p.grad.is_sparse:
+            p.grad = p.grad.coalesce()  # a row met twice in the batch: its gradient summed once
+    norm = nn.utils.get_total_norm([p.grad.values() if p.grad.is_sparse else p.grad for p in parameters])
+    scale = float(max_norm / (norm + 1e-6))
+    if scale < 1.0:
+        nn.utils.clip_grads_with_norm_([p for p in parameters if not p.grad.is_sparse], max_norm, norm)
+        for p in parameters:
+            if p.grad.is_sparse:
+                p.grad.mul_(scale)
 
 
 class _Step:
@@ -256,15 +267,31 @@ class _Step:
         num_labels: int,
     ) -> None:  # fmt: skip
         self.model, self.config = model, config
-        self.optimizer = build_optimizer(model, config)
+        self.table = trained_table(model, config, device, distributed.current().active)  # updated by rows, or None
+        if self.table is not None:
+            model.embedding.sparse = True  # its gradient: the batch's rows
+        self.optimizer = build_optimizer(model, config, rows=self.table is not None)
         self.steps_per_epoch = -(-len(train) // config.batch_size)  # the batches of an epoch (`batch_order`)
         self.scheduler = build_scheduler(self.optimizer, config, self.steps_per_epoch)
         self.loss_fn = build_loss(config, targets, num_labels).to(device)
         self.sample_weights = balanced_sample_weights(targets) if config.sampler == "balanced" else None
-        self.ema = None
-        if config.ema_decay is not None:
+        self.ema: AveragedModel | RowAverage | None = None
+        if config.ema_decay is not None and self.table is not None:
+            self.ema = RowAverage(model, self.table, config.ema_decay)
+        elif config.ema_decay is not None:
             self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-        self.scored = self.ema.module if self.ema is not None else model  # the weights evaluated and kept
+
+    @property
+    def scored(self) -> nn.Module:
+        """The weights evaluated and kept: the average's (every row of it up to date), else the model's."""
+        if isinstance(self.ema, RowAverage):
+            self.ema.catch_up()
+        return self.ema.module if self.ema is not None else self.model
+
+    def finish(self) -> None:
+        """The model as prediction takes it: its embedding's gradient dense again."""
+        if self.table is not None:
+            self.model.embedding.sparse = False
 
     def __call__(self, batch) -> float:
         """Train on one batch; its loss."""
@@ -280,6 +307,9 @@ class _Step:
         """Apply the gradients of the last backward pass: clipping, optimizer, constraints, schedule, EMA."""
         if self.config.max_grad_norm is not None:
             clip_gradients(self.model, self.config.max_grad_norm)
+        if isinstance(self.ema, RowAverage) and self.table is not None and self.table.grad is not None:
+            self.table.grad = self.table.grad.coalesce()
+            self.ema.before_step(self.table.grad.indices()[0])  # their averages, before their weights change
         self.optimizer.step()
         self.model.apply_constraints()  # e.g. Kim's max-norm
         self.scheduler.step()
