@@ -3,6 +3,8 @@ gradients of the convolution path: the same training step."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -95,13 +97,52 @@ def test_a_window_into_the_padding_never_wins():
     torch.testing.assert_close(padded, logits, rtol=0, atol=1e-12)
 
 
-def test_it_applies_to_training_on_a_cpu_in_float32_only():
+def test_under_bfloat16_autocast_the_products_are_bfloat16_and_exact_where_the_inputs_are(monkeypatch):
+    """Inputs and kernels of small integers have exact bfloat16 products: the maxima are then the
+    float64 path's exactly (ties and all), the inputs' gradient is within the bfloat16 rounding of the
+    pooled gradient, the kernels' gradient (a float32 product) within float32's."""
+    model = trained(kernel_sizes=(1, 2, 4))
+    ids, lengths = _batch([6, 2, 4])
+    mask = length_mask(lengths, ids.size(1))
+    windows = [model._windows(conv, lengths, ids.size(1), mask) for conv in model.convs]
+    generator = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for conv in model.convs:
+            conv.weight.copy_(torch.randint(-1, 2, conv.weight.shape, generator=generator))
+            conv.bias.copy_(torch.randint(-2, 3, conv.bias.shape, generator=generator))
+    inputs = torch.randint(-1, 2, (*ids.shape, model.config.embed_dim), generator=generator).double() * mask[..., None]
+    pooled_grad = torch.randn(len(ids), 3 * model.config.num_filters, generator=generator, dtype=torch.float64)
+    low = copy.deepcopy(model).float()
+
+    def gradients(network: TextCNN, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = x.clone().requires_grad_()
+        values = fused_maxima.maxima(network, x, windows)
+        (values * pooled_grad.to(values.dtype)).sum().backward()
+        return values.detach(), x.grad, *[conv.weight.grad for conv in network.convs]
+
+    expected = gradients(model, inputs)
+    dtypes, real_mm = [], torch.mm
+    monkeypatch.setattr(torch, "mm", lambda a, b, **kw: dtypes.append(a.dtype) or real_mm(a, b, **kw))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        values, x_grad, *kernel_grads = gradients(low, inputs.float())
+    monkeypatch.undo()
+
+    assert dtypes and set(dtypes) == {torch.bfloat16}  # the forward product and the inputs' gradient
+    assert values.dtype == torch.float32 and torch.equal(values.double(), expected[0])
+    torch.testing.assert_close(x_grad.double(), expected[1], rtol=1e-2, atol=1e-2)
+    for grad, reference in zip(kernel_grads, expected[2:]):
+        torch.testing.assert_close(grad.double(), reference, rtol=1e-5, atol=1e-5)
+
+
+def test_it_applies_to_training_on_a_cpu_in_float32_and_under_bfloat16_autocast():
     model = model_with().train()
     ids, _ = _batch([5, 4])
     assert fused_maxima.applies(model, ids)
     with torch.no_grad():
         assert not fused_maxima.applies(model, ids)
     with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert fused_maxima.applies(model, ids)
+    with torch.autocast("cpu", dtype=torch.float16):
         assert not fused_maxima.applies(model, ids)
     assert not fused_maxima.applies(model_with(num_filters=2).train(), ids)  # fast_kernels' matmul form
 

@@ -43,10 +43,17 @@ def applies(model: TextCNN, ids: torch.Tensor) -> bool:
         device == "cpu"
         and torch.is_grad_enabled()
         and not fast_kernels.applies(model, ids)
-        and not (torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) != torch.float32)
+        and not (torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) not in (torch.float32, torch.bfloat16))
         and not torch.compiler.is_compiling()
         and not torch.onnx.is_in_onnx_export()
     )
+
+
+def product_dtype(x: torch.Tensor) -> torch.dtype:
+    """The products' dtype: bfloat16 under bfloat16 autocast (``train.precision``), else ``x``'s;
+    the sums over each window's rows, the maxima and the gradients keep ``x``'s dtype either way."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
 
 
 def maxima(model: TextCNN, x: torch.Tensor, windows: list[torch.Tensor] | None) -> torch.Tensor:
@@ -65,7 +72,7 @@ def maxima(model: TextCNN, x: torch.Tensor, windows: list[torch.Tensor] | None) 
     layout = _layout(tuple(widths), model.config.num_filters)
     outside = _outside(layout, windows, starts, out_lens, x.shape[:2], x.dtype)  # (batch, padded_len, widths, 1)
     kernels = [conv.weight for conv in model.convs]  # (num_filters, embed_dim, k) each
-    values = _WindowMaxima.apply(x.contiguous(), layout, outside, *kernels)  # (batch, num_features), widths ascending
+    values = _WindowMaxima.apply(x.contiguous(), layout, outside, product_dtype(x), *kernels)  # widths ascending
     if layout.unsorted is not None:
         values = values[:, layout.unsorted]
     return values + torch.cat([conv.bias for conv in model.convs])
@@ -117,14 +124,15 @@ class _WindowMaxima(torch.autograd.Function):
     windows, and the window it came from (where its first token lies in the inputs)."""
 
     @staticmethod
-    def forward(ctx, x, layout, outside, *kernels):  # noqa: ANN001, ANN205 (autograd's signature)
+    def forward(ctx, x, layout, outside, dtype, *kernels):  # noqa: ANN001, ANN205 (autograd's signature)
         batch, seq_len, _ = x.shape
         rows = torch.cat([kernels[j][:, :, i].t() for i, j in layout.blocks], dim=1)  # (embed_dim, columns)
         filters, count = layout.filters, layout.count
         values = x.new_empty((batch, count * filters))
         winners = torch.empty(values.shape, dtype=torch.long)
+        x_low, rows_low = x.to(dtype), rows.to(dtype)  # bfloat16: products at the CPU's bfloat16 rate (AMX)
         for first, last in _chunks(batch, seq_len * rows.size(1)):
-            products = (x[first:last].flatten(0, 1) @ rows).view(last - first, seq_len, -1)  # (chunk, seq_len, columns)
+            products = torch.mm(x_low[first:last].flatten(0, 1), rows_low).view(last - first, seq_len, -1).to(x.dtype)  # (chunk, seq_len, columns)
             h = products[..., : count * filters].unflatten(2, (count, filters)) + outside[first:last]  # row 0
             column = count * filters
             for i in range(1, len(layout.shifts)):  # row i of the widths wider than i: the token i on
@@ -135,13 +143,18 @@ class _WindowMaxima(torch.autograd.Function):
             values[first:last], winners[first:last] = _max_over_time(h.flatten(2))
         ctx.save_for_backward(x, rows, winners)
         ctx.kernel_shapes = [kernel.shape for kernel in kernels]
-        ctx.layout = layout
+        ctx.layout, ctx.dtype = layout, dtype
         return values
 
     @staticmethod
     def backward(ctx, grad):  # noqa: ANN001, ANN205
+        with torch.autocast(grad.device.type, enabled=False):  # the dtypes are ours (a backward run under autocast too)
+            return _WindowMaxima._backward(ctx, grad)
+
+    @staticmethod
+    def _backward(ctx, grad):  # noqa: ANN001, ANN205
         x, rows, winners = ctx.saved_tensors
-        layout = ctx.layout
+        layout, rows_low = ctx.layout, rows.to(ctx.dtype)
         batch, seq_len, _ = x.shape
         grad_x = torch.empty_like(x) if ctx.needs_input_grad[0] else None
         kernels_grad = any(ctx.needs_input_grad[3:])
@@ -151,9 +164,12 @@ class _WindowMaxima(torch.autograd.Function):
             # column (kernel row i, feature) meets the token i after the feature's winning window
             at = winners[first:last, layout.feature_of_column] + layout.row_of_column + (torch.arange(chunk) * seq_len)[:, None]
             weights = grad[first:last, layout.feature_of_column]  # (chunk, columns)
-            if grad_x is not None:  # the products' gradient, dense: one product with the kernel rows
+            if grad_x is not None and ctx.dtype == x.dtype:  # the products' gradient, dense: one product with the kernel rows
                 products = grad.new_zeros(chunk * seq_len, rows.size(1)).scatter_(0, at, weights)  # d loss / d products
                 torch.mm(products, rows.t(), out=grad_x[first:last].view(-1, rows.size(0)))
+            elif grad_x is not None:  # the same in ctx.dtype, summed in float32 by the product
+                products = grad.new_zeros(chunk * seq_len, rows.size(1)).scatter_(0, at, weights).to(ctx.dtype)
+                grad_x[first:last].view(-1, rows.size(0)).copy_(torch.mm(products, rows_low.t()))
             if grad_columns is not None:  # each column's winners alone: a sparse product
                 grad_columns += _sparse_columns(at.t(), weights.t(), chunk * seq_len).mm(x[first:last].flatten(0, 1))
         grad_kernels = [None] * len(ctx.kernel_shapes)
@@ -161,7 +177,7 @@ class _WindowMaxima(torch.autograd.Function):
             grad_kernels = [rows.new_empty(shape) for shape in ctx.kernel_shapes]
             for block, (i, j) in enumerate(layout.blocks):
                 grad_kernels[j][:, :, i] = grad_columns[block * layout.filters : (block + 1) * layout.filters]
-        return grad_x, None, None, *grad_kernels
+        return grad_x, None, None, None, *grad_kernels
 
 
 def _max_over_time(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
