@@ -12,6 +12,10 @@ with the kernel rows, and the kernels' gradient a sparse product over the winner
 per text per column). oneDNN's convolutions take fifteen calls forward and backward for the five
 default widths, their backward pass at about a third of the forward's rate.
 
+Under bfloat16 autocast (``train.precision: bfloat16``) the forward product and the inputs'
+gradient run in bfloat16 (several times float32's rate on CPUs with AMX), their results summed,
+maximized and passed back in float32; the kernels' gradient stays a float32 product.
+
 The texts are taken in chunks of about ``CHUNK_ELEMENTS`` products, so that long texts need no
 large buffer. The maxima and gradients are the convolution path's to float rounding; ties go to
 the earliest window, as ``torch.max`` gives them. ``tests/models/test_fused_maxima.py`` checks both.
@@ -36,7 +40,7 @@ CHUNK_ELEMENTS = 1 << 20  # products per chunk of texts (4 MiB of float32; 4x as
 
 def applies(model: TextCNN, ids: torch.Tensor) -> bool:
     """Whether ``model``'s training maxima over (batch, seq_len) ``ids`` are computed here: on a CPU,
-    with gradients, in float32, with enough filters that ``fast_kernels``' own matmul form does not
+    with gradients, without autocast or under bfloat16 autocast, with enough filters that ``fast_kernels``' own matmul form does not
     apply, and not while compiling or exporting a graph."""
     device = ids.device.type
     return (

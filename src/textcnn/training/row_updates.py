@@ -5,15 +5,16 @@ Adam, the moving average of the weights (EMA) and gradient clipping each pass ov
 every step: on a CPU those passes are bound by memory, about a third of MR's training time. With
 ``train.embedding_updates: rows`` the table gets a sparse gradient (the rows of its batch) and
 
-- ``RowAdam`` is Adam on the other parameters (fused, as before) and lazy Adam on the table: a
-  row's moments and weights change only at the steps whose batch uses it (TensorFlow's LazyAdam,
-  PyTorch's SparseAdam); the bias corrections count every step, as Adam's do;
+- ``RowAdam`` is Adam on the other parameters (fused, as before), and Adam without momentum
+  (beta1 = 0) on the table. Without momentum a row with no gradient does not move, so updating
+  the batch's rows alone is that optimizer exactly: each row's second moment is decayed by
+  ``beta2`` once for every step since its last update, when it is next updated. (Lazy Adam, which
+  keeps the momentum but applies it only at the steps that use a row, lets a rare word's gradient
+  move it a tenth as far, and needed more epochs and lost accuracy on four sets; see
+  docs/benchmarks.md.)
 - ``RowAverage`` is the EMA of every weight, a table row's brought up to date only when its batch
   uses it or the average is read. A row no batch used for s updates kept its weights w meanwhile,
   so its average then is exactly ``w + d**s * (average - w)``.
-
-The weights differ from dense Adam's (rows no batch uses do not coast on their momentum); the
-averaged weights are those of a dense EMA over the same weights, up to rounding.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def trained_table(model: nn.Module, config: TrainConfig, device: torch.device, d
 
 class RowAdam(torch.optim.Adam):
     """Adam, fused where torch has it, except that a parameter whose gradient is sparse (the
-    embedding table's) updates only the rows its gradient holds."""
+    embedding table's) is trained without momentum, row by row (``_rows_step``)."""
 
     def step(self, closure=None):  # noqa: ANN001, ANN201 (torch.optim.Optimizer's signature)
         sparse = [(p, group) for group in self.param_groups for p in group["params"] if p.grad is not None and p.grad.is_sparse]
@@ -57,31 +58,33 @@ class RowAdam(torch.optim.Adam):
             p.grad = None  # the dense step leaves it alone
         loss = super().step(closure)
         for (p, group), grad in zip(sparse, grads):
-            _lazy_adam(p, grad, self.state[p], group)
+            _rows_step(p, grad, self.state[p], group)
             p.grad = grad
         return loss
 
 
 @torch.no_grad()
-def _lazy_adam(param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
-    """Adam's update of the rows of ``param`` in the sparse ``grad``; ``state`` as Adam keeps it."""
+def _rows_step(param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
+    """Adam with beta1 = 0 on the rows of ``param`` in the sparse ``grad``: dense Adam with beta1 = 0
+    over every row, whose other rows would not move. ``state``: ``step``, ``exp_avg_sq`` and each
+    row's last ``updated`` step (float32, as Adam keeps ``step``: exact to 16M steps)."""
     if group["amsgrad"] or group["maximize"] or group["weight_decay"]:
         raise ValueError("row updates are plain Adam: no amsgrad, maximize or weight decay")
     if not state:
         state["step"] = torch.zeros((), dtype=torch.float32)
-        state["exp_avg"] = torch.zeros_like(param)
         state["exp_avg_sq"] = torch.zeros_like(param)
+        state["updated"] = torch.zeros(param.size(0), dtype=torch.float32)
     state["step"] += 1
     step = float(state["step"])
     grad = grad.coalesce()
     rows, values = grad.indices()[0], grad.values()
-    beta1, beta2 = group["betas"]
-    exp_avg = state["exp_avg"].index_select(0, rows).lerp_(values, 1 - beta1)
-    exp_avg_sq = state["exp_avg_sq"].index_select(0, rows).mul_(beta2).addcmul_(values, values, value=1 - beta2)
-    state["exp_avg"].index_copy_(0, rows, exp_avg)
+    beta2 = group["betas"][1]
+    decay = torch.pow(beta2, step - state["updated"].index_select(0, rows).double()).to(values.dtype)  # beta2 per step since
+    exp_avg_sq = state["exp_avg_sq"].index_select(0, rows).mul_(decay[:, None]).addcmul_(values, values, value=1 - beta2)
     state["exp_avg_sq"].index_copy_(0, rows, exp_avg_sq)
+    state["updated"].index_fill_(0, rows, step)
     denom = exp_avg_sq.sqrt_().div_(math.sqrt(1 - beta2**step)).add_(group["eps"])
-    param.index_add_(0, rows, exp_avg.div_(denom), alpha=-float(group["lr"]) / (1 - beta1**step))
+    param.index_add_(0, rows, values / denom, alpha=-float(group["lr"]))
 
 
 class RowAverage:
