@@ -16,7 +16,8 @@ from textcnn.data.labels import LabelSet
 from textcnn.data.tokenizers import WordTokenizer
 from textcnn.models import build_model
 from textcnn.training.reproducibility import seed_everything
-from textcnn.training.row_updates import RowAdam, RowAverage, trained_table
+from textcnn.training.optim import build_optimizer
+from textcnn.training.row_updates import RowAdam, RowAverage, momentumless_table, writes_rows
 from textcnn.training.trainer import Trainer, _Step, clip_gradients
 
 
@@ -123,16 +124,34 @@ def test_clipping_counts_a_sparse_gradient_as_its_dense_form(scale):
     assert torch.equal(sparse.out.weight.grad, dense.out.weight.grad)
 
 
-def test_rows_apply_on_one_cpu_process_with_plain_adam_only():
+def test_rows_apply_to_a_trained_table_without_weight_decay_and_are_written_on_one_cpu_process():
     model = Tiny()
-    cpu = torch.device("cpu")
-    assert trained_table(model, TrainConfig(), cpu, distributed=False) is model.embedding.weight
-    assert trained_table(model, TrainConfig(embedding_updates="dense"), cpu, distributed=False) is None
-    assert trained_table(model, TrainConfig(), cpu, distributed=True) is None
-    assert trained_table(model, TrainConfig(weight_decay=0.01), cpu, distributed=False) is None
-    assert trained_table(model, TrainConfig(), torch.device("cuda"), distributed=False) is None
+    assert momentumless_table(model, TrainConfig()) is model.embedding.weight
+    assert momentumless_table(model, TrainConfig(embedding_updates="dense")) is None
+    assert momentumless_table(model, TrainConfig(weight_decay=0.01)) is None
+    assert writes_rows(torch.device("cpu"), distributed=False)
+    assert not writes_rows(torch.device("cpu"), distributed=True) and not writes_rows(torch.device("cuda"), distributed=False)
     model.embedding.weight.requires_grad_(False)
-    assert trained_table(model, TrainConfig(), cpu, distributed=False) is None
+    assert momentumless_table(model, TrainConfig()) is None
+
+
+def test_where_rows_are_not_written_the_same_optimizer_runs_densely():
+    """A distributed run or a GPU: the table in a dense Adam group of its own, without momentum,
+    which moves it as RowAdam does."""
+    torch.manual_seed(0)
+    ours, theirs = Tiny(), Tiny()
+    theirs.load_state_dict(ours.state_dict())
+    ours.embedding.sparse = True
+    row_adam = build_optimizer(ours, TrainConfig(lr=0.01), table=ours.embedding.weight, rows=True)
+    dense = build_optimizer(theirs, TrainConfig(lr=0.01), table=theirs.embedding.weight, rows=False)
+    assert isinstance(row_adam, RowAdam) and not isinstance(dense, RowAdam)
+    for ids in _batches(20):
+        for model, optimizer in ((ours, row_adam), (theirs, dense)):
+            model.zero_grad(set_to_none=True)
+            model(ids).square().sum().backward()
+            optimizer.step()
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
 def _fit(config: TrainConfig, corpus: tuple[list[str], list[str]]):

@@ -11,12 +11,20 @@ from textcnn.config import TrainConfig
 from textcnn.training.row_updates import RowAdam
 
 
-def build_optimizer(model: nn.Module, config: TrainConfig, *, rows: bool = False) -> torch.optim.Optimizer:
-    """Adam (AdamW when ``weight_decay`` > 0; biases, norms and embeddings are not decayed); ``rows``:
-    ``RowAdam``, whose sparse gradients (the embedding table's) update their rows alone."""
+def build_optimizer(
+    model: nn.Module, config: TrainConfig, *, table: nn.Parameter | None = None, rows: bool = False
+) -> torch.optim.Optimizer:
+    """Adam (AdamW when ``weight_decay`` > 0; biases, norms and embeddings are not decayed).
+    ``table``: trained without momentum (``row_updates``), by ``RowAdam`` from its sparse gradient
+    (``rows``), else in a parameter group of its own with ``betas[0] = 0``."""
     params = [p for p in model.parameters() if p.requires_grad]
+    if config.weight_decay == 0 and rows:
+        return _fused(RowAdam, params, lr=config.lr)
+    if config.weight_decay == 0 and table is not None:
+        rest = [p for p in params if p is not table]
+        return _fused(torch.optim.Adam, [{"params": rest}, {"params": [table], "betas": (0.0, 0.999)}], lr=config.lr)
     if config.weight_decay == 0:
-        return _fused(RowAdam if rows else torch.optim.Adam, params, lr=config.lr)
+        return _fused(torch.optim.Adam, params, lr=config.lr)
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:

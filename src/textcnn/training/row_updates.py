@@ -30,21 +30,21 @@ from textcnn.config import TrainConfig
 ROW_UPDATES = "row_updates"  # the key of each row's update count in ``RowAverage.state_dict``
 
 
-def trained_table(model: nn.Module, config: TrainConfig, device: torch.device, distributed: bool) -> nn.Parameter | None:
-    """The embedding table whose rows are updated alone, or None where the updates stay dense: other
-    settings, a device other than the CPU, a distributed run (its gradients are summed densely),
-    weight decay (AdamW), a frozen or missing table."""
+def momentumless_table(model: nn.Module, config: TrainConfig) -> nn.Parameter | None:
+    """The embedding table that ``train.embedding_updates: rows`` trains by Adam without momentum,
+    or None: ``dense``, weight decay (AdamW), a frozen or missing table."""
     embedding = getattr(model, "embedding", None)
-    if (
-        config.embedding_updates != "rows"
-        or device.type != "cpu"
-        or distributed
-        or config.weight_decay != 0
-        or not isinstance(embedding, nn.Embedding)
-        or not embedding.weight.requires_grad
-    ):
+    if config.embedding_updates != "rows" or config.weight_decay != 0 or not isinstance(embedding, nn.Embedding):
         return None
-    return embedding.weight
+    return embedding.weight if embedding.weight.requires_grad else None
+
+
+def writes_rows(device: torch.device, distributed: bool) -> bool:
+    """Whether that optimizer is computed row by row (a sparse gradient, ``RowAdam``, ``RowAverage``):
+    on one CPU process. A distributed run sums dense gradients over its ranks, and a GPU has the
+    bandwidth for dense passes: both compute the same optimizer densely (Adam with ``betas[0] = 0``
+    on the table)."""
+    return device.type == "cpu" and not distributed
 
 
 class RowAdam(torch.optim.Adam):

@@ -28,7 +28,7 @@ from textcnn.inference.logits import sigmoid
 from textcnn.training import distributed
 from textcnn.training.losses import build_loss
 from textcnn.training.optim import build_optimizer, build_scheduler
-from textcnn.training.row_updates import RowAverage, trained_table
+from textcnn.training.row_updates import RowAverage, momentumless_table, writes_rows
 from textcnn.inference.thresholds import apply_thresholds, tune_thresholds
 from textcnn.reporting import Progress, logger, no_progress
 
@@ -267,10 +267,11 @@ class _Step:
         num_labels: int,
     ) -> None:  # fmt: skip
         self.model, self.config = model, config
-        self.table = trained_table(model, config, device, distributed.current().active)  # updated by rows, or None
-        if self.table is not None:
-            model.embedding.sparse = True  # its gradient: the batch's rows
-        self.optimizer = build_optimizer(model, config, rows=self.table is not None)
+        table = momentumless_table(model, config)  # trained by Adam without momentum, or None
+        self.table = table if table is not None and writes_rows(device, distributed.current().active) else None
+        if self.table is not None:  # computed row by row: its gradient holds the batch's rows
+            model.embedding.sparse = True
+        self.optimizer = build_optimizer(model, config, table=table, rows=self.table is not None)
         self.steps_per_epoch = -(-len(train) // config.batch_size)  # the batches of an epoch (`batch_order`)
         self.scheduler = build_scheduler(self.optimizer, config, self.steps_per_epoch)
         self.loss_fn = build_loss(config, targets, num_labels).to(device)
