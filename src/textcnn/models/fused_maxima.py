@@ -40,8 +40,8 @@ CHUNK_ELEMENTS = 1 << 20  # products per chunk of texts (4 MiB of float32; 4x as
 
 def applies(model: TextCNN, ids: torch.Tensor) -> bool:
     """Whether ``model``'s training maxima over (batch, seq_len) ``ids`` are computed here: on a CPU,
-    with gradients, without autocast or under bfloat16 autocast, with enough filters that ``fast_kernels``' own matmul form does not
-    apply, and not while compiling or exporting a graph."""
+    with gradients, without autocast or under bfloat16 autocast, with enough filters that
+    ``fast_kernels``' own matmul form does not apply, and not while compiling or exporting a graph."""
     device = ids.device.type
     return (
         device == "cpu"
@@ -136,7 +136,8 @@ class _WindowMaxima(torch.autograd.Function):
         winners = torch.empty(values.shape, dtype=torch.long)
         x_low, rows_low = x.to(dtype), rows.to(dtype)  # bfloat16: products at the CPU's bfloat16 rate (AMX)
         for first, last in _chunks(batch, seq_len * rows.size(1)):
-            products = torch.mm(x_low[first:last].flatten(0, 1), rows_low).view(last - first, seq_len, -1).to(x.dtype)  # (chunk, seq_len, columns)
+            products = torch.mm(x_low[first:last].flatten(0, 1), rows_low).view(last - first, seq_len, -1)
+            products = products.to(x.dtype)  # (chunk, seq_len, columns), summed below in x's dtype
             h = products[..., : count * filters].unflatten(2, (count, filters)) + outside[first:last]  # row 0
             column = count * filters
             for i in range(1, len(layout.shifts)):  # row i of the widths wider than i: the token i on
@@ -168,12 +169,13 @@ class _WindowMaxima(torch.autograd.Function):
             # column (kernel row i, feature) meets the token i after the feature's winning window
             at = winners[first:last, layout.feature_of_column] + layout.row_of_column + (torch.arange(chunk) * seq_len)[:, None]
             weights = grad[first:last, layout.feature_of_column]  # (chunk, columns)
-            if grad_x is not None and ctx.dtype == x.dtype:  # the products' gradient, dense: one product with the kernel rows
-                products = grad.new_zeros(chunk * seq_len, rows.size(1)).scatter_(0, at, weights)  # d loss / d products
-                torch.mm(products, rows.t(), out=grad_x[first:last].view(-1, rows.size(0)))
-            elif grad_x is not None:  # the same in ctx.dtype, summed in float32 by the product
-                products = grad.new_zeros(chunk * seq_len, rows.size(1)).scatter_(0, at, weights).to(ctx.dtype)
-                grad_x[first:last].view(-1, rows.size(0)).copy_(torch.mm(products, rows_low.t()))
+            if grad_x is not None:  # the products' gradient, dense (in ctx.dtype): one product with the kernel rows
+                products = grad.new_zeros(chunk * seq_len, rows.size(1)).scatter_(0, at, weights).to(ctx.dtype)  # d loss / d products
+                out = grad_x[first:last].view(-1, rows.size(0))
+                if ctx.dtype == x.dtype:
+                    torch.mm(products, rows.t(), out=out)
+                else:  # bfloat16 products, summed in float32 by the product, written back in x's dtype
+                    out.copy_(torch.mm(products, rows_low.t()))
             if grad_columns is not None:  # each column's winners alone: a sparse product
                 grad_columns += _sparse_columns(at.t(), weights.t(), chunk * seq_len).mm(x[first:last].flatten(0, 1))
         grad_kernels = [None] * len(ctx.kernel_shapes)

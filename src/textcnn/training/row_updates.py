@@ -10,8 +10,8 @@ every step: on a CPU those passes are bound by memory, about a third of MR's tra
   the batch's rows alone is that optimizer exactly: each row's second moment is decayed by
   ``beta2`` once for every step since its last update, when it is next updated. (Lazy Adam, which
   keeps the momentum but applies it only at the steps that use a row, lets a rare word's gradient
-  move it a tenth as far, and needed more epochs and lost accuracy on four sets; see
-  docs/benchmarks.md.)
+  move it a tenth as far; at seed 13 it needed more epochs on three of four sets and lost test
+  accuracy on three; see docs/benchmarks.md.)
 - ``RowAverage`` is the EMA of every weight, a table row's brought up to date only when its batch
   uses it or the average is read. A row no batch used for s updates kept its weights w meanwhile,
   so its average then is exactly ``w + d**s * (average - w)``.
@@ -144,9 +144,12 @@ class RowAverage:
     def _average_the_rest(self, averages: list[torch.Tensor], weights: list[torch.Tensor], _updates: torch.Tensor) -> None:
         """``get_ema_multi_avg_fn``'s update of one device's and dtype's weights, the table's left out."""
         pairs = [(a, w) for a, w in zip(averages, weights) if a.data_ptr() != self.average.data_ptr()]
-        if pairs and torch.is_floating_point(pairs[0][0]):
+        if not pairs:
+            return
+        if torch.is_floating_point(pairs[0][0]):  # foreach lerp handles floating dtypes only
             torch._foreach_lerp_([a for a, _ in pairs], [w for _, w in pairs], 1 - self.decay)
-        for average, weight in pairs if pairs and not torch.is_floating_point(pairs[0][0]) else ():
+            return
+        for average, weight in pairs:
             average.copy_(average * self.decay + weight * (1 - self.decay))
 
     def state_dict(self) -> dict:

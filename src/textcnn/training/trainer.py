@@ -308,9 +308,10 @@ class _Step:
         """Apply the gradients of the last backward pass: clipping, optimizer, constraints, schedule, EMA."""
         if self.config.max_grad_norm is not None:
             clip_gradients(self.model, self.config.max_grad_norm)
-        if isinstance(self.ema, RowAverage) and self.table is not None and self.table.grad is not None:
-            self.table.grad = self.table.grad.coalesce()
-            self.ema.before_step(self.table.grad.indices()[0])  # their averages, before their weights change
+        table = self.ema.table if isinstance(self.ema, RowAverage) else None
+        if table is not None and table.grad is not None:
+            table.grad = table.grad.coalesce()
+            self.ema.before_step(table.grad.indices()[0])  # their averages, before their weights change
         self.optimizer.step()
         self.model.apply_constraints()  # e.g. Kim's max-norm
         self.scheduler.step()
