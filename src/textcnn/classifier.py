@@ -267,10 +267,9 @@ class TextClassifier(EstimatorMixin):
 
         Args:
             threads: CPU threads for prediction (none: the runtime's default).
-            runtime: ``torch``; ``torch-bf16``, the network in bfloat16: its products with
-                float32 sums (about twice the batch speed on CPUs with AVX512-BF16 or AMX), or,
-                for the default model, a bfloat16 table of its looked-up products (the network
-                about 1.5x faster); logits within about 0.01 of float32, explanations float32; or ``onnx`` / ``onnx-int8`` to
+            runtime: ``torch``; ``torch-bf16``, the network's products in bfloat16 with float32
+                sums (about twice the batch speed on CPUs with AVX512-BF16 or AMX, logits within
+                about 0.01 of float32; explanations stay float32); or ``onnx`` / ``onnx-int8`` to
                 predict with the model that ``textcnn export DIR --onnx [--int8]`` wrote into the
                 bundle (CPU, ONNX Runtime).
             long_text: read texts longer than ``max_len`` this way (``truncate``, ``head-tail``,

@@ -96,8 +96,7 @@ def test_the_table_holds_only_the_blocks_of_the_tokens_met():
     ids = torch.tensor([[2, 3, 40, 41, 250]])
     features(model, ids, torch.tensor([5]))
     table = model.kernel_cache.token_products
-    assert np.flatnonzero(table.filled[torch.float32]).tolist() == [0, 1, 7]  # tokens 2, 3 | 40, 41 | 250, blocks of 32
-    assert not table.filled[torch.bfloat16].any()  # the bfloat16 runtime's table: untouched
+    assert np.flatnonzero(table.filled).tolist() == [0, 1, 7]  # tokens 2, 3 | 40, 41 | 250, blocks of 32
 
 
 def test_the_table_follows_new_weights():
@@ -122,34 +121,19 @@ def test_training_and_products_outside_inference_mode_never_look_up(conv_calls):
     assert model.kernel_cache.token_products is None
 
 
-def test_under_bfloat16_autocast_the_lookups_read_the_float32_rows_rounded_once_to_bfloat16(conv_calls):
+def test_under_bfloat16_autocast_the_lookups_stay_float32(conv_calls):
     model = model_with()
     ids, lengths = batch_of(BATCHES["many texts padded"])
-    expected = features(model, ids, lengths)  # float32
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        low = model._pool(model._input_ids(ids), lengths, winners=False).features
         logits = model(ids, lengths)
     table = model.kernel_cache.token_products
-    assert not conv_calls and low.dtype == torch.float32
-    filled = torch.from_numpy(table.filled[torch.float32].repeat(token_products.BLOCK))
-    assert np.array_equal(table.filled[torch.bfloat16], table.filled[torch.float32])  # the same blocks met
-    assert torch.equal(table.rows[torch.bfloat16][filled], table.rows[torch.float32][filled].bfloat16())
-    scale = expected.abs().max()
-    torch.testing.assert_close(low, expected, rtol=0, atol=float(scale) / 64)  # sums of a few bfloat16 rows
-    assert (low - expected).abs().max() > 0  # bfloat16 indeed
+    assert not conv_calls and table.rows.dtype == torch.float32
+    model.kernel_cache.token_products = None
+    expected = features(model, ids, lengths)  # float32 from the start
+    filled = torch.from_numpy(table.filled.repeat(token_products.BLOCK))
+    assert torch.equal(table.rows[filled], model.kernel_cache.token_products.rows[filled])  # the very float32 rows
     with torch.inference_mode():
-        torch.testing.assert_close(logits.float(), model.classifier(expected), rtol=0, atol=0.05)
-
-
-def test_the_bfloat16_lookups_give_a_text_the_same_features_in_any_batch():
-    model = model_with()
-    lengths = BATCHES["many texts padded"]
-    ids, lengths_t = batch_of(lengths)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        together = model._pool(model._input_ids(ids), lengths_t, winners=False).features
-        for row in range(0, len(lengths), 7):
-            alone = model._pool(model._input_ids(ids[row : row + 1, : lengths[row]]), lengths_t[row : row + 1], winners=False)
-            assert torch.equal(alone.features[0], together[row])
+        torch.testing.assert_close(logits.float(), model.classifier(expected), rtol=0, atol=0.05)  # a bfloat16 output layer
 
 
 def test_more_texts_than_one_lookup_takes_get_the_features_of_smaller_batches():
@@ -197,7 +181,7 @@ def test_prepare_fills_every_block_of_every_member_and_predicts_the_same():
     for member in members:
         member.kernel_cache.token_products = None
     token_products.prepare(ensemble)
-    assert all(member.kernel_cache.token_products.filled[torch.float32].all() for member in members)
+    assert all(member.kernel_cache.token_products.filled.all() for member in members)
     with torch.inference_mode():
         assert torch.equal(ensemble(ids, lengths), lazily)
 
@@ -209,16 +193,3 @@ def test_the_kept_window_layouts_stay_within_their_bound(monkeypatch):
         features(model, *batch_of([length] * 4, extra_padding=0))
         layouts = model.kernel_cache.token_products.layouts
         assert sum(len(layout.positions) for layout in layouts.values()) <= 2_000 or len(layouts) == 1
-
-
-def test_prepare_in_bfloat16_fills_the_bfloat16_table_alone_and_predicts_the_same():
-    model = model_with()
-    ids, lengths = batch_of(BATCHES["many texts padded"])
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        lazily = model(ids, lengths)
-    model.kernel_cache.token_products = None
-    token_products.prepare(model, torch.bfloat16)
-    table = model.kernel_cache.token_products
-    assert table.filled[torch.bfloat16].all() and not table.filled[torch.float32].any()
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        assert torch.equal(model(ids, lengths), lazily)

@@ -15,9 +15,8 @@ from textcnn.errors import TextcnnError
 
 AS_TRAINED = " [default: as in training]."
 RUNTIME_HELP = (
-    "torch|torch-bf16|onnx|onnx-int8: torch-bf16 runs the network in bfloat16 (its products: about twice the "
-    "batch speed on CPUs with AVX512-BF16 or AMX; the default model's looked-up table: half the bytes to read; "
-    "logits within about 0.01); onnx runs the model that "
+    "torch|torch-bf16|onnx|onnx-int8: torch-bf16 computes the network's products in bfloat16 (about twice the "
+    "batch speed on CPUs with AVX512-BF16 or AMX, logits within about 0.01); onnx runs the model that "
     "`textcnn export DIR --onnx` wrote, in ONNX Runtime."
 )
 THREADS_HELP = "CPU threads for prediction [default: one per core]."

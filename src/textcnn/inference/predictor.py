@@ -70,10 +70,9 @@ class Predictor:
 
     def prepare(self) -> None:
         """Compute now what prediction otherwise computes as it meets tokens: the network's table
-        of token products, whole, in the precision it predicts in (a server's first requests then
-        pay none of it)."""
+        of token products, whole (a server's first requests then pay none of it)."""
         if self.onnx is None and self.device.type == "cpu":
-            token_products.prepare(self.trained.model, torch.bfloat16 if self.precision == "bfloat16" else torch.float32)
+            token_products.prepare(self.trained.model)
 
     def logits(self, texts: Sequence[str] | EncodedTexts, *, batch_size: int = 256) -> np.ndarray:
         """Raw scores (num_texts, num_classes): ``scale * network + weight * n-gram model``."""

@@ -14,8 +14,6 @@ The table is never saved. It is filled as tokens are met, ``BLOCK`` tokens at a 
 product of one shape, so a token's row never depends on which texts came before, and only the
 blocks of tokens met take memory; new weights (an optimizer step, a load) start a new table. It
 is used when it would hold at most ``MAX_TABLE_BYTES``; a larger vocabulary predicts by products.
-Under bfloat16 autocast (the ``torch-bf16`` runtime) the lookups read a bfloat16 table of the same
-float32 products, rounded once: half the bytes, and reading them is most of the time.
 
 Each window's bag reads the padded batch's ids, so it depends on the batch's shape alone
 (``WindowLayout``, kept per shape); the padding's row (``pad_id``) is zero, as the convolution's
@@ -42,7 +40,6 @@ if TYPE_CHECKING:
 BLOCK = 32  # tokens whose rows are computed together, by one (BLOCK, embed_dim) product
 MAX_TABLE_BYTES = 1 << 30  # the largest table used (reached only by the tokens met): 139k tokens at the default size
 MAX_BATCH = 64  # texts looked up at once: the window sums of more outgrow the caches (256: 1.2x the time)
-DTYPES = (torch.float32, torch.bfloat16)  # the tables: float32, and bfloat16 for the bfloat16 runtime (half the bytes to read)
 MAX_LAYOUT_ENTRIES = 1 << 22  # bag entries of the window layouts kept per model (one per batch shape met): ~100 MB
 
 
@@ -60,24 +57,22 @@ class TokenProducts:
         with torch.no_grad():
             self.kernel = fast_kernels.kernel_rows(model.convs).contiguous()  # (embed_dim, per_token * num_filters)
         blocks = -(-self.vocab_size // BLOCK)
-        shape = (blocks * BLOCK, self.per_token * self.num_filters)
-        self.rows = {dtype: torch.empty(shape, dtype=dtype) for dtype in DTYPES}  # unwritten rows take no memory
-        self.filled = {dtype: np.zeros(blocks, dtype=bool) for dtype in DTYPES}
+        self.rows = torch.empty((blocks * BLOCK, self.per_token * self.num_filters))  # unwritten rows take no memory
+        self.filled = np.zeros(blocks, dtype=bool)
         self.layouts: dict[tuple[int, int], WindowLayout] = {}
 
-    def fill(self, model: TextCNN, ids: np.ndarray, dtype: torch.dtype = torch.float32) -> None:
-        """Compute the ``dtype`` rows of every block that holds one of ``ids`` and has none yet."""
+    def fill(self, model: TextCNN, ids: np.ndarray) -> None:
+        """Compute the rows of every block that holds one of ``ids`` and has none yet."""
         blocks = ids.ravel() // BLOCK
-        filled, rows = self.filled[dtype], self.rows[dtype]
-        missing = blocks[~filled[blocks]]
+        missing = blocks[~self.filled[blocks]]
         for block in np.unique(missing) if len(missing) else ():
             first = int(block) * BLOCK
             tokens = torch.arange(first, first + BLOCK).clamp_(max=self.vocab_size - 1)  # the last block: repeats
-            with torch.no_grad(), torch.autocast("cpu", enabled=False):  # float32 products, rounded once to dtype
-                rows[first : first + BLOCK] = model.embedding(tokens) @ self.kernel
+            with torch.no_grad(), torch.autocast("cpu", enabled=False):  # float32 rows under autocast too
+                self.rows[first : first + BLOCK] = model.embedding(tokens) @ self.kernel
                 if first <= self.pad_id < first + BLOCK:
-                    rows[self.pad_id].zero_()  # padding adds nothing, as in the convolution
-            filled[block] = True
+                    self.rows[self.pad_id].zero_()  # padding adds nothing, as in the convolution
+            self.filled[block] = True
 
     def layout(self, batch: int, seq_len: int) -> WindowLayout:
         """The ``WindowLayout`` of a (batch, seq_len) batch, made once per shape."""
@@ -89,10 +84,10 @@ class TokenProducts:
             self.layouts[(batch, seq_len)] = layout
         return layout
 
-    def sums(self, ids: np.ndarray, layout: WindowLayout, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """(windows, num_filters) in ``dtype``: each window's bag of rows summed, over (batch, seq_len) ``ids``."""
+    def sums(self, ids: np.ndarray, layout: WindowLayout) -> torch.Tensor:
+        """(windows, num_filters): each window's bag of rows summed, over (batch, seq_len) ``ids``."""
         bags = torch.from_numpy(ids.ravel()[layout.positions] * self.per_token + layout.columns)
-        return F.embedding_bag(bags, self.rows[dtype].view(-1, self.num_filters), layout.offsets, mode="sum")
+        return F.embedding_bag(bags, self.rows.view(-1, self.num_filters), layout.offsets, mode="sum")
 
 
 class WindowLayout:
@@ -167,7 +162,7 @@ def features(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> torch.
     for j, (first, out_len) in enumerate(layout.spans):
         h = sums[first : first + out_len * layout.batch].view(out_len, layout.batch, -1)  # (out_len, batch, num_filters)
         torch.amax(h, dim=0, out=out[:, j * filters : (j + 1) * filters])
-    return out.float().add_(torch.cat([conv.bias for conv in model.convs]))
+    return out.add_(torch.cat([conv.bias for conv in model.convs]))
 
 
 def maps(model: TextCNN, ids: torch.Tensor) -> list[torch.Tensor]:
@@ -181,33 +176,25 @@ def maps(model: TextCNN, ids: torch.Tensor) -> list[torch.Tensor]:
     return out
 
 
-def prepare(model: nn.Module, dtype: torch.dtype = torch.float32) -> None:
-    """Fill the whole ``dtype`` table of every TextCNN in ``model`` (one, or an ensemble's members)
-    that predicts by lookups, so that no later prediction computes a row (a server's first requests)."""
+def prepare(model: nn.Module) -> None:
+    """Fill the whole table of every TextCNN in ``model`` (one, or an ensemble's members) that
+    predicts by lookups, so that no later prediction computes a row (a server's first requests)."""
     from textcnn.models.textcnn import TextCNN  # it imports this module
 
     with torch.inference_mode():
         for network in model.modules():
             every_token = torch.arange(network.embedding.num_embeddings)[None] if isinstance(network, TextCNN) else None
             if every_token is not None and applies(network, every_token):
-                _table(network).fill(network, every_token.numpy(), dtype)
+                _table(network).fill(network, every_token.numpy())
 
 
 def _sums(model: TextCNN, ids: torch.Tensor) -> tuple[torch.Tensor, WindowLayout]:
-    """``TokenProducts.sums`` of ``ids`` and their layout, from the model's table filled for ``ids``:
-    the bfloat16 table under bfloat16 autocast, the float32 one otherwise."""
+    """``TokenProducts.sums`` of ``ids`` and their layout, from the model's table filled for ``ids``."""
     table = _table(model)
     ids_np = ids.numpy()
-    dtype = table_dtype()
-    table.fill(model, ids_np, dtype)
+    table.fill(model, ids_np)
     layout = table.layout(*ids_np.shape)
-    return table.sums(ids_np, layout, dtype), layout
-
-
-def table_dtype() -> torch.dtype:
-    """The table that prediction reads now: bfloat16 under CPU bfloat16 autocast, else float32."""
-    low = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
-    return torch.bfloat16 if low else torch.float32
+    return table.sums(ids_np, layout), layout
 
 
 def _table(model: TextCNN) -> TokenProducts:
