@@ -218,3 +218,22 @@ def test_spans_of_decomposed_hangul_and_composing_vowel_signs_cover_their_charac
     assert "각" in tokens and "ொ" in tokens  # the tokenizer composes them (NFKC)
     assert all(end > start for start, end in spans), (tokens, spans)
     assert spans[tokens.index("각")] == (0, 3)
+
+
+@pytest.mark.parametrize("method", ["logistic", "tfidf"])
+def test_an_ngram_counted_once_shares_its_contribution_equally_among_its_occurrences(tiny_settings, english, method):
+    classifier = _fit(tiny_settings, english, nb={"method": method}, epochs=1)
+    text = "the film was great , the film was great"  # "great" and "was great" twice: each counted once
+    explained = classifier.explain([text], top=None)[0].explained[0]
+    check_identity(classifier.explain([text], top=None)[0], 1e-4)
+    ngram_items = [item for item in explained.items if item.source == "ngram_model"]
+    by_ngram: dict[str, list[float]] = {}
+    for item in ngram_items:
+        by_ngram.setdefault(item.ngram, []).append(item.contribution)
+    assert {"great", "was great"} <= set(by_ngram)
+    for ngram in ("great", "was great"):
+        shares = by_ngram[ngram]
+        assert len(shares) == 2 and shares[0] == pytest.approx(shares[1], abs=1e-12)
+    once = classifier.explain(["the film was great"], top=None)[0].explained[0]
+    whole = {item.ngram: item.contribution for item in once.items if item.source == "ngram_model"}
+    assert sum(by_ngram["great"]) == pytest.approx(whole["great"], rel=1e-9)  # the row counted once, as in the score

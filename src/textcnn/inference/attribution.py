@@ -9,8 +9,9 @@ activation the whole activation goes to the window. Filters that won at the same
 n-gram. Ensembles: the mean of the members' terms.
 
 N-gram model: its score is the sum of the table rows of the text's n-grams (the logistic method
-counts each distinct n-gram once, at its first occurrence; the multinomial counts every one) plus
-the prior; single-label scores are then normalized (minus the log-sum-exp over the classes), which
+counts each distinct n-gram once however often it occurs, and each occurrence gets an equal share
+of its row, as the Shapley value of a feature that any one occurrence turns on gives it; the
+multinomial counts every one) plus the prior; single-label scores are then normalized (minus the log-sum-exp over the classes), which
 goes to the bias, as the prior does.
 
 Both come with the source's own scores of the text (``Terms.logits``), from the same pass: the
@@ -224,14 +225,16 @@ def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
     widths = np.repeat(np.arange(1, len(found) + 1, dtype=np.int64), [len(rows) for rows in found])
     starts = np.concatenate([np.arange(len(rows), dtype=np.int64) for rows in found])
     kept = np.flatnonzero(every != len(model.keys))  # n-grams seen in training
-    if model.binary:  # the logistic method counts each distinct n-gram once, at its first occurrence
-        _, first = np.unique(every[kept], return_index=True)
-        kept = np.sort(kept[first])
     rows = every[kept]
     values = table[rows].astype(np.float64)
     if model.idf is not None:  # the tfidf kind: each distinct n-gram's row times its TF-IDF value in the text
         values *= _tfidf_weights(model, every, rows)[:, None]
-    raw = model.prior.astype(np.float64) + values.sum(axis=0)
+    counted = values
+    if model.binary:  # counted once however often it occurs (at its first), each occurrence an equal share
+        _, first, occurrence_of, occurrences = np.unique(rows, return_index=True, return_inverse=True, return_counts=True)
+        counted = values[np.sort(first)]
+        values = values / occurrences[occurrence_of.ravel()][:, None]
+    raw = model.prior.astype(np.float64) + counted.sum(axis=0)
     bias = model.prior.astype(np.float64)
     if not model.multi_label:  # log posterior: the normalizer is shared by every term
         top = raw.max()
