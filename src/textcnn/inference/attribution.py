@@ -8,11 +8,11 @@ share). A filter whose activation is 0 contributes nothing and carries no share.
 activation the whole activation goes to the window. Filters that won at the same window are one
 n-gram. Ensembles: the mean of the members' terms.
 
-N-gram model: its score is the sum of the table rows of the text's n-grams (the logistic method
-counts each distinct n-gram once however often it occurs, and each occurrence gets an equal share
-of its row, as the Shapley value of a feature that any one occurrence turns on gives it; the
-multinomial counts every one) plus the prior; single-label scores are then normalized (minus the log-sum-exp over the classes), which
-goes to the bias, as the prior does.
+N-gram model: its score is the sum of the table rows of the text's n-grams (the logistic and
+tfidf methods count each distinct n-gram once however often it occurs, and each occurrence gets an
+equal share of its row, as the Shapley value of a feature that any one occurrence turns on gives
+it; the multinomial counts every one) plus the prior; single-label scores are then normalized
+(minus the log-sum-exp over the classes), which goes to the bias, as the prior does.
 
 Both come with the source's own scores of the text (``Terms.logits``), from the same pass: the
 network's pooled features are those its prediction reads, and the n-gram model scores the keys
