@@ -14,6 +14,11 @@ equal share of its row, as the Shapley value of a feature that any one occurrenc
 it; the multinomial counts every one) plus the prior; single-label scores are then normalized
 (minus the log-sum-exp over the classes), which goes to the bias, as the prior does.
 
+Where prediction looks the windows up (``token_products``), the maxima, their windows and each
+token's part of a window come from the same table of token products (a window's float rounding
+on its first token, so its parts sum to its value); elsewhere from the pooled maps and the
+embeddings' products with the kernel rows in float64.
+
 Both come with the source's own scores of the text (``Terms.logits``), from the same pass: the
 network's pooled features are those its prediction reads, and the n-gram model scores the keys
 found here, so they equal ``Predictor.logits`` of that text bit for bit.
@@ -28,7 +33,7 @@ import numpy as np
 import torch
 
 from textcnn.data.encoding import EncodedTexts
-from textcnn.models import Ensemble, TextCNN
+from textcnn.models import Ensemble, TextCNN, token_products
 from textcnn.models.base import TextModel
 from textcnn.models.naive_bayes import NaiveBayes, ngram_keys, tfidf_values
 
@@ -126,14 +131,19 @@ def distinct_in_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _textcnn_terms(model: TextCNN, batch: torch.Tensor, lengths: torch.Tensor) -> Terms:
     """One member's terms of the (1, seq_len) ``batch``; ``logits`` stays a (1, num_outputs) tensor."""
     relu = model.config.activation == "relu"  # then each window's value splits over its tokens
-    with torch.inference_mode():
-        pooled = model.pooled(batch, lengths)
-        logits = model.classifier(pooled.features)  # forward's own product: pooled reads the maps prediction reads
-        inputs = model.conv_inputs(batch, lengths)[0] if relu else None  # (seq_len, embed_dim)
-    features = pooled.features[0].double().cpu().numpy()  # (num_features,)
-    starts = pooled.positions[0].cpu().numpy()
-    widths = pooled.widths.cpu().numpy()
     weights = _weights(model)
+    with torch.inference_mode():
+        looked_up = relu and token_products.applies(model, batch)  # the windows' sums and their tokens' parts from the table
+        if looked_up:  # the maxima prediction takes, and their windows
+            maxima, positions = token_products.winners(model, batch, lengths)
+            pooled_features = model.activation(maxima)
+        else:
+            pooled = model.pooled(batch, lengths)
+            pooled_features, positions = pooled.features, pooled.positions
+        logits = model.classifier(pooled_features)  # forward's own product of the features prediction reads
+        inputs = model.conv_inputs(batch, lengths)[0] if relu and not looked_up else None  # (seq_len, embed_dim)
+    features = pooled_features[0].double().cpu().numpy()  # (num_features,)
+    starts = positions[0].cpu().numpy()
     if relu:
         active = features > 0
         share = np.where(active, weights.filter_bias, 0.0)
@@ -142,18 +152,22 @@ def _textcnn_terms(model: TextCNN, batch: torch.Tensor, lengths: torch.Tensor) -
         share, window_part = np.zeros_like(features), features
     used = np.flatnonzero(window_part)
     pad = _pad(model)
-    keys = (starts[used] + pad) * (pad + 1) + widths[used]  # (start, width) as one number, in their order
+    keys = (starts[used] + pad) * (pad + 1) + weights.widths[used]  # (start, width) as one number, in their order
     present = np.zeros(int(keys.max(initial=0)) + 1, dtype=bool)
     present[keys] = True
     distinct = np.flatnonzero(present)  # the windows, by start then width
     group = (np.cumsum(present) - 1)[keys]  # each used filter's window
     bias = weights.output_bias + weights.output @ share
-    values = _group_sums(group, (weights.output[:, used] * window_part[used]).T, len(distinct))  # filters that won at one window
+    output = weights.output[:, used]
+    values = _group_sums(group, (output * window_part[used]).T, len(distinct))  # filters that won at one window
     window_starts, window_widths = distinct // (pad + 1) - pad, distinct % (pad + 1)
     if not relu:
         return Terms(bias, window_starts, window_widths, values, None, logits)
-    per_token = _per_token(model, weights, inputs.double().cpu().numpy(), used, starts)  # (used, max width)
-    token_parts = _group_sums(group, weights.output[:, used].T[:, :, None] * per_token[:, None, :], len(distinct))
+    if looked_up:
+        per_token = _looked_up_per_token(model, weights, batch[0].numpy(), used, starts, window_part[used])
+    else:
+        per_token = _per_token(model, weights, inputs.double().cpu().numpy(), used, starts)  # (used, max width)
+    token_parts = _group_sums(group, output.T[:, :, None] * per_token[:, None, :], len(distinct))
     return Terms(bias, window_starts, window_widths, values, token_parts, logits)
 
 
@@ -175,6 +189,8 @@ class _Weights:
     kernel_rows: np.ndarray  # (sum(k) * num_filters, embed_dim): every kernel row of every filter
     row_filter: np.ndarray  # (sum(k) * num_filters,) the feature (filter) each kernel row belongs to
     row_offset: np.ndarray  # (sum(k) * num_filters,) its row i in that filter's kernel
+    widths: np.ndarray  # (num_features,) each filter's kernel width
+    table_column: np.ndarray  # (sum(k) * num_filters,) each kernel row's column in ``token_products.table_rows``
 
 
 _WEIGHTS: "weakref.WeakKeyDictionary[TextCNN, _Weights]" = weakref.WeakKeyDictionary()
@@ -188,16 +204,19 @@ def _weights(model: TextCNN) -> _Weights:
     if cached is None or cached.key != key:
         as64 = lambda tensor: tensor.detach().double().cpu().numpy()  # noqa: E731
         num_filters = model.config.num_filters
-        rows, filters, offsets = [], [], []
+        rows, filters, offsets, columns, first_row = [], [], [], [], 0
         for size, conv in enumerate(model.convs):  # filter f of width k: rows (f, 0), ..., (f, k - 1)
             k = conv.kernel_size[0]
             rows.append(as64(conv.weight).transpose(0, 2, 1).reshape(num_filters * k, -1))  # (num_filters * k, embed_dim)
             filters.append(np.repeat(np.arange(num_filters) + size * num_filters, k))
             offsets.append(np.tile(np.arange(k), num_filters))
+            columns.append((first_row + offsets[-1]) * num_filters + np.repeat(np.arange(num_filters), k))
+            first_row += k
         cached = _Weights(
             key, as64(model.classifier.weight), as64(model.classifier.bias),
             np.concatenate([as64(conv.bias) for conv in model.convs]),
             np.ascontiguousarray(np.concatenate(rows)), np.concatenate(filters), np.concatenate(offsets),
+            np.repeat(np.asarray(model.config.kernel_sizes, dtype=np.int64), num_filters), np.concatenate(columns),
         )  # fmt: skip
         _WEIGHTS[model] = cached
     return cached
@@ -213,6 +232,21 @@ def _per_token(model: TextCNN, weights: _Weights, inputs: np.ndarray, used: np.n
     every = np.zeros((len(starts), pad))
     every[weights.row_filter, weights.row_offset] = products
     return every[used]
+
+def _looked_up_per_token(
+    model: TextCNN, weights: _Weights, ids: np.ndarray, used: np.ndarray, starts: np.ndarray, window_part: np.ndarray
+) -> np.ndarray:
+    """``_per_token`` from the table prediction sums (``token_products``), over the (seq_len,) padded
+    ``ids`` of 'valid' windows: each token's part as prediction adds it, the float rounding of the
+    sum (``window_part``, each used filter's window value) put on the window's first token."""
+    rows = token_products.table_rows(model, ids)
+    tokens = ids[starts[weights.row_filter] + weights.row_offset]  # the token each kernel row meets
+    every = np.zeros((len(starts), _pad(model)))
+    every[weights.row_filter, weights.row_offset] = rows[tokens, weights.table_column]
+    per_token = every[used]
+    per_token[:, 0] += window_part - per_token.sum(axis=1)
+    return per_token
+
 
 def ngram_terms(model: NaiveBayes, ids: np.ndarray) -> Terms:
     """The n-gram model's scores for one text of token ``ids`` as bias (prior, normalizer) + n-gram

@@ -13,7 +13,7 @@ explained by occlusion instead: each token's contribution is how much the logit 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Sequence
+from typing import Any, Hashable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -28,9 +28,9 @@ from textcnn.inference.predictor import Predictor
 from textcnn.inference.thresholds import apply_thresholds
 
 
-@dataclass(frozen=True)
-class Contribution:
-    """One n-gram's share of a logit: where it is, what it says, which model it came from."""
+class Contribution(NamedTuple):
+    """One n-gram's share of a logit: where it is, what it says, which model it came from (a named
+    tuple: an explanation can hold hundreds, made in a fifth of a frozen dataclass's time)."""
 
     ngram: str  # the text it covers (from its first token's first character to its last token's end)
     tokens: tuple[int, int]  # token span [start, end) in the text's tokens

@@ -165,6 +165,31 @@ def features(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> torch.
     return out.add_(torch.cat([conv.bias for conv in model.convs]))
 
 
+def winners(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``features`` of (batch, seq_len) ``ids`` (before the activation) and, per feature, the
+    first token of the earliest window that reaches its maximum (batch, num_features); ``ids``
+    padded to ``model.min_len`` and no wider than the longest text needs."""
+    sums, layout = _sums(model, ids)
+    if int(lengths.min()) < ids.size(1):  # some text does not fill the batch
+        sums.index_fill_(0, layout.outside(lengths.numpy()), float("-inf"))
+    values, starts = [], []
+    for first, out_len in layout.spans:
+        h = sums[first : first + out_len * layout.batch].view(out_len, layout.batch, -1)  # (out_len, batch, num_filters)
+        maximum, window = h.max(dim=0)  # the earliest of equal maxima
+        values.append(maximum)
+        starts.append(window)  # 'valid': a window's index is its first token
+    return torch.cat(values, dim=1).add_(torch.cat([conv.bias for conv in model.convs])), torch.cat(starts, dim=1)
+
+
+def table_rows(model: TextCNN, ids: np.ndarray) -> np.ndarray:
+    """The model's table as a float32 array (vocab rows, sum(k) * num_filters), filled for ``ids``;
+    column ``(r + i) * num_filters + f`` holds a token's product with row i of filter f of the
+    width whose rows start at r (``fast_kernels.kernel_rows``' order). Padding's row is zero."""
+    table = _table(model)
+    table.fill(model, ids)
+    return table.rows.numpy()
+
+
 def maps(model: TextCNN, ids: torch.Tensor) -> list[torch.Tensor]:
     """Each kernel width's outputs (batch, num_filters, out_len), bias included, over every window
     of the (batch, seq_len) ``ids``: at each text's windows the values ``maxima`` takes."""
