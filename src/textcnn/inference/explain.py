@@ -212,8 +212,11 @@ def _view_rows(
     if terms.token_parts is None:  # evenly over the covered tokens
         split = np.where(inside[:, None, :], (terms.values[keep] / counts[:, None])[:, :, None], 0.0)
     else:  # the exact split, less the padding's part (zero)
-        taken = np.minimum(np.maximum(0, -starts)[:, None] + columns[None, :], terms.token_parts.shape[2] - 1)
-        split = np.where(inside[:, None, :], np.take_along_axis(terms.token_parts[keep], taken[:, None, :], axis=2), 0.0)
+        split = terms.token_parts[keep][:, :, : len(columns)]
+        if (starts < 0).any():  # windows that start in the padding: their first parts are the padding's
+            taken = np.minimum(np.maximum(0, -starts)[:, None] + columns[None, :], terms.token_parts.shape[2] - 1)
+            split = np.take_along_axis(terms.token_parts[keep], taken[:, None, :], axis=2)
+        split = np.where(inside[:, None, :], split, 0.0)
     parts = factor * share[:, None] * split
     return np.full(len(keep), source), terms.widths[keep], positions, counts, values, parts
 
@@ -287,14 +290,15 @@ def _contributions(sums: Sums, kept: np.ndarray, values: np.ndarray, text: str, 
     bounds = np.asarray(chars, dtype=np.int64).reshape(-1, 2)
     begins, ends = bounds[firsts, 0].tolist(), bounds[lasts, 1].tolist()
     names = [sums.sources[s] for s in sums.source[kept].tolist()]
-    runs = (lasts - firsts + 1 == counts).tolist()  # no tokens cut out between its ends
-    found = []
-    for i, (first, last, begin, end, width, name, value, run) in enumerate(
-        zip(firsts.tolist(), lasts.tolist(), begins, ends, sums.widths[kept].tolist(), names, values.tolist(), runs)
-    ):
-        ngram = text[begin:end] if run else _ngram_text(text, chars, tuple(sums.positions[kept[i], : counts[i]].tolist()))
-        found.append(Contribution(ngram, (first, last + 1), (begin, end), width, name, value))
-    return found
+    ngrams = [text[begin:end] for begin, end in zip(begins, ends)]
+    for i in np.flatnonzero(lasts - firsts + 1 != counts).tolist():  # tokens cut out between its ends (head-tail)
+        ngrams[i] = _ngram_text(text, chars, tuple(sums.positions[kept[i], : counts[i]].tolist()))
+    return [
+        Contribution(ngram, (first, last + 1), (begin, end), width, name, value)
+        for ngram, first, last, begin, end, width, name, value in zip(
+            ngrams, firsts.tolist(), lasts.tolist(), begins, ends, sums.widths[kept].tolist(), names, values.tolist()
+        )
+    ]
 
 
 def _ngram_text(text: str, chars: list[tuple[int, int]], covered: tuple[int, ...]) -> str:
