@@ -1,9 +1,11 @@
 """Training is reproducible across code changes: fixed seeds on tiny data give the recorded weights.
 
 ``tests/golden_weights.json`` holds, per case, the sha256 of every trained tensor (network, n-gram
-model, thresholds) and the resolved configuration. Where the CPU runs other kernels than the one that
-recorded the digests (``torch.backends.cpu.get_cpu_capability()``), float sums may round differently,
-so the test then compares the predictions on fixed texts to 1e-4 instead of the digests.
+model, thresholds), each tensor's sum, sum of magnitudes and sum of squares, the resolved
+configuration and the logits of fixed texts. The digests are compared only on the machine that
+recorded them (the same ``torch.backends.cpu.get_cpu_capability()`` and the same processor: two
+AVX-512 CPUs of different makers round float sums differently in NumPy's and PyTorch's kernels);
+everywhere the sums are compared to a relative 1e-3 and the logits to 1e-4.
 
 After a deliberate change of behaviour, record the new figures with
 ``python tests/test_regression.py --record`` and say why in the commit message.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -73,6 +76,26 @@ def _digest_arrays(arrays: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def _sums(arrays: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """Each array's sum, sum of magnitudes and sum of squares (in float64): what a change of behaviour moves."""
+    widened = {name: np.asarray(array, dtype=np.float64) for name, array in arrays.items() if np.asarray(array).dtype.kind == "f"}
+    return {name: [float(a.sum()), float(np.abs(a).sum()), float((a * a).sum())] for name, a in sorted(widened.items())}
+
+
+def machine() -> str:
+    """PyTorch's CPU capability and the processor (vendor, family, model): float sums round alike only on the same."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("vendor_id", "cpu family", "model") and key.strip() not in fields:
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    cpu = " ".join(fields.get(key, "?") for key in ("vendor_id", "cpu family", "model")) if fields else platform.processor()
+    return f"{torch.backends.cpu.get_cpu_capability()} {cpu}"
+
+
 def fingerprint(classifier) -> dict[str, Any]:
     """What a trained classifier is: digests of its weights, its resolved config, its probe predictions."""
     state = {name: tensor.detach().cpu().numpy() for name, tensor in classifier.model.state_dict().items()}
@@ -82,6 +105,7 @@ def fingerprint(classifier) -> dict[str, Any]:
         "network": _digest_arrays(state),
         "ngram_model": _digest_arrays(ngram),
         "thresholds": _digest_arrays({"thresholds": np.asarray(thresholds, dtype=np.float64)}),
+        "sums": _sums({**{f"network.{k}": v for k, v in state.items()}, **{f"ngram_model.{k}": v for k, v in ngram.items()}}),
         "config": classifier.config.model_dump(mode="json"),
         "probe_logits": np.round(classifier.predict_logits(PROBE_TEXTS), 5).tolist(),
     }
@@ -91,7 +115,7 @@ def record(path: Path = GOLDEN) -> None:
     import tempfile
 
     torch.set_num_threads(1)
-    figures: dict[str, Any] = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "cases": {}}
+    figures: dict[str, Any] = {"machine": machine(), "cases": {}}
     for name, case in CASES.items():
         with tempfile.TemporaryDirectory() as tmp:
             figures["cases"][name] = fingerprint(case(Path(tmp)))
@@ -106,10 +130,15 @@ def test_training_reproduces_the_recorded_weights(name: str, tmp_path: Path):
     got = fingerprint(CASES[name](tmp_path))
 
     assert got["config"] == expected["config"]
-    if torch.backends.cpu.get_cpu_capability() == golden["cpu_capability"]:
+    if machine() == golden["machine"]:
         assert {key: got[key] for key in ("network", "ngram_model", "thresholds")} == {
             key: expected[key] for key in ("network", "ngram_model", "thresholds")
         }
+    assert got["sums"].keys() == expected["sums"].keys()
+    for name, (total, magnitude, squares) in expected["sums"].items():
+        found = got["sums"][name]
+        assert found[0] == pytest.approx(total, abs=1e-3 * magnitude + 1e-6), name
+        assert found[1:] == pytest.approx([magnitude, squares], rel=1e-3, abs=1e-6), name
     np.testing.assert_allclose(got["probe_logits"], expected["probe_logits"], atol=1e-4)
 
 

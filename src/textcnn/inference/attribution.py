@@ -233,6 +233,7 @@ def _per_token(model: TextCNN, weights: _Weights, inputs: np.ndarray, used: np.n
     every[weights.row_filter, weights.row_offset] = products
     return every[used]
 
+
 def _looked_up_per_token(
     model: TextCNN, weights: _Weights, ids: np.ndarray, used: np.ndarray, starts: np.ndarray, window_part: np.ndarray
 ) -> np.ndarray:
