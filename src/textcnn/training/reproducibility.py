@@ -43,10 +43,25 @@ def resolve_device(name: str) -> torch.device:
 
 
 def describe_device(device: torch.device) -> str:
-    """``cuda:0 (NVIDIA H100 80GB HBM3)`` or ``cpu (x86_64)``."""
+    """``cuda:0 (NVIDIA H100 80GB HBM3)`` or ``cpu (AMD EPYC, x86_64, AVX512)``: the processor's
+    name where Linux gives it, the architecture and PyTorch's CPU capability (the kernels it runs)."""
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
-    return f"{device} ({platform.processor() or platform.machine()})"
+    parts = [_processor_name(), platform.machine(), torch.backends.cpu.get_cpu_capability()]
+    return f"{device} ({', '.join(part for part in parts if part)})"
+
+
+def _processor_name() -> str:
+    """The first ``model name`` of /proc/cpuinfo (Linux), else ``platform.processor()``."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def run_info(config: RunConfig, device: torch.device) -> dict[str, Any]:
