@@ -116,10 +116,6 @@ def create_app(
     runner: ModelRunner = (
         ModelProcess(str(directory), runtime=runtime or model.runtime, threads=settings.threads) if in_process else ModelThread(model)
     )
-    import os as _os
-    if in_process and _os.environ.get("TEXTCNN_EXP_PROCS") == "2":
-        from textcnn.serve.model_process import ModelPool
-        runner = ModelPool([ModelProcess(str(directory), runtime=runtime or model.runtime, threads=settings.threads) for _ in range(2)])
     in_flight = InFlight()
     batcher = MicroBatcher(
         runner.predict, window_s=settings.batch_window_s, max_texts=settings.max_batch_texts,

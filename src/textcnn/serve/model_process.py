@@ -257,24 +257,3 @@ def _answer(model: ServedModel, header: dict[str, Any]) -> bytes:
         return encode_frame({"sizes": [len(body) for body in bodies]}, b"".join(bodies))
     except Exception as error:  # noqa: BLE001 (the requests of this frame learn why)
         return encode_frame({"error": f"{type(error).__name__}: {error}"})
-
-
-class ModelPool:
-    def __init__(self, members):
-        self.members = members
-    @property
-    def alive(self):
-        return all(m.alive for m in self.members)
-    @property
-    def gave_up(self):
-        return next((m.gave_up for m in self.members if m.gave_up), None)
-    async def start(self):
-        await asyncio.gather(*(m.start() for m in self.members))
-    async def stop(self):
-        await asyncio.gather(*(m.stop() for m in self.members))
-    def _pick(self):
-        return min(self.members, key=lambda m: len(m._waiting))
-    async def predict(self, jobs):
-        return await self._pick().predict(jobs)
-    async def explain(self, texts, target, top):
-        return await self._pick().explain(texts, target, top)
