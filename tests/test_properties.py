@@ -20,6 +20,7 @@ import unicodedata
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -30,6 +31,7 @@ from textcnn.data.alignment import MARKERS, token_spans  # noqa: E402
 from textcnn.data.encoding import tokenize_compact  # noqa: E402
 from textcnn.data.readers import read_records  # noqa: E402
 from textcnn.errors import DataError  # noqa: E402
+from textcnn.models import token_products  # noqa: E402
 
 from conftest import TINY_SETTINGS, chinese_corpus, english_corpus  # noqa: E402
 
@@ -157,6 +159,28 @@ def test_an_explanation_sums_to_the_logit_and_its_spans_lie_in_the_text(classifi
         for part in item.items:
             assert 0 <= part.chars[0] <= part.chars[1] <= len(text)
             assert 0 <= part.tokens[0] < part.tokens[1] <= len(explanation.tokens)
+
+
+@pytest.fixture(scope="module")
+def looked_up() -> TextClassifier:
+    """A word model with 16 filters per width: prediction looks its windows up in the table of token
+    products, and its explanations read their windows and token parts from that table."""
+    classifier = _fit(english_corpus(), num_filters=16, tokenizer={"kind": "word", "max_len": 24})
+    with torch.inference_mode():
+        assert token_products.applies(classifier.model, torch.zeros((1, 8), dtype=torch.long))
+    return classifier
+
+
+@FEW
+@given(text=texts)
+def test_an_explanation_from_the_table_sums_to_the_predicted_logit_and_its_token_scores_to_the_items(looked_up, text):
+    (explanation,) = looked_up.explain([text], target=list(looked_up.classes), top=None)
+    logits = looked_up.predict_logits([text])[0]
+
+    for item, logit in zip(explanation.explained, logits):
+        assert item.logit == float(logit)  # the same maxima prediction takes, bit for bit
+        assert item.bias + math.fsum(part.contribution for part in item.items) == pytest.approx(item.logit, abs=1e-4)
+        assert math.fsum(item.token_scores) == pytest.approx(math.fsum(part.contribution for part in item.items), abs=1e-9)
 
 
 @FEW
