@@ -57,15 +57,20 @@ class ServedModel:
         return "torch-bf16" if self.predictor.precision == "bfloat16" else "torch"
 
     def predict_batch(self, jobs: Sequence[PredictJob]) -> list[Rows]:
-        """The rows of every job, from one model call over all their texts."""
+        """The rows of every job, from one model call over all their texts (and one ranking of them
+        for the largest ``top_k`` asked, which each job cuts to its own)."""
         texts = [text for job in jobs for text in job.texts]
         probabilities = self.predictor.proba(texts, batch_size=max(256, len(texts)))
+        k = max(job.top_k for job in jobs)
+        top = self.predictor.top_k_from(probabilities, k)  # a stable ranking: its first k' are top_k_from(..., k')
+        chosen = self.predictor.scored_from(probabilities) if self.multi_label else None
         answers: list[Rows] = []
         start = 0
         for job in jobs:
-            part = probabilities[start : start + len(job.texts)]
-            start += len(job.texts)
-            answers.append(self._rows(job, part))
+            end = start + len(job.texts)
+            ranked = top[start:end] if job.top_k == k else [pairs[: job.top_k] for pairs in top[start:end]]
+            answers.append(prediction_rows(job.texts, ranked, chosen[start:end] if chosen is not None else None, job.top_k))
+            start = end
         return answers
 
     def warm_up(self) -> None:
@@ -80,11 +85,6 @@ class ServedModel:
     def explain_body(self, texts: list[str], target: list[Any] | None, top: int) -> bytes:
         """The response body of ``/explain``: ``explain_texts`` of ``texts``."""
         return json_body(explain_texts(self.predictor, texts, target=target, top=top))
-
-    def _rows(self, job: PredictJob, probabilities: np.ndarray) -> Rows:
-        top = self.predictor.top_k_from(probabilities, job.top_k)
-        chosen = self.predictor.scored_from(probabilities) if self.multi_label else None
-        return prediction_rows(job.texts, top, chosen, job.top_k)
 
     def metadata(self) -> dict[str, Any]:
         """Labels, whether multi-label (and the thresholds), the settings, the saved metrics, versions."""
