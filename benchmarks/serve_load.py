@@ -49,7 +49,7 @@ WORDS = ("the film is a quiet and moving portrait of love loss and hope , but it
 
 
 # ---------------------------------------------------------------------------------------- server
-def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torch", model_process: bool = True):
+def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torch", model_process: bool = True, max_batch: int = 256):
     """The textcnn app on ``bundle`` plus the two reference endpoints, under the same middleware."""
     from fastapi.responses import JSONResponse
 
@@ -58,7 +58,9 @@ def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torc
     from textcnn.serve import ServeSettings, create_app
 
     classifier = TextClassifier.load(bundle, threads=threads, runtime=runtime)
-    settings = ServeSettings(batch_window_ms=window_ms, max_in_flight=1024, threads=threads, model_process=model_process)
+    settings = ServeSettings(
+        batch_window_ms=window_ms, max_in_flight=1024, threads=threads, model_process=model_process, max_batch_texts=max_batch
+    )
     app = create_app(classifier, settings, directory=bundle, runtime=runtime)
     constant = {"predictions": [{"text": "constant", "label": "positive", "probability": 0.5}]}
 
@@ -77,16 +79,18 @@ def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torc
 def run_server(args: argparse.Namespace) -> None:
     import uvicorn
 
-    app = server_app(args.bundle, args.window_ms, args.threads, args.runtime, args.model == "process")
+    app = server_app(args.bundle, args.window_ms, args.threads, args.runtime, args.model == "process", args.max_batch)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 
-def start_server(bundle: str, window_ms: float, threads: int, runtime: str = "torch", model: str = "process") -> tuple[subprocess.Popen, int]:
+def start_server(
+    bundle: str, window_ms: float, threads: int, runtime: str = "torch", model: str = "process", max_batch: int = 256
+) -> tuple[subprocess.Popen, int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, __file__, "--serve", "--bundle", bundle, "--port", str(port), "--window-ms", str(window_ms),
-               "--threads", str(threads), "--runtime", runtime, "--model", model]  # fmt: skip
+               "--threads", str(threads), "--runtime", runtime, "--model", model, "--max-batch", str(max_batch)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     return subprocess.Popen(command, env=env), port
 
@@ -270,7 +274,7 @@ def _warm_up(args: argparse.Namespace) -> argparse.Namespace:
 def run_all(args: argparse.Namespace) -> list[Cell]:
     pool, started, cells = text_pool(args), time.monotonic(), []
     for window_ms, endpoints in ((args.window_ms, ["constant", "plain", "batched", "+bad"]), (0.0, ["unbatched"])):
-        process, port = start_server(args.bundle, window_ms, args.threads, args.runtime, args.model)
+        process, port = start_server(args.bundle, window_ms, args.threads, args.runtime, args.model, args.max_batch)
         try:
             asyncio.run(wait_ready(port, process))
             cells += asyncio.run(measure(port, endpoints, pool, args, started, process.pid))
@@ -312,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget-s", type=float, default=600.0, help="Longest whole run; later cells are left out.")
     parser.add_argument("--window-ms", type=float, default=2.0, help="Batch window of the batched server.")
     parser.add_argument("--threads", type=int, default=1, help="Server CPU threads for the model.")
+    parser.add_argument("--max-batch", type=int, default=256, help="Most texts in one model call (textcnn serve --max-batch).")
     parser.add_argument("--runtime", default="torch", help="The server's runtime: torch, torch-bf16 or onnx (textcnn serve --runtime).")
     parser.add_argument("--model", choices=["process", "thread"], default="process",
                         help="Where the model computes: its own process (textcnn serve's default) or a thread (--model-thread).")  # fmt: skip
