@@ -42,6 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from textcnn.serve.schemas import PredictRequest  # at module level: FastAPI resolves the plain endpoint's annotation here
+from textcnn.serve.settings import ServeSettings
+
+MAX_BATCH = ServeSettings.model_fields["max_batch_texts"].default  # the server's own default
 
 BAD_BODIES = [b"texts=hello", b'{"texts": ["caf\xe9"]}', b'{"texts": []}', b'{"texts": "a text"}', b'{"texts": ["x"' + b', "x"' * 400 + b"]}"]
 WORDS = ("the film is a quiet and moving portrait of love loss and hope , but its plot drags and the jokes fall flat "
@@ -49,13 +52,13 @@ WORDS = ("the film is a quiet and moving portrait of love loss and hope , but it
 
 
 # ---------------------------------------------------------------------------------------- server
-def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torch", model_process: bool = True, max_batch: int = 256):
+def server_app(bundle: str, window_ms: float, threads: int, runtime: str = "torch", model_process: bool = True, max_batch: int = MAX_BATCH):
     """The textcnn app on ``bundle`` plus the two reference endpoints, under the same middleware."""
     from fastapi.responses import JSONResponse
 
     from textcnn.classifier import TextClassifier
     from textcnn.inference.rows import prediction_rows
-    from textcnn.serve import ServeSettings, create_app
+    from textcnn.serve import create_app
 
     classifier = TextClassifier.load(bundle, threads=threads, runtime=runtime)
     settings = ServeSettings(
@@ -84,7 +87,7 @@ def run_server(args: argparse.Namespace) -> None:
 
 
 def start_server(
-    bundle: str, window_ms: float, threads: int, runtime: str = "torch", model: str = "process", max_batch: int = 256
+    bundle: str, window_ms: float, threads: int, runtime: str = "torch", model: str = "process", max_batch: int = MAX_BATCH
 ) -> tuple[subprocess.Popen, int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -316,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget-s", type=float, default=600.0, help="Longest whole run; later cells are left out.")
     parser.add_argument("--window-ms", type=float, default=2.0, help="Batch window of the batched server.")
     parser.add_argument("--threads", type=int, default=1, help="Server CPU threads for the model.")
-    parser.add_argument("--max-batch", type=int, default=256, help="Most texts in one model call (textcnn serve --max-batch).")
+    parser.add_argument("--max-batch", type=int, default=MAX_BATCH, help="Most texts in one model call (textcnn serve --max-batch).")
     parser.add_argument("--runtime", default="torch", help="The server's runtime: torch, torch-bf16 or onnx (textcnn serve --runtime).")
     parser.add_argument("--model", choices=["process", "thread"], default="process",
                         help="Where the model computes: its own process (textcnn serve's default) or a thread (--model-thread).")  # fmt: skip

@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from conftest import TINY_SETTINGS, chinese_corpus, english_corpus, multilabel_corpus, write_dataset  # noqa: E402
+from textcnn.training.reproducibility import cpu_facts  # noqa: E402
 
 GOLDEN = HERE / "golden_weights.json"
 PROBE_TEXTS = ["the film was great", "our hotel was horrible", "words never seen", "", "这家酒店很好", "the meal was lovely"]
@@ -84,15 +85,8 @@ def _sums(arrays: dict[str, np.ndarray]) -> dict[str, list[float]]:
 
 def machine() -> str:
     """PyTorch's CPU capability and the processor (vendor, family, model): float sums round alike only on the same."""
-    fields: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("vendor_id", "cpu family", "model") and key.strip() not in fields:
-                fields[key.strip()] = value.strip()
-    except OSError:
-        pass
-    cpu = " ".join(fields.get(key, "?") for key in ("vendor_id", "cpu family", "model")) if fields else platform.processor()
+    facts = cpu_facts()
+    cpu = " ".join(facts.get(key, "?") for key in ("vendor_id", "cpu family", "model")) if facts else platform.processor()
     return f"{torch.backends.cpu.get_cpu_capability()} {cpu}"
 
 

@@ -154,13 +154,10 @@ def features(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> torch.
         return torch.cat([features(model, ids[i : i + MAX_BATCH], lengths[i : i + MAX_BATCH]) for i in range(0, ids.size(0), MAX_BATCH)])
     text_lengths = lengths.tolist()  # a few Python ints: cheaper than array reductions for a text or two
     ids = ids[:, : max(max(text_lengths), model.min_len)]  # no windows past the longest text (batches come sorted)
-    sums, layout = _sums(model, ids)
-    if min(text_lengths) < ids.size(1):  # some text does not fill the batch
-        sums.index_fill_(0, layout.outside(lengths.numpy()), float("-inf"))
+    sums, layout = _text_sums(model, ids, lengths, min(text_lengths))
     filters = model.config.num_filters
     out = sums.new_empty((layout.batch, len(layout.spans) * filters))
-    for j, (first, out_len) in enumerate(layout.spans):
-        h = sums[first : first + out_len * layout.batch].view(out_len, layout.batch, -1)  # (out_len, batch, num_filters)
+    for j, h in enumerate(_per_width(sums, layout)):
         torch.amax(h, dim=0, out=out[:, j * filters : (j + 1) * filters])
     return out.add_(torch.cat([conv.bias for conv in model.convs]))
 
@@ -169,16 +166,10 @@ def winners(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[t
     """``features`` of (batch, seq_len) ``ids`` (before the activation) and, per feature, the
     first token of the earliest window that reaches its maximum (batch, num_features); ``ids``
     padded to ``model.min_len`` and no wider than the longest text needs."""
-    sums, layout = _sums(model, ids)
-    if int(lengths.min()) < ids.size(1):  # some text does not fill the batch
-        sums.index_fill_(0, layout.outside(lengths.numpy()), float("-inf"))
-    values, starts = [], []
-    for first, out_len in layout.spans:
-        h = sums[first : first + out_len * layout.batch].view(out_len, layout.batch, -1)  # (out_len, batch, num_filters)
-        maximum, window = h.max(dim=0)  # the earliest of equal maxima
-        values.append(maximum)
-        starts.append(window)  # 'valid': a window's index is its first token
-    return torch.cat(values, dim=1).add_(torch.cat([conv.bias for conv in model.convs])), torch.cat(starts, dim=1)
+    sums, layout = _text_sums(model, ids, lengths, int(lengths.min()))
+    maxima = [h.max(dim=0) for h in _per_width(sums, layout)]  # the earliest of equal maxima
+    values = torch.cat([maximum for maximum, _ in maxima], dim=1).add_(torch.cat([conv.bias for conv in model.convs]))
+    return values, torch.cat([window for _, window in maxima], dim=1)  # 'valid': a window's index is its first token
 
 
 def table_rows(model: TextCNN, ids: np.ndarray) -> np.ndarray:
@@ -194,11 +185,7 @@ def maps(model: TextCNN, ids: torch.Tensor) -> list[torch.Tensor]:
     """Each kernel width's outputs (batch, num_filters, out_len), bias included, over every window
     of the (batch, seq_len) ``ids``: at each text's windows the values ``maxima`` takes."""
     sums, layout = _sums(model, ids)
-    out = []
-    for conv, (first, out_len) in zip(model.convs, layout.spans):
-        h = sums[first : first + out_len * layout.batch].view(out_len, layout.batch, -1)  # (out_len, batch, num_filters)
-        out.append((h + conv.bias).permute(1, 2, 0))
-    return out
+    return [(h + conv.bias).permute(1, 2, 0) for conv, h in zip(model.convs, _per_width(sums, layout))]
 
 
 def prepare(model: nn.Module) -> None:
@@ -220,6 +207,19 @@ def _sums(model: TextCNN, ids: torch.Tensor) -> tuple[torch.Tensor, WindowLayout
     table.fill(model, ids_np)
     layout = table.layout(*ids_np.shape)
     return table.sums(ids_np, layout), layout
+
+
+def _text_sums(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, shortest: int) -> tuple[torch.Tensor, WindowLayout]:
+    """``_sums`` of ``ids`` with the windows that are not their text's at -inf (``shortest``: the least of ``lengths``)."""
+    sums, layout = _sums(model, ids)
+    if shortest < ids.size(1):  # some text does not fill the batch
+        sums.index_fill_(0, layout.outside(lengths.numpy()), float("-inf"))
+    return sums, layout
+
+
+def _per_width(sums: torch.Tensor, layout: WindowLayout) -> list[torch.Tensor]:
+    """The (windows, num_filters) ``sums`` as one (out_len, batch, num_filters) view per kernel width."""
+    return [sums[first : first + out_len * layout.batch].view(out_len, layout.batch, -1) for first, out_len in layout.spans]
 
 
 def _table(model: TextCNN) -> TokenProducts:

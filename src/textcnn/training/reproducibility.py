@@ -47,21 +47,25 @@ def describe_device(device: torch.device) -> str:
     name where Linux gives it, the architecture and PyTorch's CPU capability (the kernels it runs)."""
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
-    parts = [_processor_name(), platform.machine(), torch.backends.cpu.get_cpu_capability()]
+    parts = [cpu_facts().get("model name") or platform.processor(), platform.machine(), torch.backends.cpu.get_cpu_capability()]
     return f"{device} ({', '.join(part for part in parts if part)})"
 
 
-def _processor_name() -> str:
-    """The first ``model name`` of /proc/cpuinfo (Linux), else ``platform.processor()``."""
+CPU_FACTS = ("vendor_id", "cpu family", "model", "model name")
+
+
+def cpu_facts() -> dict[str, str]:
+    """The processor's ``CPU_FACTS`` as /proc/cpuinfo gives them for its first CPU (Linux; elsewhere none)."""
+    facts: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    return value.strip()
+                if key.strip() in CPU_FACTS:
+                    facts.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor()
+    return facts
 
 
 def run_info(config: RunConfig, device: torch.device) -> dict[str, Any]:
