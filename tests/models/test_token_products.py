@@ -111,6 +111,21 @@ def test_the_table_follows_new_weights():
     torch.testing.assert_close(logits, by_convolution(model, ids, lengths), rtol=0, atol=1e-5)
 
 
+def test_a_table_for_new_weights_takes_the_former_memory_and_none_of_its_rows():
+    model = model_with()
+    features(model, *batch_of([8, 4, 6]))
+    former = model.kernel_cache.token_products
+    with torch.no_grad():
+        model.convs[0].weight.mul_(2.0)
+    ids, lengths = torch.tensor([[250, 251, 2, 0]]), torch.tensor([3])
+    reused = features(model, ids, lengths)
+    table = model.kernel_cache.token_products
+    assert table is not former and table.rows.data_ptr() == former.rows.data_ptr()
+    assert np.flatnonzero(table.filled).tolist() == [0, 7]  # only the blocks met since the weights changed
+    model.kernel_cache.token_products = None  # a table made afresh, in memory of its own
+    torch.testing.assert_close(reused, features(model, ids, lengths), rtol=0, atol=0)
+
+
 def test_training_and_products_outside_inference_mode_never_look_up(conv_calls):
     model = model_with()
     ids, lengths = batch_of([8, 4, 6])

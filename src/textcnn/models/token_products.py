@@ -12,8 +12,11 @@ faster on a CPU (``docs/benchmarks.md``, prediction speed).
 
 The table is never saved. It is filled as tokens are met, ``BLOCK`` tokens at a time by one
 product of one shape, so a token's row never depends on which texts came before, and only the
-blocks of tokens met take memory; new weights (an optimizer step, a load) start a new table. It
-is used when it would hold at most ``MAX_TABLE_BYTES``; a larger vocabulary predicts by products.
+blocks of tokens met take memory; new weights (an optimizer step, a load) start a new table, in
+the memory of the one before where it has the same shape: a training run's dev evaluation after
+each epoch would otherwise have the system map and zero the table's pages anew (MR: 35,000 page
+faults, a fill 1.2-4x slower). It is used when it would hold at most ``MAX_TABLE_BYTES``; a larger
+vocabulary predicts by products.
 
 Each window's bag reads the padded batch's ids, so it depends on the batch's shape alone
 (``WindowLayout``, kept per shape); the padding's row (``pad_id``) is zero, as the convolution's
@@ -39,14 +42,17 @@ if TYPE_CHECKING:
 
 BLOCK = 32  # tokens whose rows are computed together, by one (BLOCK, embed_dim) product
 MAX_TABLE_BYTES = 1 << 30  # the largest table used (reached only by the tokens met): 139k tokens at the default size
-MAX_BATCH = 64  # texts looked up at once: the window sums of more outgrow the caches (256: 1.2x the time)
+MAX_BATCH = 16  # texts looked up at once (sorted by length): the window sums of more outgrow the caches, and more
+# of mixed lengths are padded further (32-128 texts: 64 at once took 1.2-1.4x the time; 256 and more: alike)
 MAX_LAYOUT_ENTRIES = 1 << 22  # bag entries of the window layouts kept per model (one per batch shape met): ~100 MB
 
 
 class TokenProducts:
     """A model's table of token products, filled block by block, for the weights ``key`` names."""
 
-    def __init__(self, model: TextCNN, key: tuple) -> None:
+    def __init__(self, model: TextCNN, key: tuple, former: TokenProducts | None = None) -> None:
+        """``former``: the table of the weights before, whose memory this one takes over where the
+        shapes agree (its rows are then no longer the former weights')."""
         config = model.config
         self.key = key
         self.vocab_size = model.embedding.num_embeddings
@@ -57,7 +63,9 @@ class TokenProducts:
         with torch.no_grad():
             self.kernel = fast_kernels.kernel_rows(model.convs).contiguous()  # (embed_dim, per_token * num_filters)
         blocks = -(-self.vocab_size // BLOCK)
-        self.rows = torch.empty((blocks * BLOCK, self.per_token * self.num_filters))  # unwritten rows take no memory
+        shape = (blocks * BLOCK, self.per_token * self.num_filters)
+        same = former is not None and former.rows.shape == shape
+        self.rows = former.rows if same else torch.empty(shape)  # unwritten rows take no memory
         self.filled = np.zeros(blocks, dtype=bool)
         self.layouts: dict[tuple[int, int], WindowLayout] = {}
 
@@ -227,5 +235,5 @@ def _table(model: TextCNN) -> TokenProducts:
     key = fast_kernels.weights_key(model)
     table = model.kernel_cache.token_products
     if table is None or table.key != key:
-        table = model.kernel_cache.token_products = TokenProducts(model, key)
+        table = model.kernel_cache.token_products = TokenProducts(model, key, former=table)
     return table
