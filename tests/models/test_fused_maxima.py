@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from textcnn.models import TextCNN, fused_maxima
+from textcnn.models import TextCNN, fast_kernels, fused_maxima
 from textcnn.models.layers import length_mask
 
 from test_prediction_kernels import BATCHES, model_with
@@ -97,6 +97,21 @@ def test_a_window_into_the_padding_never_wins():
     torch.testing.assert_close(padded, logits, rtol=0, atol=1e-12)
 
 
+def test_a_float32_step_by_the_cpus_product_equals_the_convolution_paths_to_float32_error():
+    """In float32 the products go to ``fast_kernels.linear`` (oneDNN where PyTorch has it): the logits and
+    every gradient are the convolution path's to float32 rounding."""
+    model = trained().float()
+    ids, lengths = _batch(BATCHES["many texts padded"], extra_padding=1)
+    expected_logits, expected_grads = step(model, ids, lengths, fused=False)
+
+    logits, grads = step(model, ids, lengths, fused=True)
+
+    torch.testing.assert_close(logits, expected_logits, rtol=1e-5, atol=1e-5)
+    assert grads.keys() == expected_grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, expected_grads[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
 def test_under_bfloat16_autocast_the_products_are_bfloat16_and_exact_where_the_inputs_are(monkeypatch):
     """Inputs and kernels of small integers have exact bfloat16 products: the maxima are then the
     float64 path's exactly (ties and all), the inputs' gradient is within the bfloat16 rounding of the
@@ -121,8 +136,8 @@ def test_under_bfloat16_autocast_the_products_are_bfloat16_and_exact_where_the_i
         return values.detach(), x.grad, *[conv.weight.grad for conv in network.convs]
 
     expected = gradients(model, inputs)
-    dtypes, real_mm = [], torch.mm
-    monkeypatch.setattr(torch, "mm", lambda a, b, **kw: dtypes.append(a.dtype) or real_mm(a, b, **kw))
+    dtypes, real_linear = [], fast_kernels.linear
+    monkeypatch.setattr(fast_kernels, "linear", lambda a, weight: dtypes.append(a.dtype) or real_linear(a, weight))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         values, x_grad, *kernel_grads = gradients(low, inputs.float())
     monkeypatch.undo()

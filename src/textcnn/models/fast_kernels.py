@@ -81,6 +81,18 @@ def kernel_rows(convs: nn.ModuleList) -> torch.Tensor:
     return torch.cat([conv.weight.permute(1, 2, 0).flatten(1) for conv in convs], dim=1)
 
 
+def linear(a: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``a @ weight.t()`` for contiguous (n, k) ``a`` and (m, k) ``weight``: by oneDNN where PyTorch
+    has it, for float32 and bfloat16 (the float32 rate of oneDNN's own kernels, which MKL lacks on
+    AMD CPUs), else ``torch.mm``."""
+    if _ONEDNN_LINEAR and a.dtype in (torch.float32, torch.bfloat16):
+        return torch.ops.mkldnn._linear_pointwise(a, weight, None, "none", [], "")
+    return torch.mm(a, weight.t())
+
+
+_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
 def convolve_by_matmul(convs: nn.ModuleList, same: bool, products: torch.Tensor) -> list[torch.Tensor]:
     """The outputs (batch, num_filters, out_len) of each of ``convs`` from the (batch, seq_len,
     sum(k) * num_filters) ``products`` of its inputs with ``kernel_rows(convs)``: row i of a kernel

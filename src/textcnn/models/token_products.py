@@ -61,7 +61,7 @@ class TokenProducts:
         self.per_token = sum(config.kernel_sizes)  # rows of num_filters values per token
         self.num_filters = config.num_filters
         with torch.no_grad():
-            self.kernel = fast_kernels.kernel_rows(model.convs).contiguous()  # (embed_dim, per_token * num_filters)
+            self.kernel = fast_kernels.kernel_rows(model.convs).t().contiguous()  # (per_token * num_filters, embed_dim)
         blocks = -(-self.vocab_size // BLOCK)
         shape = (blocks * BLOCK, self.per_token * self.num_filters)
         same = former is not None and former.rows.shape == shape
@@ -77,7 +77,7 @@ class TokenProducts:
             first = int(block) * BLOCK
             tokens = torch.arange(first, first + BLOCK).clamp_(max=self.vocab_size - 1)  # the last block: repeats
             with torch.no_grad(), torch.autocast("cpu", enabled=False):  # float32 rows under autocast too
-                self.rows[first : first + BLOCK] = model.embedding(tokens) @ self.kernel
+                self.rows[first : first + BLOCK] = fast_kernels.linear(model.embedding(tokens), self.kernel)
                 if first <= self.pad_id < first + BLOCK:
                     self.rows[self.pad_id].zero_()  # padding adds nothing, as in the convolution
             self.filled[block] = True
