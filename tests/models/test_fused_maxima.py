@@ -115,7 +115,7 @@ def test_a_float32_step_by_the_cpus_product_equals_the_convolution_paths_to_floa
 def test_under_bfloat16_autocast_the_products_are_bfloat16_and_exact_where_the_inputs_are(monkeypatch):
     """Inputs and kernels of small integers have exact bfloat16 products: the maxima are then the
     float64 path's exactly (ties and all), the inputs' gradient is within the bfloat16 rounding of the
-    pooled gradient, the kernels' gradient (a float32 product) within float32's."""
+    pooled gradient, the kernels' gradient (a float32 sum) within float32's."""
     model = trained(kernel_sizes=(1, 2, 4))
     ids, lengths = _batch([6, 2, 4])
     mask = length_mask(lengths, ids.size(1))
