@@ -98,8 +98,8 @@ def test_a_window_into_the_padding_never_wins():
 
 
 def test_a_float32_step_by_the_cpus_product_equals_the_convolution_paths_to_float32_error():
-    """In float32 the products go to ``fast_kernels.linear`` (oneDNN where PyTorch has it): the logits and
-    every gradient are the convolution path's to float32 rounding."""
+    """In float32 the products go to ``fast_kernels.linear`` (oneDNN where PyTorch has it): the
+    logits and every gradient are the convolution path's to float32 rounding."""
     model = trained().float()
     ids, lengths = _batch(BATCHES["many texts padded"], extra_padding=1)
     expected_logits, expected_grads = step(model, ids, lengths, fused=False)

@@ -81,6 +81,10 @@ def kernel_rows(convs: nn.ModuleList) -> torch.Tensor:
     return torch.cat([conv.weight.permute(1, 2, 0).flatten(1) for conv in convs], dim=1)
 
 
+# whether this PyTorch has oneDNN's matrix product, as ``linear`` calls it (private to PyTorch: checked, not assumed)
+_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
 def linear(a: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``a @ weight.t()`` for contiguous (n, k) ``a`` and (m, k) ``weight``: by oneDNN where PyTorch
     has it, for float32 and bfloat16 (the float32 rate of oneDNN's own kernels, which MKL lacks on
@@ -88,9 +92,6 @@ def linear(a: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if _ONEDNN_LINEAR and a.dtype in (torch.float32, torch.bfloat16):
         return torch.ops.mkldnn._linear_pointwise(a, weight, None, "none", [], "")
     return torch.mm(a, weight.t())
-
-
-_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
 def convolve_by_matmul(convs: nn.ModuleList, same: bool, products: torch.Tensor) -> list[torch.Tensor]:
