@@ -208,3 +208,16 @@ def test_the_kept_window_layouts_stay_within_their_bound(monkeypatch):
         features(model, *batch_of([length] * 4, extra_padding=0))
         layouts = model.kernel_cache.token_products.layouts
         assert sum(len(layout.positions) for layout in layouts.values()) <= 2_000 or len(layouts) == 1
+
+
+def test_within_single_use_the_products_predict_and_no_table_is_made():
+    model = model_with()
+    ids, lengths = batch_of(BATCHES["many texts padded"])
+    with torch.inference_mode(), token_products.single_use():
+        assert not token_products.applies(model, ids)
+        once = model(ids, lengths)
+    assert model.kernel_cache.token_products is None
+    with torch.inference_mode():
+        assert token_products.applies(model, ids)  # outside it, lookups again
+        looked_up = model(ids, lengths)
+    torch.testing.assert_close(once, looked_up, rtol=0, atol=1e-5)

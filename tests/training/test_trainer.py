@@ -11,13 +11,13 @@ from textcnn.data.encoding import build_compact_vocab, encode_compact, tokenize_
 from textcnn.data.labels import LabelSet
 from textcnn.data.tokenizers import WordTokenizer
 from textcnn.errors import ConfigError
-from textcnn.models import build_model
+from textcnn.models import build_model, fast_kernels, token_products
 from textcnn.inference.logits import predict_logits, softmax
 from textcnn.training.reproducibility import resolve_device, seed_everything
 from textcnn.training.trainer import Trainer
 
 
-def _fit(train_config: TrainConfig, corpus: tuple[list[str], list[str]], *, dev_size: int = 40):
+def _fit(train_config: TrainConfig, corpus: tuple[list[str], list[str]], *, dev_size: int = 40, num_filters: int = 8):
     texts, labels = corpus
     tokenized = tokenize_compact(texts, WordTokenizer())
     vocab = build_compact_vocab(tokenized)
@@ -27,7 +27,7 @@ def _fit(train_config: TrainConfig, corpus: tuple[list[str], list[str]], *, dev_
     dev = encoded.select(np.arange(dev_size))
     rng = seed_everything(train_config.seed)
     model = build_model(
-        TextCNNConfig(embed_dim=16, num_filters=8, kernel_sizes=(2, 3)), vocab_size=len(vocab), num_classes=2
+        TextCNNConfig(embed_dim=16, num_filters=num_filters, kernel_sizes=(2, 3)), vocab_size=len(vocab), num_classes=2
     )
     result = Trainer(train_config, device=torch.device("cpu"), rng=rng, ).fit(
         model, encoded, targets, dev, targets[:dev_size], label_set.labels
@@ -65,6 +65,21 @@ def test_the_model_returned_holds_the_best_epoch(english):
     assert accuracy == result.best_score
     assert result.best_score == max(record.dev_accuracy for record in result.history)
     assert not model.training
+
+
+def test_the_dev_evaluations_predict_by_products_and_fill_no_table(english, monkeypatch):
+    fills = []
+    monkeypatch.setattr(token_products.TokenProducts, "fill", lambda self, model, ids: fills.append(len(ids)))
+    config = TrainConfig(epochs=3, batch_size=8, lr=0.03, patience=3)
+
+    model, result, dev, dev_targets = _fit(config, english, dev_size=10, num_filters=fast_kernels.MATMUL_BELOW_FILTERS)
+
+    assert fills == [] and len(result.history) == 3  # each epoch's weights predicted once, by products
+    with torch.inference_mode():
+        assert token_products.applies(model, torch.zeros(1, 4, dtype=torch.long))  # the model kept predicts by lookups
+    monkeypatch.undo()
+    accuracy = float((predict_logits(model, dev).argmax(axis=1) == dev_targets).mean())
+    assert accuracy == result.best_score  # the lookups score the kept epoch as its evaluation did
 
 
 def test_without_dev_it_trains_the_given_epochs_and_keeps_the_last_weights(english):

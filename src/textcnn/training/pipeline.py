@@ -28,7 +28,7 @@ from textcnn.data.tokenizers import resolve_tokenizer_kind, tokenizer_for
 from textcnn.errors import DataError
 from textcnn.inference.logits import predict_logits
 from textcnn.inference.trained import TrainedClassifier
-from textcnn.models import Ensemble
+from textcnn.models import Ensemble, token_products
 from textcnn.reporting import Progress, logger
 from textcnn.training.history import member_history
 from textcnn.training.ngram_step import NgramFit, fit_ngram_model, resolved_ngram_settings
@@ -159,7 +159,10 @@ def fit_member(
     selection = fit_run(
         config, split.train, split.labels, dev, kind=kind, rng=seed_everything(seed), progress=progress, hook=hook("selection")
     )  # fmt: skip
-    logits = predict_logits(selection.model, selection.dev, device=selection.device) if dev_logits else None
+    logits = None
+    if dev_logits:
+        with token_products.single_use():  # one pass; a later prediction fills the table it needs
+            logits = predict_logits(selection.model, selection.dev, device=selection.device)
     if not should_refit(config, split):
         return Member(selection, selection, selection.fit, logits, None)
     texts = len(split.train) + len(split.dev)

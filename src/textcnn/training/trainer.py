@@ -25,6 +25,7 @@ from textcnn.data.batching import balanced_sample_weights, iter_batches
 from textcnn.data.encoding import EncodedTexts
 from textcnn.evaluation import classification_report, multilabel_report
 from textcnn.inference.logits import sigmoid
+from textcnn.models import token_products
 from textcnn.training import distributed
 from textcnn.training.losses import build_loss
 from textcnn.training.optim import build_optimizer, build_scheduler
@@ -208,7 +209,8 @@ class Trainer:
         self, scored: nn.Module, dev: EncodedTexts, dev_targets: np.ndarray, labels: list
     ) -> tuple[tuple[float, float], dict, np.ndarray | None, float]:
         """The dev figures of the weights kept: ((accuracy, macro-F1), report, thresholds, selection score)."""
-        logits = distributed.predict_logits(scored, dev, device=self.device, precision=self.config.precision)
+        with token_products.single_use():  # the weights change before the next evaluation
+            logits = distributed.predict_logits(scored, dev, device=self.device, precision=self.config.precision)
         report, thresholds = score_logits(logits, dev_targets, labels)
         score = report[report_key(self.config.select_metric, thresholds is not None)]
         accuracy = report["subset_accuracy"] if thresholds is not None else report["accuracy"]
