@@ -7,16 +7,17 @@ side gives every term. The columns are laid out kernel row by kernel row (``_Lay
 windows of all widths are summed at once: row 0 of every width, plus row 1 of the widths wider
 than 1 from the next token on, and so on, then one maximum over time. Max pooling keeps one window
 per filter, and the backward pass needs only those winners: the products' gradient is the pooled
-gradient put at each winner's rows, zero elsewhere, so the inputs' gradient is one more product
-with the kernel rows, and the kernels' gradient a weighted sum of the winners alone (one token
-per text per column). oneDNN's convolutions take fifteen calls forward and backward for the five
+gradient put at each winner's rows, zero elsewhere, so the inputs' gradient is, per input row, a
+weighted sum of the kernel columns it won, and the kernels' gradient a weighted sum of the
+winners' inputs (one token per text per column): batch * columns terms each, not a product as
+long as the texts. oneDNN's convolutions take fifteen calls forward and backward for the five
 default widths, their backward pass at about a third of the forward's rate.
 
-Under bfloat16 autocast (``train.precision: bfloat16``) the forward product and the inputs'
-gradient run in bfloat16 (several times float32's rate on CPUs with AMX), their results summed,
-maximized and passed back in float32; the kernels' gradient stays a float32 sum.
+Under bfloat16 autocast (``train.precision: bfloat16``) the forward product runs in bfloat16
+(several times float32's rate on CPUs with AMX), its results summed and maximized in float32;
+both gradients stay float32 sums.
 
-The two dense products go to oneDNN's matrix product (``fast_kernels.linear``), not to
+The dense product goes to oneDNN's matrix product (``fast_kernels.linear``), not to
 ``torch.mm``: PyTorch sends a float32 ``mm`` to MKL, which on AMD CPUs takes its AVX2 code (MR's
 (540 x 128) by (128 x 1,920) product on a Zen 5 core: 91 GFLOP/s against oneDNN's 205, the rate
 of oneDNN's Conv1d). A build without oneDNN takes ``torch.mm``.
@@ -138,8 +139,8 @@ class _WindowMaxima(torch.autograd.Function):
         filters, count = layout.filters, layout.count
         values = x.new_empty((batch, count * filters))
         winners = torch.empty(values.shape, dtype=torch.long)
-        x_low, rows_low = x.to(dtype), rows.to(dtype)  # bfloat16: products at the CPU's bfloat16 rate (AMX)
-        columns_low = rows_low.t().contiguous()  # (columns, embed_dim): the weight, as ``linear`` takes it
+        columns = rows.t().contiguous()  # (columns, embed_dim): the weight, as ``linear`` takes it
+        x_low, columns_low = x.to(dtype), columns.to(dtype)  # bfloat16: products at the CPU's bfloat16 rate (AMX)
         for first, last in _chunks(batch, seq_len * rows.size(1)):
             products = fast_kernels.linear(x_low[first:last].flatten(0, 1), columns_low).view(last - first, seq_len, -1)
             products = products.to(x.dtype)  # (chunk, seq_len, columns), summed below in x's dtype
@@ -151,7 +152,7 @@ class _WindowMaxima(torch.autograd.Function):
                 h[:, : seq_len - i, layout.shifts[i] :] += block.unflatten(2, (wider, filters))
                 column += wider * filters
             values[first:last], winners[first:last] = _max_over_time(h.flatten(2))
-        ctx.save_for_backward(x, rows, winners)
+        ctx.save_for_backward(x, columns, winners)
         ctx.kernel_shapes = [kernel.shape for kernel in kernels]
         ctx.layout, ctx.dtype = layout, dtype
         return values
@@ -163,23 +164,19 @@ class _WindowMaxima(torch.autograd.Function):
 
     @staticmethod
     def _backward(ctx, grad):  # noqa: ANN001, ANN205
-        x, rows, winners = ctx.saved_tensors
-        layout, rows_low = ctx.layout, rows.to(ctx.dtype)
+        x, columns, winners = ctx.saved_tensors
+        layout = ctx.layout
         batch, seq_len, embed_dim = x.shape
         # column (kernel row i, feature) meets the token i after the feature's winning window: its row of the flat inputs
         at = winners[:, layout.feature_of_column] + layout.row_of_column + (torch.arange(batch) * seq_len)[:, None]
         weights = grad[:, layout.feature_of_column]  # (batch, columns): d loss / d each column's winning product
-        grad_x = torch.empty_like(x) if ctx.needs_input_grad[0] else None
-        for first, last in _chunks(batch, seq_len * rows.size(1)) if grad_x is not None else ():
-            # the products' gradient, dense (in ctx.dtype): one product with the kernel rows
-            products = grad.new_zeros((last - first) * seq_len, rows.size(1))
-            products = products.scatter_(0, at[first:last] - first * seq_len, weights[first:last]).to(ctx.dtype)
-            # in bfloat16 the products are summed in float32 by the product, written back in x's dtype
-            grad_x[first:last].view(-1, embed_dim).copy_(fast_kernels.linear(products, rows_low))
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _input_gradients(at, weights, columns, batch * seq_len).view(batch, seq_len, embed_dim)
         grad_kernels = [None] * len(ctx.kernel_shapes)
         if any(ctx.needs_input_grad[3:]):  # each block of columns is one kernel row of one width
             grad_columns = _column_gradients(at, weights, x.flatten(0, 1))  # (columns, embed_dim)
-            grad_kernels = [rows.new_empty(shape) for shape in ctx.kernel_shapes]
+            grad_kernels = [columns.new_empty(shape) for shape in ctx.kernel_shapes]
             for block, (i, j) in enumerate(layout.blocks):
                 grad_kernels[j][:, :, i] = grad_columns[block * layout.filters : (block + 1) * layout.filters]
         return grad_x, None, None, None, *grad_kernels
@@ -202,6 +199,21 @@ def _column_gradients(at: torch.Tensor, weights: torch.Tensor, inputs: torch.Ten
     batch, columns = at.shape
     offsets = torch.arange(0, columns * batch, batch)
     return F.embedding_bag(at.t().flatten(), inputs, offsets, mode="sum", per_sample_weights=weights.t().flatten())
+
+
+def _input_gradients(at: torch.Tensor, weights: torch.Tensor, columns: torch.Tensor, positions: int) -> torch.Tensor:
+    """(positions, embed_dim): the inputs' gradient, each input row's sum of the kernel columns
+    (``columns``: (columns, embed_dim)) it is the winner of (``at``, (batch, columns) rows), times
+    their ``weights``; one bag per input row, of the winners sorted by the row they meet. The
+    products' gradient is zero but at the winners, so this is its product with the kernel rows
+    without the zeros: batch * columns terms, whatever the texts' length (a 32-text MR step:
+    0.8 ms, where the dense product took 2.6)."""
+    flat = at.flatten()
+    keys = flat.to(torch.int16 if positions <= torch.iinfo(torch.int16).max else torch.int32)  # a narrow sort is faster
+    order = torch.argsort(keys, stable=True)  # a row's winners in column order: the sums' order is fixed
+    counts = torch.bincount(flat, minlength=positions)
+    offsets = counts.cumsum(0) - counts  # rows that no window won: empty bags, zero
+    return F.embedding_bag(order % at.size(1), columns, offsets, mode="sum", per_sample_weights=weights.flatten()[order])
 
 
 def _chunks(batch: int, per_text: int) -> list[tuple[int, int]]:
