@@ -154,7 +154,7 @@ class _WindowMaxima(torch.autograd.Function):
             values[first:last], winners[first:last] = _max_over_time(h.flatten(2))
         ctx.save_for_backward(x, columns, winners)
         ctx.kernel_shapes = [kernel.shape for kernel in kernels]
-        ctx.layout, ctx.dtype = layout, dtype
+        ctx.layout = layout
         return values
 
     @staticmethod
