@@ -135,13 +135,12 @@ class _WindowMaxima(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, layout, outside, dtype, *kernels):  # noqa: ANN001, ANN205 (autograd's signature)
         batch, seq_len, _ = x.shape
-        rows = torch.cat([kernels[j][:, :, i].t() for i, j in layout.blocks], dim=1)  # (embed_dim, columns)
+        columns = torch.cat([kernels[j][:, :, i] for i, j in layout.blocks])  # (columns, embed_dim): the weight ``linear`` takes
         filters, count = layout.filters, layout.count
         values = x.new_empty((batch, count * filters))
         winners = torch.empty(values.shape, dtype=torch.long)
-        columns = rows.t().contiguous()  # (columns, embed_dim): the weight, as ``linear`` takes it
         x_low, columns_low = x.to(dtype), columns.to(dtype)  # bfloat16: products at the CPU's bfloat16 rate (AMX)
-        for first, last in _chunks(batch, seq_len * rows.size(1)):
+        for first, last in _chunks(batch, seq_len * columns.size(0)):
             products = fast_kernels.linear(x_low[first:last].flatten(0, 1), columns_low).view(last - first, seq_len, -1)
             products = products.to(x.dtype)  # (chunk, seq_len, columns), summed below in x's dtype
             h = products[..., : count * filters].unflatten(2, (count, filters)) + outside[first:last]  # row 0
@@ -167,9 +166,10 @@ class _WindowMaxima(torch.autograd.Function):
         x, columns, winners = ctx.saved_tensors
         layout = ctx.layout
         batch, seq_len, embed_dim = x.shape
-        # column (kernel row i, feature) meets the token i after the feature's winning window: its row of the flat inputs
-        at = winners[:, layout.feature_of_column] + layout.row_of_column + (torch.arange(batch) * seq_len)[:, None]
-        weights = grad[:, layout.feature_of_column]  # (batch, columns): d loss / d each column's winning product
+        # column (kernel row i, feature) meets the token i after the feature's winning window: its row of
+        # the flat inputs, (columns, batch), each column's winners side by side
+        at = winners.t()[layout.feature_of_column] + layout.row_of_column[:, None] + torch.arange(0, batch * seq_len, seq_len)
+        weights = grad.t()[layout.feature_of_column]  # (columns, batch): d loss / d each column's winning product
         grad_x = None
         if ctx.needs_input_grad[0]:
             grad_x = _input_gradients(at, weights, columns, batch * seq_len).view(batch, seq_len, embed_dim)
@@ -193,27 +193,27 @@ def _max_over_time(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _column_gradients(at: torch.Tensor, weights: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """(columns, embed_dim): each column's winning input rows (``at``, (batch, columns) rows of the
+    """(columns, embed_dim): each column's winning input rows (``at``, (columns, batch) rows of the
     flat (positions, embed_dim) ``inputs``) summed with their ``weights``, one bag per column (a
     32-text MR step: 0.3 ms, where a sparse product over the same winners took 4)."""
-    batch, columns = at.shape
+    columns, batch = at.shape
     offsets = torch.arange(0, columns * batch, batch)
-    return F.embedding_bag(at.t().flatten(), inputs, offsets, mode="sum", per_sample_weights=weights.t().flatten())
+    return F.embedding_bag(at.flatten(), inputs, offsets, mode="sum", per_sample_weights=weights.flatten())
 
 
 def _input_gradients(at: torch.Tensor, weights: torch.Tensor, columns: torch.Tensor, positions: int) -> torch.Tensor:
     """(positions, embed_dim): the inputs' gradient, each input row's sum of the kernel columns
-    (``columns``: (columns, embed_dim)) it is the winner of (``at``, (batch, columns) rows), times
+    (``columns``: (columns, embed_dim)) it is the winner of (``at``, (columns, batch) rows), times
     their ``weights``; one bag per input row, of the winners sorted by the row they meet. The
     products' gradient is zero but at the winners, so this is its product with the kernel rows
     without the zeros: batch * columns terms, whatever the texts' length (a 32-text MR step:
     0.8 ms, where the dense product took 2.6)."""
     flat = at.flatten()
     keys = flat.to(torch.int16 if positions <= torch.iinfo(torch.int16).max else torch.int32)  # a narrow sort is faster
-    order = torch.argsort(keys, stable=True)  # a row's winners in column order: the sums' order is fixed
+    order = torch.argsort(keys, stable=True)  # a row's winners (all of one text) in column order: the sums' order is fixed
     counts = torch.bincount(flat, minlength=positions)
     offsets = counts.cumsum(0) - counts  # rows that no window won: empty bags, zero
-    return F.embedding_bag(order % at.size(1), columns, offsets, mode="sum", per_sample_weights=weights.flatten()[order])
+    return F.embedding_bag(order // at.size(1), columns, offsets, mode="sum", per_sample_weights=weights.flatten()[order])
 
 
 def _chunks(batch: int, per_text: int) -> list[tuple[int, int]]:
