@@ -159,10 +159,7 @@ def fit_member(
     selection = fit_run(
         config, split.train, split.labels, dev, kind=kind, rng=seed_everything(seed), progress=progress, hook=hook("selection")
     )  # fmt: skip
-    logits = None
-    if dev_logits:
-        with token_products.single_use():  # one pass; a later prediction fills the table it needs
-            logits = predict_logits(selection.model, selection.dev, device=selection.device)
+    logits = selection_dev_logits(selection) if dev_logits else None
     if not should_refit(config, split):
         return Member(selection, selection, selection.fit, logits, None)
     texts = len(split.train) + len(split.dev)
@@ -174,6 +171,13 @@ def fit_member(
     )  # fmt: skip
     fit = replace(best, history=best.history + final.fit.history, seconds=best.seconds + final.fit.seconds)
     return Member(selection, final, fit, logits, {"epochs": best.best_epoch, "texts": texts})
+
+
+def selection_dev_logits(selection: Run) -> np.ndarray:
+    """The selection model's dev logits (for ensembles and the n-gram weight), by products: the
+    weights predict them once, and a later prediction fills the table of token products it needs."""
+    with token_products.single_use():
+        return predict_logits(selection.model, selection.dev, device=selection.device)
 
 
 def join_ensemble(config: RunConfig, members: list[Member], split: Split) -> tuple[Ensemble, FitResult, dict[str, Any]]:

@@ -26,11 +26,10 @@ from textcnn.data.hash_split import hashed_dev_rows
 from textcnn.data.stream_cache import StreamedFile
 from textcnn.data.stream_encoding import MappedTargets, StreamedTexts
 from textcnn.errors import DataError
-from textcnn.inference.logits import predict_logits
 from textcnn.inference.predictor import ngram_logits
 from textcnn.reporting import Progress, logger
 from textcnn.training.ngram_step import NgramFit, fit_ngram_model, resolved_ngram_settings
-from textcnn.training.pipeline import Member, TrainingResult, join_members, trained_result
+from textcnn.training.pipeline import Member, TrainingResult, join_members, selection_dev_logits, trained_result
 from textcnn.training.reproducibility import seed_everything, set_threads
 from textcnn.training.resume import Checkpoints, data_sha256
 from textcnn.training.run import Run
@@ -90,7 +89,7 @@ def _fit_member(config: RunConfig, split: StreamSplit, index: int, progress, che
 
     seed, kind = config.train.seed + index, split.data.tokenizer
     selection = fit_stream_run(config, split, refit=False, kind=kind, rng=seed_everything(seed), progress=progress, hook=hook("selection"))
-    logits = predict_logits(selection.model, selection.dev, device=selection.device) if dev_logits else None
+    logits = selection_dev_logits(selection) if dev_logits else None
     refit = config.train.refit
     if refit == "never" or (refit == "auto" and not split.carved):
         return Member(selection, selection, selection.fit, logits, None)
