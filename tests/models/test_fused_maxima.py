@@ -114,8 +114,8 @@ def test_a_float32_step_by_the_cpus_product_equals_the_convolution_paths_to_floa
 
 def test_under_bfloat16_autocast_the_products_are_bfloat16_and_exact_where_the_inputs_are(monkeypatch):
     """Inputs and kernels of small integers have exact bfloat16 products: the maxima are then the
-    float64 path's exactly (ties and all), the inputs' gradient is within the bfloat16 rounding of the
-    pooled gradient, the kernels' gradient (a float32 sum) within float32's."""
+    float64 path's exactly (ties and all); both gradients are float32 sums, the inputs' checked
+    within the bfloat16 rounding of the pooled gradient, the kernels' within float32's."""
     model = trained(kernel_sizes=(1, 2, 4))
     ids, lengths = _batch([6, 2, 4])
     mask = length_mask(lengths, ids.size(1))
@@ -142,7 +142,7 @@ def test_under_bfloat16_autocast_the_products_are_bfloat16_and_exact_where_the_i
         values, x_grad, *kernel_grads = gradients(low, inputs.float())
     monkeypatch.undo()
 
-    assert dtypes and set(dtypes) == {torch.bfloat16}  # the forward product and the inputs' gradient
+    assert dtypes and set(dtypes) == {torch.bfloat16}  # the forward product (the backward pass multiplies nothing)
     assert values.dtype == torch.float32 and torch.equal(values.double(), expected[0])
     torch.testing.assert_close(x_grad.double(), expected[1], rtol=1e-2, atol=1e-2)
     for grad, reference in zip(kernel_grads, expected[2:]):
