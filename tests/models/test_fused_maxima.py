@@ -75,33 +75,6 @@ def test_texts_taken_one_at_a_time_give_the_same_step(monkeypatch):
         torch.testing.assert_close(one_by_one_grads[name], grad, rtol=0, atol=1e-12, msg=name)
 
 
-def test_a_padded_batch_is_multiplied_over_its_texts_rows_alone(monkeypatch):
-    """With 'valid' convolutions the texts are laid end to end: the product has a row per token (at
-    least ``min_len`` per text), none for the batch's padding, and the step is the padded batch's."""
-    model = trained()
-    ids, lengths = _batch([9, 3, 1, 5], extra_padding=2)  # (4, 11); min_len 5
-    expected_logits, expected_grads = step(model, ids, lengths, fused=False)
-    rows, real_linear = [], fast_kernels.linear
-    monkeypatch.setattr(fast_kernels, "linear", lambda a, weight: rows.append(a.size(0)) or real_linear(a, weight))
-
-    logits, grads = step(model, ids, lengths, fused=True)
-
-    assert sum(rows) == 9 + 5 + 5 + 5
-    torch.testing.assert_close(logits, expected_logits, rtol=0, atol=1e-12)
-    for name, grad in grads.items():
-        torch.testing.assert_close(grad, expected_grads[name], rtol=0, atol=1e-12, msg=name)
-
-
-def test_packed_texts_in_chunks_of_one_row_give_the_same_maxima(monkeypatch):
-    """A chunk holds whole texts, however small ``CHUNK_ELEMENTS``: a text's windows never span two."""
-    model = trained()
-    ids, lengths = _batch([9, 3, 1, 5, 12, 7])
-    expected = fused_maxima.packed_maxima(model, model._input_ids(ids), lengths)
-    monkeypatch.setattr(fused_maxima, "CHUNK_ELEMENTS", 1)
-
-    torch.testing.assert_close(fused_maxima.packed_maxima(model, model._input_ids(ids), lengths), expected, rtol=0, atol=1e-12)
-
-
 def test_the_gradient_is_that_of_the_maxima_by_finite_differences():
     model = trained(kernel_sizes=(1, 2, 4))
     ids, lengths = _batch([6, 2, 4])

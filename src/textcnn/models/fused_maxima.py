@@ -22,9 +22,6 @@ The dense product goes to oneDNN's matrix product (``fast_kernels.linear``), not
 (540 x 128) by (128 x 1,920) product on a Zen 5 core: 91 GFLOP/s against oneDNN's 205, the rate
 of oneDNN's Conv1d). A build without oneDNN takes ``torch.mm``.
 
-With 'valid' convolutions a batch with padding is multiplied over its texts laid end to end
-(``packed_maxima``): a row per token, at least the widest kernel's per text, none for the
-padding (half of a 32-text MR batch's rows); a window across two texts is summed and never read.
 The texts are taken in chunks of about ``CHUNK_ELEMENTS`` products, so that long texts need no
 large buffer. The maxima and gradients are the convolution path's to float rounding; ties go to
 the earliest window, as ``torch.max`` gives them. ``tests/models/test_fused_maxima.py`` checks both.
@@ -38,7 +35,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.nn import functional as F
 
-from textcnn.models import fast_kernels, packed
+from textcnn.models import fast_kernels
 
 if TYPE_CHECKING:
     from textcnn.models.textcnn import TextCNN
@@ -74,7 +71,7 @@ def maxima(model: TextCNN, x: torch.Tensor, windows: list[torch.Tensor] | None) 
     activation, in kernel-size order. ``windows``: one (batch, out_len) mask of the text's windows
     per kernel width, or None when every output is a window of its text."""
     widths = [conv.kernel_size[0] for conv in model.convs]
-    batch, seq_len = x.shape[:2]
+    seq_len = x.size(1)
     if model.config.padding == "same":  # zeros around the text, enough for the widest kernel on each side
         before = max((k - 1) // 2 for k in widths)
         x = F.pad(x, (0, 0, before, max(widths) // 2))
@@ -83,56 +80,11 @@ def maxima(model: TextCNN, x: torch.Tensor, windows: list[torch.Tensor] | None) 
         starts, out_lens = [0] * len(widths), [seq_len - k + 1 for k in widths]
     layout = _layout(tuple(widths), model.config.num_filters)
     outside = _outside(layout, windows, starts, out_lens, x.shape[:2], x.dtype)  # (batch, padded_len, widths, 1)
-    rows = _Rows.padded(batch, x.size(1))
-    return _maxima(model, layout, x.flatten(0, 1), outside.flatten(0, 1), rows)
-
-
-def packed_maxima(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``maxima`` of 'valid' convolutions over a batch with padding, computed over its texts laid
-    end to end (``packed.packed_inputs``): the products skip the batch's padding (a quarter of a
-    32-text THUCNews batch, half of an MR one). A text's windows and their sums are the padded
-    batch's, row for row; ``ids`` are padded to ``min_len`` already."""
-    lengths = lengths.clamp(max=ids.size(1))  # a length past the ids keeps them all, as padded
-    widths = [conv.kernel_size[0] for conv in model.convs]
-    layout = _layout(tuple(widths), model.config.num_filters)
-    counts = lengths.clamp(min=model.min_len)  # each text's rows: at least the widest kernel's
-    rows = _Rows(packed.text_starts(model, lengths), counts, int(counts.max()))
-    x = packed.packed_inputs(model, ids, lengths)  # (total, embed_dim)
-    ranked = torch.tensor([widths[j] for j in layout.order])  # (widths,) ascending
-    windows = (lengths[:, None] - ranked + 1).clamp(min=1)  # (batch, widths) a text shorter than k keeps its first
-    at = torch.arange(x.size(0)) - rows.starts.repeat_interleave(counts)  # (total,) each row's place in its text
-    outside = torch.zeros((x.size(0), layout.count), dtype=x.dtype)
-    outside.masked_fill_(at[:, None] >= windows.repeat_interleave(counts, dim=0), float("-inf"))
-    return _maxima(model, layout, x, outside[..., None], rows)
-
-
-def _maxima(model: TextCNN, layout: _Layout, x: torch.Tensor, outside: torch.Tensor, rows: _Rows) -> torch.Tensor:
-    """``maxima`` over the flat (positions, embed_dim) inputs ``x``, the texts at ``rows``, with
-    ``outside`` (positions, widths, 1) -inf where no window of a width starts."""
     kernels = [conv.weight for conv in model.convs]  # (num_filters, embed_dim, k) each
-    values = _WindowMaxima.apply(x.contiguous(), layout, outside, rows, product_dtype(x), *kernels)  # widths ascending
+    values = _WindowMaxima.apply(x.contiguous(), layout, outside, product_dtype(x), *kernels)  # widths ascending
     if layout.unsorted is not None:
         values = values[:, layout.unsorted]
     return values + torch.cat([conv.bias for conv in model.convs])
-
-
-class _Rows:
-    """Where each text lies in the flat inputs: its first row (``starts``), its rows (``counts``),
-    the most of any text (``most``). A padded batch's texts are ``most`` rows each, end to end."""
-
-    def __init__(self, starts: torch.Tensor, counts: torch.Tensor, most: int, *, uniform: bool = False) -> None:
-        self.starts, self.counts, self.most, self.uniform = starts, counts, most, uniform
-        self.bounds = torch.cat([starts, (starts[-1:] + counts[-1:])]).tolist()  # text i: rows bounds[i] to bounds[i + 1]
-
-    @classmethod
-    def padded(cls, batch: int, seq_len: int) -> "_Rows":
-        return cls(torch.arange(0, batch * seq_len, seq_len), torch.full((batch,), seq_len), seq_len, uniform=True)
-
-    def times(self, first: int, last: int) -> torch.Tensor:
-        """(last - first, most) the rows, from ``bounds[first]`` on, of texts first to last's times
-        0, 1, ...: past a text's rows its last one again (it never holds a window of its own)."""
-        reach = torch.minimum(torch.arange(self.most)[None, :], self.counts[first:last, None] - 1)
-        return self.starts[first:last, None] - self.bounds[first] + reach
 
 
 @functools.lru_cache(maxsize=64)
@@ -177,34 +129,29 @@ def _outside(
 
 
 class _WindowMaxima(torch.autograd.Function):
-    """Flat inputs (positions, embed_dim), the texts at ``_Rows``, and kernel rows -> each filter's
-    maximum over its windows, and the window it came from (its first token's time in the text)."""
+    """Inputs (batch, padded_len, embed_dim) and kernel rows -> each filter's maximum over its
+    windows, and the window it came from (where its first token lies in the inputs)."""
 
     @staticmethod
-    def forward(ctx, x, layout, outside, rows, dtype, *kernels):  # noqa: ANN001, ANN205 (autograd's signature)
+    def forward(ctx, x, layout, outside, dtype, *kernels):  # noqa: ANN001, ANN205 (autograd's signature)
+        batch, seq_len, _ = x.shape
         columns = torch.cat([kernels[j][:, :, i] for i, j in layout.blocks])  # (columns, embed_dim): the weight ``linear`` takes
         filters, count = layout.filters, layout.count
-        batch = rows.starts.numel()
         values = x.new_empty((batch, count * filters))
-        winners = torch.empty((count * filters, batch), dtype=torch.long)  # each maximum's time in its text, (features, batch)
+        winners = torch.empty((count * filters, batch), dtype=torch.long)  # (features, batch): the backward pass gathers rows
         x_low, columns_low = x.to(dtype), columns.to(dtype)  # bfloat16: products at the CPU's bfloat16 rate (AMX)
-        for first, last in _chunks(rows.bounds, columns.size(0)):
-            top, bottom = rows.bounds[first], rows.bounds[last]
-            products = fast_kernels.linear(x_low[top:bottom], columns_low).to(x.dtype)  # (chunk rows, columns)
-            h = products[:, : count * filters].unflatten(1, (count, filters)) + outside[top:bottom]  # row 0
-            column, size = count * filters, bottom - top
+        for first, last in _chunks(batch, seq_len * columns.size(0)):
+            products = fast_kernels.linear(x_low[first:last].flatten(0, 1), columns_low).view(last - first, seq_len, -1)
+            products = products.to(x.dtype)  # (chunk, seq_len, columns), summed below in x's dtype
+            h = products[..., : count * filters].unflatten(2, (count, filters)) + outside[first:last]  # row 0
+            column = count * filters
             for i in range(1, len(layout.shifts)):  # row i of the widths wider than i: the token i on
-                wider = count - layout.shifts[i]  # (a sum across two texts is never a window: -inf)
-                block = products[i:, column : column + wider * filters]
-                h[: size - i, layout.shifts[i] :] += block.unflatten(1, (wider, filters))
+                wider = count - layout.shifts[i]
+                block = products[:, i:, column : column + wider * filters]
+                h[:, : seq_len - i, layout.shifts[i] :] += block.unflatten(2, (wider, filters))
                 column += wider * filters
-            h = h.flatten(1)  # (chunk rows, features)
-            if rows.uniform:
-                over_time = h.view(last - first, rows.most, -1)
-            else:  # (texts, most, features): each text's rows from its first
-                over_time = h.index_select(0, rows.times(first, last).flatten()).view(last - first, rows.most, -1)
-            values[first:last], winners[:, first:last] = _max_over_time(over_time, transposed=True)
-        ctx.save_for_backward(x, columns, winners, rows.starts)
+            values[first:last], winners[:, first:last] = _max_over_time(h.flatten(2), transposed=True)
+        ctx.save_for_backward(x, columns, winners)
         ctx.kernel_shapes = [kernel.shape for kernel in kernels]
         ctx.layout = layout
         return values
@@ -216,22 +163,23 @@ class _WindowMaxima(torch.autograd.Function):
 
     @staticmethod
     def _backward(ctx, grad):  # noqa: ANN001, ANN205
-        x, columns, winners, starts = ctx.saved_tensors
+        x, columns, winners = ctx.saved_tensors
         layout = ctx.layout
+        batch, seq_len, embed_dim = x.shape
         # column (kernel row i, feature) meets the token i after the feature's winning window: its row of
         # the flat inputs, (columns, batch), each column's winners side by side
-        at = winners.index_select(0, layout.feature_of_column) + layout.row_of_column[:, None] + starts
+        at = winners.index_select(0, layout.feature_of_column) + layout.row_of_column[:, None] + torch.arange(0, batch * seq_len, seq_len)
         weights = grad.t().contiguous().index_select(0, layout.feature_of_column)  # (columns, batch): d loss / d each column's winning product
         grad_x = None
         if ctx.needs_input_grad[0]:
-            grad_x = _input_gradients(at, weights, columns, x.size(0))
+            grad_x = _input_gradients(at, weights, columns, batch * seq_len).view(batch, seq_len, embed_dim)
         grad_kernels = [None] * len(ctx.kernel_shapes)
         if any(ctx.needs_input_grad[3:]):  # each block of columns is one kernel row of one width
-            grad_columns = _column_gradients(at, weights, x)  # (columns, embed_dim)
+            grad_columns = _column_gradients(at, weights, x.flatten(0, 1))  # (columns, embed_dim)
             grad_kernels = [columns.new_empty(shape) for shape in ctx.kernel_shapes]
             for block, (i, j) in enumerate(layout.blocks):
                 grad_kernels[j][:, :, i] = grad_columns[block * layout.filters : (block + 1) * layout.filters]
-        return grad_x, None, None, None, None, *grad_kernels
+        return grad_x, None, None, None, *grad_kernels
 
 
 def _max_over_time(h: torch.Tensor, *, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -277,13 +225,7 @@ def _column_of(columns: int, batch: int) -> torch.Tensor:
     return torch.arange(columns).repeat_interleave(batch)
 
 
-def _chunks(bounds: list[int], columns: int) -> list[tuple[int, int]]:
-    """(first, last) ranges of texts, text i at rows ``bounds[i]`` to ``bounds[i + 1]``, with about
-    ``CHUNK_ELEMENTS`` products (rows times ``columns``) each, at least one text."""
-    limit = max(1, CHUNK_ELEMENTS // max(columns, 1))  # rows per chunk
-    chunks, first = [], 0
-    for text in range(1, len(bounds) - 1):
-        if bounds[text + 1] - bounds[first] > limit:
-            chunks.append((first, text))
-            first = text
-    return [*chunks, (first, len(bounds) - 1)]
+def _chunks(batch: int, per_text: int) -> list[tuple[int, int]]:
+    """(first, last) ranges of texts with about ``CHUNK_ELEMENTS`` products each, at least one text."""
+    step = max(1, CHUNK_ELEMENTS // max(per_text, 1))
+    return [(first, min(first + step, batch)) for first in range(0, batch, step)]

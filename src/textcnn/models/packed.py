@@ -75,7 +75,7 @@ def packed_maxima(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, dtyp
     each text's windows, computed over the packed texts of the (batch, seq_len) ``ids`` (padded to
     ``min_len`` already), as ``_packed_outputs`` computes them."""
     lengths = lengths.clamp(max=ids.size(1))  # a length past the ids keeps them all, as padded
-    maxima, starts = [], text_starts(model, lengths)
+    maxima, starts = [], _starts(model, lengths)
     for conv, h, biased in _packed_outputs(model, ids, lengths, dtype):
         windows = _windows_at(starts, lengths, conv.kernel_size[0], None)  # (batch, most)
         h = h.index_select(0, windows.flatten()).view(*windows.shape, h.size(1))  # (batch, most, num_filters)
@@ -91,7 +91,7 @@ def packed_maps(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> lis
     takes (explanations pool them to find the winning windows); past a text's windows, its last
     one again (pooling never reads them)."""
     lengths = lengths.clamp(max=ids.size(1))  # a length past the ids keeps them all, as padded
-    maps, starts = [], text_starts(model, lengths)
+    maps, starts = [], _starts(model, lengths)
     for conv, h, biased in _packed_outputs(model, ids, lengths, torch.float32):
         windows = _windows_at(starts, lengths, conv.kernel_size[0], ids.size(1) - conv.kernel_size[0] + 1)  # (batch, out_len)
         h = h.index_select(0, windows.flatten()).view(*windows.shape, h.size(1))  # (batch, out_len, num_filters)
@@ -108,13 +108,13 @@ def _windows_at(starts: torch.Tensor, lengths: torch.Tensor, k: int, out_len: in
     return starts[:, None] + torch.minimum(reach[None, :], windows[:, None] - 1)
 
 
-def text_starts(model: TextCNN, lengths: torch.Tensor) -> torch.Tensor:
+def _starts(model: TextCNN, lengths: torch.Tensor) -> torch.Tensor:
     """(batch,) first position of each text in the packed sequence, each at least ``min_len`` long."""
     kept = lengths.clamp(min=model.min_len)
     return kept.cumsum(0) - kept
 
 
-def packed_inputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def _packed_inputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The convolutions' inputs at the packed positions: (total, embed_dim), ``model.embed``'s values
     (zero at the padding a text shorter than ``min_len`` keeps). Without positions only the packed
     tokens are looked up (half the lookups of the padded batch, for MR's sentences)."""
@@ -138,7 +138,7 @@ def _packed_outputs(model: TextCNN, ids: torch.Tensor, lengths: torch.Tensor, dt
     positions, oneDNN's convolution beats MKL's products; float32, or bfloat16 under autocast). The
     convolution runs channels last (``layers.conv_channels_last``): no reordering of the
     input or the outputs, and each window's outputs lie side by side for the maxima."""
-    x = packed_inputs(model, ids, lengths)  # (total, embed_dim)
+    x = _packed_inputs(model, ids, lengths)  # (total, embed_dim)
     short = dtype == torch.bfloat16 or x.size(0) <= fast_kernels.WINDOW_GEMM_MAX_TOKENS
     kernels = fast_kernels.window_kernels(model, dtype)
     rows = x.to(dtype)[None]  # (1, total, embed_dim): the window products' input

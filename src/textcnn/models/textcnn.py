@@ -217,11 +217,8 @@ class TextCNN(TextModel):
         gradients are those of activation-then-max (bit for bit with ReLU; with tanh the gradient can
         go to another window where two outputs round to one activation). The padding is masked by
         adding -inf, which the backward pass goes through untouched; a batch without padding is not
-        masked at all. On a CPU, the maxima of every width come from one product (``fused_maxima``),
-        over the texts end to end where the batch has padding and the convolutions are 'valid'."""
+        masked at all. On a CPU, the maxima of every width come from one product (``fused_maxima``)."""
         if self.use_fast_kernels and fused_maxima.applies(self, ids):
-            if self.config.padding == "valid" and not _uniform(ids, lengths):  # the texts end to end
-                return self.activation(fused_maxima.packed_maxima(self, ids, lengths))
             windows = self._text_windows(ids, lengths, mask)
             return self.activation(fused_maxima.maxima(self, self.embed(ids, mask), windows))  # (batch, num_features)
         maps = self._maps(ids, lengths, mask)
